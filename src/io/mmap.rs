@@ -1,0 +1,34 @@
+//! Read-only memory maps of complete, immutable files.
+//!
+//! This is one of the two places where strata uses `unsafe` (see docs/UNSAFE.md).
+
+use super::FileBytes;
+use std::fs::File;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+struct Mapped(memmap2::Mmap);
+
+impl AsRef<[u8]> for Mapped {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Maps the whole of `path` read-only. Empty files are read instead (a zero-length map fails).
+pub(crate) fn map_file(path: &Path) -> io::Result<FileBytes> {
+    let file = File::open(path)?;
+    if file.metadata()?.len() == 0 {
+        return Ok(FileBytes::copy_from(&[]));
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: strata maps only files that were completely written, fsynced and renamed into
+    // place, and never writes to or truncates a file after that (files are immutable; the
+    // writer only creates new names and removes unreferenced ones, and removing a name keeps
+    // the mapped inode alive). The map is read-only and page aligned, which satisfies
+    // FileBytes' 8-byte alignment. A third party truncating the file could still raise SIGBUS;
+    // that is outside strata's contract (docs/UNSAFE.md).
+    let map = unsafe { memmap2::Mmap::map(&file)? };
+    Ok(FileBytes::from_owner(Arc::new(Mapped(map))))
+}

@@ -1,0 +1,119 @@
+//! Small value types shared by every layer: document keys, metrics, scored hits.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+/// The external key of a document, chosen by the application.
+///
+/// An index holds keys of one kind, fixed by its schema ([`KeyKind`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Key {
+    /// A 64-bit unsigned key.
+    U64(u64),
+    /// A UTF-8 string key.
+    Str(String),
+}
+
+impl Key {
+    /// The kind of this key.
+    pub fn kind(&self) -> KeyKind {
+        match self {
+            Key::U64(_) => KeyKind::U64,
+            Key::Str(_) => KeyKind::Str,
+        }
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Key::U64(v) => write!(f, "{v}"),
+            Key::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+impl From<u64> for Key {
+    fn from(v: u64) -> Key {
+        Key::U64(v)
+    }
+}
+
+impl From<&str> for Key {
+    fn from(v: &str) -> Key {
+        Key::Str(v.to_owned())
+    }
+}
+
+impl From<String> for Key {
+    fn from(v: String) -> Key {
+        Key::Str(v)
+    }
+}
+
+/// Which kind of key an index uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyKind {
+    /// `u64` keys.
+    U64,
+    /// String keys.
+    Str,
+}
+
+/// How two vectors are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Metric {
+    /// Cosine similarity; higher is closer.
+    Cosine,
+    /// Inner product; higher is closer.
+    Dot,
+    /// Squared Euclidean distance; lower is closer.
+    L2,
+}
+
+impl Metric {
+    /// Parses the names used on the command line: `cosine`/`cos`, `dot`/`ip`, `l2`.
+    pub fn parse(s: &str) -> Option<Metric> {
+        match s {
+            "cosine" | "cos" => Some(Metric::Cosine),
+            "dot" | "ip" => Some(Metric::Dot),
+            "l2" => Some(Metric::L2),
+            _ => None,
+        }
+    }
+
+    /// The canonical name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Cosine => "cosine",
+            Metric::Dot => "dot",
+            Metric::L2 => "l2",
+        }
+    }
+
+    /// Turns a metric value into a rank value where larger is always better.
+    #[inline]
+    pub fn rank_value(self, score: f32) -> f32 {
+        match self {
+            Metric::L2 => -score,
+            Metric::Cosine | Metric::Dot => score,
+        }
+    }
+}
+
+/// One search result: the document's key and its metric value (similarity for cosine and dot,
+/// squared distance for l2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// The document key.
+    pub key: Key,
+    /// The metric value.
+    pub score: f32,
+}
+
+/// Orders hits best first for `metric`, breaking exact score ties by ascending key so results
+/// never depend on how documents are spread over segments.
+pub fn compare_hits(metric: Metric, a: &Hit, b: &Hit) -> Ordering {
+    let (ra, rb) = (metric.rank_value(a.score), metric.rank_value(b.score));
+    rb.total_cmp(&ra).then_with(|| a.key.cmp(&b.key))
+}
