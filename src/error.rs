@@ -76,17 +76,29 @@ pub enum Error {
 impl Error {
     /// Wraps an I/O error with the operation and the path it concerned.
     pub fn io(op: &'static str, path: impl Into<String>, source: io::Error) -> Error {
-        Error::Io { op, path: path.into(), source }
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
     }
 
     /// A corruption error for `file` at `offset`.
     pub fn corrupt(file: impl Into<String>, offset: u64, what: impl Into<String>) -> Error {
-        Error::Corrupt { file: file.into(), offset, what: what.into() }
+        Error::Corrupt {
+            file: file.into(),
+            offset,
+            what: what.into(),
+        }
     }
 
     /// An input error for `file` at `row`.
     pub fn input(file: impl Into<String>, row: Option<u64>, what: impl Into<String>) -> Error {
-        Error::Input { file: file.into(), row, what: what.into() }
+        Error::Input {
+            file: file.into(),
+            row,
+            what: what.into(),
+        }
     }
 
     /// Path helper for messages.
@@ -105,8 +117,16 @@ impl fmt::Display for Error {
             Error::Locked { path } => {
                 write!(f, "index {path} is locked by another writer")
             }
-            Error::Input { file, row: Some(row), what } => write!(f, "{file}, row {row}: {what}"),
-            Error::Input { file, row: None, what } => write!(f, "{file}: {what}"),
+            Error::Input {
+                file,
+                row: Some(row),
+                what,
+            } => write!(f, "{file}, row {row}: {what}"),
+            Error::Input {
+                file,
+                row: None,
+                what,
+            } => write!(f, "{file}: {what}"),
             Error::Schema(what) => write!(f, "schema mismatch: {what}"),
             Error::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
             Error::Poisoned => write!(
@@ -116,7 +136,10 @@ impl fmt::Display for Error {
             Error::NotAnIndex { path } => write!(f, "{path} holds no strata index"),
             Error::AlreadyExists { path } => write!(f, "{path} already holds a strata index"),
             Error::UnsupportedVersion { file, found } => {
-                write!(f, "{file}: format version {found} is not readable by this build")
+                write!(
+                    f,
+                    "{file}: format version {found} is not readable by this build"
+                )
             }
         }
     }

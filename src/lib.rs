@@ -1,13 +1,29 @@
 //! strata: an embedded retrieval engine.
 #![deny(unsafe_code)]
-#![deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::host_endian_bytes)]
+#![deny(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::host_endian_bytes
+)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing))]
 #![warn(missing_docs)]
 
+pub mod dense;
 pub mod error;
 pub mod format;
+pub mod input;
 pub mod io;
+pub mod schema;
+pub mod segment;
+pub mod txn;
 pub mod types;
 
 pub use error::{Error, Result};
-pub use types::{Hit, Key, KeyKind, Metric};
+pub use schema::{Schema, VectorStorage};
+pub use txn::{Document, Index, IndexOptions, MergePolicy, Reader, Snapshot, WriteTxn};
+pub use types::{Hit, Key, KeyKind, Metric, Vector};
+
+#[cfg(target_endian = "big")]
+compile_error!(
+    "strata's file format is little-endian and maps vectors in place: big-endian hosts are not supported"
+);

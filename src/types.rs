@@ -117,3 +117,56 @@ pub fn compare_hits(metric: Metric, a: &Hit, b: &Hit) -> Ordering {
     let (ra, rb) = (metric.rank_value(a.score), metric.rank_value(b.score));
     rb.total_cmp(&ra).then_with(|| a.key.cmp(&b.key))
 }
+
+/// A dense vector in the precision the application supplies it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Vector {
+    /// 32-bit floats.
+    F32(Vec<f32>),
+    /// 16-bit IEEE floats.
+    F16(Vec<half::f16>),
+}
+
+impl Vector {
+    /// Number of components.
+    pub fn dim(&self) -> usize {
+        match self {
+            Vector::F32(v) => v.len(),
+            Vector::F16(v) => v.len(),
+        }
+    }
+
+    /// An f32 copy (exact for f16).
+    pub fn to_f32(&self) -> Vec<f32> {
+        match self {
+            Vector::F32(v) => v.clone(),
+            Vector::F16(v) => v.iter().map(|x| x.to_f32()).collect(),
+        }
+    }
+
+    /// Index of the first component that is NaN or infinite.
+    pub fn first_non_finite(&self) -> Option<usize> {
+        match self {
+            Vector::F32(v) => v.iter().position(|x| !x.is_finite()),
+            Vector::F16(v) => v.iter().position(|x| !x.is_finite()),
+        }
+    }
+}
+
+impl From<Vec<f32>> for Vector {
+    fn from(v: Vec<f32>) -> Vector {
+        Vector::F32(v)
+    }
+}
+
+impl From<&[f32]> for Vector {
+    fn from(v: &[f32]) -> Vector {
+        Vector::F32(v.to_vec())
+    }
+}
+
+impl From<Vec<half::f16>> for Vector {
+    fn from(v: Vec<half::f16>) -> Vector {
+        Vector::F16(v)
+    }
+}

@@ -19,12 +19,22 @@ pub struct ByteReader<'a> {
 impl<'a> ByteReader<'a> {
     /// Reads `bytes`, which belong to `file`; offsets in errors count from the start of `bytes`.
     pub fn new(file: &'a str, bytes: &'a [u8]) -> Self {
-        ByteReader { file, bytes, pos: 0, base: 0 }
+        ByteReader {
+            file,
+            bytes,
+            pos: 0,
+            base: 0,
+        }
     }
 
     /// Like [`ByteReader::new`] but offsets in errors are shifted by `base`.
     pub fn with_base(file: &'a str, bytes: &'a [u8], base: u64) -> Self {
-        ByteReader { file, bytes, pos: 0, base }
+        ByteReader {
+            file,
+            bytes,
+            pos: 0,
+            base,
+        }
     }
 
     /// The error for a problem at the current position.
@@ -50,7 +60,10 @@ impl<'a> ByteReader<'a> {
                 self.remaining()
             )));
         }
-        let out = self.bytes.get(self.pos..self.pos + n).ok_or_else(|| self.corrupt(what))?;
+        let out = self
+            .bytes
+            .get(self.pos..self.pos + n)
+            .ok_or_else(|| self.corrupt(what))?;
         self.pos += n;
         Ok(out)
     }
@@ -99,7 +112,10 @@ impl<'a> ByteReader<'a> {
             return Err(Error::corrupt(
                 self.file,
                 self.base + at as u64,
-                format!("{what}: length {len} exceeds the {} bytes that remain", self.remaining()),
+                format!(
+                    "{what}: length {len} exceeds the {} bytes that remain",
+                    self.remaining()
+                ),
             ));
         }
         Ok(len as usize)
@@ -116,7 +132,11 @@ impl<'a> ByteReader<'a> {
         let at = self.pos;
         let b = self.bytes(what)?;
         std::str::from_utf8(b).map_err(|_| {
-            Error::corrupt(self.file, self.base + at as u64, format!("{what}: not UTF-8"))
+            Error::corrupt(
+                self.file,
+                self.base + at as u64,
+                format!("{what}: not UTF-8"),
+            )
         })
     }
 

@@ -74,8 +74,12 @@ impl FileKind {
     }
 
     /// Every kind, for tests that damage each one.
-    pub const ALL: [FileKind; 4] =
-        [FileKind::Manifest, FileKind::Vectors, FileKind::Keys, FileKind::Deletes];
+    pub const ALL: [FileKind; 4] = [
+        FileKind::Manifest,
+        FileKind::Vectors,
+        FileKind::Keys,
+        FileKind::Deletes,
+    ];
 }
 
 /// A decoded trailer.
@@ -129,7 +133,11 @@ pub fn unseal<'a>(
 ) -> Result<(&'a [u8], Trailer)> {
     let len = bytes.len();
     let Some(body_end) = len.checked_sub(TRAILER_LEN) else {
-        return Err(Error::corrupt(file, 0, format!("{len} bytes is too short for a trailer")));
+        return Err(Error::corrupt(
+            file,
+            0,
+            format!("{len} bytes is too short for a trailer"),
+        ));
     };
     let (body, t) = bytes.split_at(body_end);
     let at = body_end as u64;
@@ -142,16 +150,26 @@ pub fn unseal<'a>(
     let trailer_crc = r.u32("trailer checksum")?;
     let magic = r.take(8, "magic")?;
     if magic != MAGIC {
-        return Err(Error::corrupt(file, at + 24, "bad magic: not a strata file or truncated"));
+        return Err(Error::corrupt(
+            file,
+            at + 24,
+            "bad magic: not a strata file or truncated",
+        ));
     }
     if t.get(0..20).map(checksum) != Some(trailer_crc) {
         return Err(Error::corrupt(file, at + 20, "trailer checksum mismatch"));
     }
     let Some(version) = FormatVersion::from_u16(version) else {
-        return Err(Error::UnsupportedVersion { file: file.to_owned(), found: version });
+        return Err(Error::UnsupportedVersion {
+            file: file.to_owned(),
+            found: version,
+        });
     };
     if version < FormatVersion::OLDEST_READABLE {
-        return Err(Error::UnsupportedVersion { file: file.to_owned(), found: version as u16 });
+        return Err(Error::UnsupportedVersion {
+            file: file.to_owned(),
+            found: version as u16,
+        });
     }
     match FileKind::from_u16(kind) {
         Some(k) if k == expected => {}
@@ -159,7 +177,10 @@ pub fn unseal<'a>(
             return Err(Error::corrupt(
                 file,
                 at + 12,
-                format!("file kind {kind}, expected {} ({expected:?})", expected as u16),
+                format!(
+                    "file kind {kind}, expected {} ({expected:?})",
+                    expected as u16
+                ),
             ));
         }
     }
@@ -167,13 +188,24 @@ pub fn unseal<'a>(
         return Err(Error::corrupt(
             file,
             at,
-            format!("trailer says {body_len} body bytes, file has {}", body.len()),
+            format!(
+                "trailer says {body_len} body bytes, file has {}",
+                body.len()
+            ),
         ));
     }
     if verify_body && checksum(body) != body_crc {
         return Err(Error::corrupt(file, 0, "body checksum mismatch"));
     }
-    Ok((body, Trailer { body_len, body_crc, kind: expected, version }))
+    Ok((
+        body,
+        Trailer {
+            body_len,
+            body_crc,
+            kind: expected,
+            version,
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -35,7 +35,12 @@ impl FileBytes {
         if let Some(d) = dst.get_mut(..data.len()) {
             d.copy_from_slice(data);
         }
-        FileBytes { inner: Arc::new(Aligned { words, len: data.len() }) }
+        FileBytes {
+            inner: Arc::new(Aligned {
+                words,
+                len: data.len(),
+            }),
+        }
     }
 
     /// Wraps any owner of bytes (e.g. a memory map). The caller guarantees 8-byte alignment.

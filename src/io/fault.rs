@@ -97,7 +97,11 @@ impl State {
     }
 
     fn check_alive(&self) -> io::Result<()> {
-        if self.crashed { Err(crashed_error()) } else { Ok(()) }
+        if self.crashed {
+            Err(crashed_error())
+        } else {
+            Ok(())
+        }
     }
 
     fn inode_of(&self, name: &str) -> io::Result<usize> {
@@ -210,7 +214,10 @@ impl FaultDirectory {
                     }
                 }
             };
-            inodes.push(Inode { data: data.clone(), durable: data });
+            inodes.push(Inode {
+                data: data.clone(),
+                durable: data,
+            });
         }
         let state = State {
             inodes,
@@ -218,14 +225,19 @@ impl FaultDirectory {
             names,
             ..State::default()
         };
-        FaultDirectory { state: Arc::new(Mutex::new(state)) }
+        FaultDirectory {
+            state: Arc::new(Mutex::new(state)),
+        }
     }
 
     /// Replaces the bytes of `name` durably (tests use this to damage files).
     pub fn put(&self, name: &str, bytes: Vec<u8>) {
         let mut st = lock(&self.state);
         let ino = st.inodes.len();
-        st.inodes.push(Inode { data: bytes.clone(), durable: bytes });
+        st.inodes.push(Inode {
+            data: bytes.clone(),
+            durable: bytes,
+        });
         st.names.insert(name.to_owned(), ino);
         st.durable_names.insert(name.to_owned(), ino);
     }
@@ -241,7 +253,10 @@ impl FileWriter for FaultWriter {
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         let mut st = lock(&self.state);
         st.op(format!("write {} ({} bytes)", self.name, buf.len()))?;
-        let ino = st.inodes.get_mut(self.ino).ok_or_else(|| io::Error::other("bad inode"))?;
+        let ino = st
+            .inodes
+            .get_mut(self.ino)
+            .ok_or_else(|| io::Error::other("bad inode"))?;
         ino.data.extend_from_slice(buf);
         Ok(())
     }
@@ -249,7 +264,10 @@ impl FileWriter for FaultWriter {
     fn sync(&mut self) -> io::Result<()> {
         let mut st = lock(&self.state);
         st.op(format!("fsync {}", self.name))?;
-        let ino = st.inodes.get_mut(self.ino).ok_or_else(|| io::Error::other("bad inode"))?;
+        let ino = st
+            .inodes
+            .get_mut(self.ino)
+            .ok_or_else(|| io::Error::other("bad inode"))?;
         ino.durable = ino.data.clone();
         Ok(())
     }
@@ -279,14 +297,22 @@ impl Directory for FaultDirectory {
         let ino = st.inodes.len();
         st.inodes.push(Inode::default());
         st.names.insert(name.to_owned(), ino);
-        Ok(Box::new(FaultWriter { state: self.state.clone(), name: name.to_owned(), ino }))
+        Ok(Box::new(FaultWriter {
+            state: self.state.clone(),
+            name: name.to_owned(),
+            ino,
+        }))
     }
 
     fn read(&self, name: &str) -> io::Result<FileBytes> {
         let st = lock(&self.state);
         st.check_alive()?;
         let ino = st.inode_of(name)?;
-        let data = st.inodes.get(ino).map(|i| i.data.as_slice()).unwrap_or_default();
+        let data = st
+            .inodes
+            .get(ino)
+            .map(|i| i.data.as_slice())
+            .unwrap_or_default();
         Ok(FileBytes::copy_from(data))
     }
 
@@ -327,6 +353,8 @@ impl Directory for FaultDirectory {
             return Ok(None);
         }
         st.locked = true;
-        Ok(Some(Box::new(FaultLock { state: self.state.clone() })))
+        Ok(Some(Box::new(FaultLock {
+            state: self.state.clone(),
+        })))
     }
 }

@@ -16,16 +16,25 @@ impl FsDirectory {
     /// Opens (creating if needed) the directory at `root`. Segment files are memory-mapped.
     pub fn open(root: impl AsRef<Path>) -> io::Result<FsDirectory> {
         fs::create_dir_all(root.as_ref())?;
-        Ok(FsDirectory { root: root.as_ref().to_path_buf(), use_mmap: true })
+        Ok(FsDirectory {
+            root: root.as_ref().to_path_buf(),
+            use_mmap: true,
+        })
     }
 
     /// Opens an existing directory without creating it.
     pub fn open_existing(root: impl AsRef<Path>) -> io::Result<FsDirectory> {
         let meta = fs::metadata(root.as_ref())?;
         if !meta.is_dir() {
-            return Err(io::Error::new(io::ErrorKind::NotADirectory, "not a directory"));
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                "not a directory",
+            ));
         }
-        Ok(FsDirectory { root: root.as_ref().to_path_buf(), use_mmap: true })
+        Ok(FsDirectory {
+            root: root.as_ref().to_path_buf(),
+            use_mmap: true,
+        })
     }
 
     /// Reads segment files into memory instead of mapping them.
@@ -72,9 +81,14 @@ impl Directory for FsDirectory {
     }
 
     fn create(&self, name: &str) -> io::Result<Box<dyn FileWriter>> {
-        let file =
-            OpenOptions::new().write(true).create(true).truncate(true).open(self.at(name))?;
-        Ok(Box::new(FsWriter { file: io::BufWriter::with_capacity(1 << 20, file) }))
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(self.at(name))?;
+        Ok(Box::new(FsWriter {
+            file: io::BufWriter::with_capacity(1 << 20, file),
+        }))
     }
 
     fn read(&self, name: &str) -> io::Result<FileBytes> {
@@ -116,7 +130,12 @@ impl Directory for FsDirectory {
     }
 
     fn try_lock(&self, name: &str) -> io::Result<Option<Box<dyn LockGuard>>> {
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(self.at(name))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(self.at(name))?;
         match file.try_lock() {
             Ok(()) => Ok(Some(Box::new(FsLock { _file: file }))),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),

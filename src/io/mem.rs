@@ -80,12 +80,18 @@ impl Directory for MemDirectory {
 
     fn create(&self, name: &str) -> io::Result<Box<dyn FileWriter>> {
         lock(&self.state).files.insert(name.to_owned(), Vec::new());
-        Ok(Box::new(MemWriter { state: self.state.clone(), name: name.to_owned() }))
+        Ok(Box::new(MemWriter {
+            state: self.state.clone(),
+            name: name.to_owned(),
+        }))
     }
 
     fn read(&self, name: &str) -> io::Result<FileBytes> {
         let st = lock(&self.state);
-        st.files.get(name).map(|d| FileBytes::copy_from(d)).ok_or_else(|| not_found(name))
+        st.files
+            .get(name)
+            .map(|d| FileBytes::copy_from(d))
+            .ok_or_else(|| not_found(name))
     }
 
     fn rename(&self, from: &str, to: &str) -> io::Result<()> {
@@ -96,7 +102,11 @@ impl Directory for MemDirectory {
     }
 
     fn remove(&self, name: &str) -> io::Result<()> {
-        lock(&self.state).files.remove(name).map(|_| ()).ok_or_else(|| not_found(name))
+        lock(&self.state)
+            .files
+            .remove(name)
+            .map(|_| ())
+            .ok_or_else(|| not_found(name))
     }
 
     fn list(&self) -> io::Result<Vec<String>> {
@@ -113,6 +123,9 @@ impl Directory for MemDirectory {
             return Ok(None);
         }
         st.locks.insert(name.to_owned(), ());
-        Ok(Some(Box::new(MemLock { state: self.state.clone(), name: name.to_owned() })))
+        Ok(Some(Box::new(MemLock {
+            state: self.state.clone(),
+            name: name.to_owned(),
+        })))
     }
 }

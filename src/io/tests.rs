@@ -19,11 +19,18 @@ fn suite(dir: &dyn Directory) {
     assert!(dir.remove("b").is_err());
     let held = dir.try_lock("LOCK").unwrap();
     assert!(held.is_some());
-    assert!(dir.try_lock("LOCK").unwrap().is_none(), "second lock must fail");
+    assert!(
+        dir.try_lock("LOCK").unwrap().is_none(),
+        "second lock must fail"
+    );
     drop(held);
     assert!(dir.try_lock("LOCK").unwrap().is_some());
     let bytes = dir.read("a").unwrap();
-    assert_eq!(bytes.as_ptr() as usize % 8, 0, "file bytes must be 8-byte aligned");
+    assert_eq!(
+        bytes.as_ptr() as usize % 8,
+        0,
+        "file bytes must be 8-byte aligned"
+    );
 }
 
 #[test]
@@ -35,7 +42,11 @@ fn mem_backend() {
 fn fs_backend() {
     let tmp = tempfile::tempdir().unwrap();
     suite(&FsDirectory::open(tmp.path()).unwrap());
-    suite(&FsDirectory::open(tmp.path().join("x")).unwrap().without_mmap());
+    suite(
+        &FsDirectory::open(tmp.path().join("x"))
+            .unwrap()
+            .without_mmap(),
+    );
 }
 
 #[test]

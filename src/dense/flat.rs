@@ -1,0 +1,233 @@
+//! Exact (flat) search: score every live row of a segment and keep the best k in one heap
+//! shared across segments.
+//!
+//! Ranking is by "rank value" (larger is better: the similarity for cosine and dot, the
+//! negated squared distance for l2) and exact ties are broken by ascending key, so the result
+//! never depends on how rows are spread over segments. This module is the oracle every
+//! approximate index is tested against.
+
+use crate::dense::kernels::{self, Kernels};
+use crate::segment::{DeleteSet, VectorsView};
+use crate::types::{Key, Metric};
+use std::cmp::Ordering;
+
+/// A candidate: which segment (by position in the snapshot) and row, and its rank value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cand {
+    /// Rank value; larger is better.
+    pub rank: f32,
+    /// Segment position in the snapshot.
+    pub seg: u32,
+    /// Row within the segment.
+    pub row: u32,
+}
+
+/// The best `k` candidates seen so far: a binary min-heap whose root is the worst kept one.
+#[derive(Debug, Clone)]
+pub struct TopK {
+    k: usize,
+    heap: Vec<Cand>,
+}
+
+impl TopK {
+    /// An empty heap keeping `k` candidates.
+    pub fn new(k: usize) -> TopK {
+        TopK {
+            k,
+            heap: Vec::with_capacity(k.min(1 << 16)),
+        }
+    }
+
+    /// The rank a new candidate must reach to enter, or `-inf` while not full.
+    #[inline]
+    pub fn threshold(&self) -> f32 {
+        if self.heap.len() < self.k {
+            f32::NEG_INFINITY
+        } else {
+            self.heap.first().map_or(f32::NEG_INFINITY, |c| c.rank)
+        }
+    }
+
+    /// Offers `c`; `key_cmp` orders two candidates' keys and is only called on exact ties.
+    #[inline]
+    pub fn push(&mut self, c: Cand, key_cmp: &impl Fn(&Cand, &Cand) -> Ordering) {
+        if self.k == 0 {
+            return;
+        }
+        // `worse(a, b)`: a ranks after b.
+        let worse = |a: &Cand, b: &Cand| match a.rank.total_cmp(&b.rank) {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal => key_cmp(a, b) == Ordering::Greater,
+        };
+        if self.heap.len() < self.k {
+            self.heap.push(c);
+            let mut i = self.heap.len() - 1;
+            while i > 0 {
+                let p = (i - 1) / 2;
+                match (self.heap.get(i), self.heap.get(p)) {
+                    (Some(ci), Some(cp)) if worse(ci, cp) => self.heap.swap(i, p),
+                    _ => break,
+                }
+                i = p;
+            }
+            return;
+        }
+        match self.heap.first() {
+            Some(root) if worse(root, &c) => {}
+            _ => return,
+        }
+        if let Some(root) = self.heap.first_mut() {
+            *root = c;
+        }
+        let n = self.heap.len();
+        let mut i = 0;
+        loop {
+            let (l, r) = (2 * i + 1, 2 * i + 2);
+            let mut m = i;
+            if l < n
+                && matches!((self.heap.get(l), self.heap.get(m)), (Some(a), Some(b)) if worse(a, b))
+            {
+                m = l;
+            }
+            if r < n
+                && matches!((self.heap.get(r), self.heap.get(m)), (Some(a), Some(b)) if worse(a, b))
+            {
+                m = r;
+            }
+            if m == i {
+                break;
+            }
+            self.heap.swap(i, m);
+            i = m;
+        }
+    }
+
+    /// The kept candidates, best first.
+    pub fn into_sorted(mut self, key_cmp: &impl Fn(&Cand, &Cand) -> Ordering) -> Vec<Cand> {
+        self.heap
+            .sort_by(|a, b| b.rank.total_cmp(&a.rank).then_with(|| key_cmp(a, b)));
+        self.heap
+    }
+}
+
+/// A prepared query: the vector, its norm and the kernels to use.
+#[derive(Debug, Clone)]
+pub struct FlatQuery<'q> {
+    /// The query vector.
+    pub vector: &'q [f32],
+    /// Its L2 norm.
+    pub norm: f32,
+    /// The metric.
+    pub metric: Metric,
+    /// The kernel implementation.
+    pub kernels: &'static Kernels,
+}
+
+impl<'q> FlatQuery<'q> {
+    /// Prepares `vector` for `metric` with the best kernels for this CPU.
+    pub fn new(vector: &'q [f32], metric: Metric) -> FlatQuery<'q> {
+        FlatQuery {
+            vector,
+            norm: kernels::norm_f32(vector),
+            metric,
+            kernels: kernels::best(),
+        }
+    }
+}
+
+const BLOCK: usize = 64;
+
+/// Scores every live row of one segment and offers it to `top`.
+///
+/// `seg` is the segment's position in the snapshot; `keys` orders candidates on exact ties.
+pub fn scan_segment(
+    q: &FlatQuery<'_>,
+    seg: u32,
+    rows: VectorsView<'_>,
+    norms: &[f32],
+    deleted: Option<&DeleteSet>,
+    top: &mut TopK,
+    key_cmp: &impl Fn(&Cand, &Cand) -> Ordering,
+) {
+    let dim = q.vector.len();
+    if dim == 0 {
+        return;
+    }
+    let k = q.kernels;
+    let mut scores = [0f32; BLOCK];
+    let n = norms.len();
+    let mut start = 0usize;
+    while start < n {
+        let m = BLOCK.min(n - start);
+        let out = scores.get_mut(..m).unwrap_or_default();
+        let span = start * dim..(start + m) * dim;
+        match (rows, q.metric) {
+            (VectorsView::F32(v), Metric::L2) => {
+                (k.l2sq_f32_many)(q.vector, v.get(span).unwrap_or_default(), out)
+            }
+            (VectorsView::F16(v), Metric::L2) => {
+                (k.l2sq_f16_many)(q.vector, v.get(span).unwrap_or_default(), out)
+            }
+            (VectorsView::F32(v), _) => {
+                (k.dot_f32_many)(q.vector, v.get(span).unwrap_or_default(), out)
+            }
+            (VectorsView::F16(v), _) => {
+                (k.dot_f16_many)(q.vector, v.get(span).unwrap_or_default(), out)
+            }
+        }
+        for (i, &s) in out.iter().enumerate() {
+            let row = (start + i) as u32;
+            let rank = match q.metric {
+                Metric::Dot => s,
+                Metric::L2 => -s,
+                Metric::Cosine => {
+                    let d = q.norm * norms.get(start + i).copied().unwrap_or(0.0);
+                    if d > 0.0 { s / d } else { 0.0 }
+                }
+            };
+            if rank < top.threshold() {
+                continue;
+            }
+            if deleted.is_some_and(|d| d.contains(row)) {
+                continue;
+            }
+            top.push(Cand { rank, seg, row }, key_cmp);
+        }
+        start += m;
+    }
+}
+
+/// Orders two candidates by key given the keys of each snapshot segment.
+pub fn key_order<'a>(keys: &'a [&'a [Key]]) -> impl Fn(&Cand, &Cand) -> Ordering + 'a {
+    move |a: &Cand, b: &Cand| {
+        let ka = keys.get(a.seg as usize).and_then(|k| k.get(a.row as usize));
+        let kb = keys.get(b.seg as usize).and_then(|k| k.get(b.row as usize));
+        ka.cmp(&kb)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topk_keeps_the_best_with_key_ties() {
+        let keys: Vec<Key> = (0..10u64).map(Key::U64).collect();
+        let segs = [keys.as_slice()];
+        let cmp = key_order(&segs);
+        let mut top = TopK::new(3);
+        for (row, rank) in [
+            (5u32, 1.0f32),
+            (1, 2.0),
+            (7, 2.0),
+            (3, 0.5),
+            (2, 2.0),
+            (0, 3.0),
+        ] {
+            top.push(Cand { rank, seg: 0, row }, &cmp);
+        }
+        let got: Vec<u32> = top.into_sorted(&cmp).iter().map(|c| c.row).collect();
+        assert_eq!(got, vec![0, 1, 2]);
+    }
+}

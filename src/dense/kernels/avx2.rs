@@ -1,0 +1,287 @@
+//! AVX2 + FMA + F16C kernels (x86_64 only): the same functions as `scalar.rs`.
+//!
+//! Each reduction walks the vectors 32 values at a time into four independent 8-lane FMA
+//! accumulators, so that four FMAs are in flight instead of waiting on one dependency chain
+//! (the FMA latency is 4 cycles and two can start per cycle). Up to three leftover 8-value
+//! blocks go into the first accumulator, and the last fewer-than-8 values are copied into a
+//! zero-padded block, so there is no scalar tail loop and no read past either slice. An f16 row
+//! is widened with `vcvtph2ps`, which is exact.
+//!
+//! The `*_many` scans are memory bound when the rows come from DRAM (a flat scan streams the
+//! whole f16 matrix for every query): before scoring row `i` they prefetch every cache line of
+//! row `i + PREFETCH_ROWS`.
+//!
+//! Safety. Everything that needs the CPU features is a `#[target_feature]` function. The only
+//! way out of this module is [`kernels()`], which returns the table only after checking that
+//! the CPU has avx2, fma and f16c; the table's entries are private, safe wrappers that call
+//! the `#[target_feature]` functions, which is sound because the table cannot be obtained on
+//! a CPU without the features. The only other `unsafe` sites are the two unaligned loads, which
+//! read exactly one fixed-size array each.
+#![allow(unsafe_code)]
+
+use std::arch::x86_64::{
+    __m128i, __m256, _MM_HINT_T0, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_loadu_si128,
+    _mm_movehl_ps, _mm_prefetch, _mm_shuffle_ps, _mm256_add_ps, _mm256_castps256_ps128,
+    _mm256_cvtph_ps, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_setzero_ps,
+    _mm256_sub_ps,
+};
+
+use half::f16;
+
+use super::{Kernels, same_len};
+
+/// The AVX2 table. Private: it leaves this module only through [`kernels()`].
+static AVX2: Kernels = Kernels {
+    name: "avx2",
+    dot_f32,
+    l2sq_f32,
+    dot_f16,
+    l2sq_f16,
+    dot_f32_many,
+    dot_f16_many,
+    l2sq_f32_many,
+    l2sq_f16_many,
+};
+
+/// The AVX2 table if this CPU supports avx2, fma and f16c, otherwise `None`.
+///
+/// This check is the invariant every wrapper below relies on.
+pub(super) fn kernels() -> Option<&'static Kernels> {
+    let ok = is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("f16c");
+    ok.then_some(&AVX2)
+}
+
+/// How many rows ahead of the one being scored the `*_many` scans prefetch.
+const PREFETCH_ROWS: usize = 2;
+
+/// Bytes in a cache line.
+const LINE: usize = 64;
+
+// ---------------------------------------------------------------------------------------------
+// Table entries: safe wrappers around the `#[target_feature]` kernels.
+//
+// SAFETY (for all eight): these functions are private and referenced only by `AVX2`, which
+// `kernels()` hands out only when avx2, fma and f16c were detected on this CPU, so the target
+// features the callee was compiled for are present. The callees take slices and never read
+// outside them.
+// ---------------------------------------------------------------------------------------------
+
+fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    // SAFETY: avx2+fma+f16c are present, see the note above these wrappers.
+    unsafe { dot_f32_tf(a, b) }
+}
+
+fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
+    // SAFETY: avx2+fma+f16c are present, see the note above these wrappers.
+    unsafe { l2sq_f32_tf(a, b) }
+}
+
+fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
+    // SAFETY: avx2+fma+f16c are present, see the note above these wrappers.
+    unsafe { dot_f16_tf(a, b) }
+}
+
+fn l2sq_f16(a: &[f32], b: &[f16]) -> f32 {
+    // SAFETY: avx2+fma+f16c are present, see the note above these wrappers.
+    unsafe { l2sq_f16_tf(a, b) }
+}
+
+fn dot_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) {
+    // SAFETY: avx2+fma+f16c are present, see the note above these wrappers.
+    unsafe { dot_f32_many_tf(q, rows, out) }
+}
+
+fn dot_f16_many(q: &[f32], rows: &[f16], out: &mut [f32]) {
+    // SAFETY: avx2+fma+f16c are present, see the note above these wrappers.
+    unsafe { dot_f16_many_tf(q, rows, out) }
+}
+
+fn l2sq_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) {
+    // SAFETY: avx2+fma+f16c are present, see the note above these wrappers.
+    unsafe { l2sq_f32_many_tf(q, rows, out) }
+}
+
+fn l2sq_f16_many(q: &[f32], rows: &[f16], out: &mut [f32]) {
+    // SAFETY: avx2+fma+f16c are present, see the note above these wrappers.
+    unsafe { l2sq_f16_many_tf(q, rows, out) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The kernels.
+// ---------------------------------------------------------------------------------------------
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_f32_tf(a: &[f32], b: &[f32]) -> f32 {
+    reduce(
+        a,
+        b,
+        |v| load_f32(v),
+        |acc, x, y| _mm256_fmadd_ps(x, y, acc),
+    )
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn l2sq_f32_tf(a: &[f32], b: &[f32]) -> f32 {
+    reduce(
+        a,
+        b,
+        |v| load_f32(v),
+        |acc, x, y| {
+            let d = _mm256_sub_ps(x, y);
+            _mm256_fmadd_ps(d, d, acc)
+        },
+    )
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_f16_tf(a: &[f32], b: &[f16]) -> f32 {
+    reduce(
+        a,
+        b,
+        |v| load_f16(v),
+        |acc, x, y| _mm256_fmadd_ps(x, y, acc),
+    )
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn l2sq_f16_tf(a: &[f32], b: &[f16]) -> f32 {
+    reduce(
+        a,
+        b,
+        |v| load_f16(v),
+        |acc, x, y| {
+            let d = _mm256_sub_ps(x, y);
+            _mm256_fmadd_ps(d, d, acc)
+        },
+    )
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_f32_many_tf(q: &[f32], rows: &[f32], out: &mut [f32]) {
+    many(q, rows, out, |q, row| dot_f32_tf(q, row));
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_f16_many_tf(q: &[f32], rows: &[f16], out: &mut [f32]) {
+    many(q, rows, out, |q, row| dot_f16_tf(q, row));
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn l2sq_f32_many_tf(q: &[f32], rows: &[f32], out: &mut [f32]) {
+    many(q, rows, out, |q, row| l2sq_f32_tf(q, row));
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn l2sq_f16_many_tf(q: &[f32], rows: &[f16], out: &mut [f32]) {
+    many(q, rows, out, |q, row| l2sq_f16_tf(q, row));
+}
+
+/// The shared reduction: `hsum(Σ step)` over the common length of `a` and `b`.
+///
+/// `load_b` turns 8 values of the row into 8 f32 lanes; `step(acc, a8, b8)` folds one block
+/// into an accumulator. Both are tiny and inlined into each specialised copy of this function.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn reduce<B: Copy + Default>(
+    a: &[f32],
+    b: &[B],
+    load_b: impl Fn(&[B; 8]) -> __m256,
+    step: impl Fn(__m256, __m256, __m256) -> __m256,
+) -> f32 {
+    let (a, b) = same_len(a, b);
+    let (a8, a_tail) = a.as_chunks::<8>();
+    let (b8, b_tail) = b.as_chunks::<8>();
+    let (a32, a8_rest) = a8.as_chunks::<4>();
+    let (b32, b8_rest) = b8.as_chunks::<4>();
+
+    let mut s0 = _mm256_setzero_ps();
+    let mut s1 = _mm256_setzero_ps();
+    let mut s2 = _mm256_setzero_ps();
+    let mut s3 = _mm256_setzero_ps();
+    for ([x0, x1, x2, x3], [y0, y1, y2, y3]) in a32.iter().zip(b32) {
+        s0 = step(s0, load_f32(x0), load_b(y0));
+        s1 = step(s1, load_f32(x1), load_b(y1));
+        s2 = step(s2, load_f32(x2), load_b(y2));
+        s3 = step(s3, load_f32(x3), load_b(y3));
+    }
+    for (x, y) in a8_rest.iter().zip(b8_rest) {
+        s0 = step(s0, load_f32(x), load_b(y));
+    }
+    if !a_tail.is_empty() {
+        // Zero padding adds nothing to either a dot product or a squared distance.
+        let mut xs = [0.0f32; 8];
+        let mut ys = [B::default(); 8];
+        for (d, s) in xs.iter_mut().zip(a_tail) {
+            *d = *s;
+        }
+        for (d, s) in ys.iter_mut().zip(b_tail) {
+            *d = *s;
+        }
+        s1 = step(s1, load_f32(&xs), load_b(&ys));
+    }
+    hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)))
+}
+
+/// Scores `q` against each whole row of `q.len()` values in `rows`, writing `out[i]` for row
+/// `i`, and prefetching `PREFETCH_ROWS` rows ahead. Same contract as the scalar `many`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn many<B>(q: &[f32], rows: &[B], out: &mut [f32], one: impl Fn(&[f32], &[B]) -> f32) {
+    let dim = q.len();
+    if dim == 0 {
+        // Every row is empty, and an empty sum is 0.
+        out.fill(0.0);
+        return;
+    }
+    let mut ahead = rows.chunks_exact(dim).skip(PREFETCH_ROWS);
+    for (o, row) in out.iter_mut().zip(rows.chunks_exact(dim)) {
+        if let Some(next) = ahead.next() {
+            prefetch(next);
+        }
+        *o = one(q, row);
+    }
+}
+
+/// Asks the CPU to bring every cache line of `row` into L1.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn prefetch<T>(row: &[T]) {
+    let per_line = (LINE / size_of::<T>().max(1)).max(1);
+    for line in row.chunks(per_line) {
+        // A hint that never faults; the address is in bounds anyway.
+        _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast::<i8>());
+    }
+}
+
+/// Loads 8 f32 from any alignment.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn load_f32(v: &[f32; 8]) -> __m256 {
+    // SAFETY: `v` refers to 8 initialised f32, exactly the 32 bytes `vmovups` reads, and the
+    // unaligned load has no alignment requirement.
+    unsafe { _mm256_loadu_ps(v.as_ptr()) }
+}
+
+/// Loads 8 f16 from any alignment and widens them exactly to f32.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn load_f16(v: &[f16; 8]) -> __m256 {
+    // SAFETY: `v` refers to 8 initialised f16 (a `repr(transparent)` u16), exactly the 16 bytes
+    // `vmovdqu` reads, and the unaligned load has no alignment requirement.
+    let bits = unsafe { _mm_loadu_si128(v.as_ptr().cast::<__m128i>()) };
+    _mm256_cvtph_ps(bits)
+}
+
+/// The sum of the 8 lanes of `v`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn hsum(v: __m256) -> f32 {
+    let lo = _mm256_castps256_ps128(v);
+    let hi = _mm256_extractf128_ps::<1>(v);
+    let s = _mm_add_ps(lo, hi); // 4 lanes
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s)); // 2 lanes
+    let s = _mm_add_ss(s, _mm_shuffle_ps::<0b01>(s, s)); // 1 lane
+    _mm_cvtss_f32(s)
+}

@@ -1,0 +1,104 @@
+//! Distance kernels: inner product and squared L2 over f32 and f16 vectors.
+//!
+//! This module owns every float distance the dense layer computes. One implementation of all
+//! kernels is a [`Kernels`] table of plain function pointers; callers fetch a table once (usually
+//! [`best()`]) and call through it, so the choice of instruction set is made in one place, at
+//! run time, and never baked into the build.
+//!
+//! - `scalar.rs`: the oracle. Plain Rust with several accumulators, no `unsafe`, runs anywhere.
+//! - `avx2.rs` (x86_64 only): AVX2 + FMA + F16C versions of the same functions, with software
+//!   prefetch in the one-query-many-rows scans. Its table is handed out only after the CPU has
+//!   been checked for all three features; that check is what makes its `unsafe` sound.
+//! - `tests.rs`: one suite run against every implementation in [`available()`], comparing with
+//!   an f64 reference across odd dimensions, plus property tests.
+//!
+//! Semantics shared by every implementation:
+//! - Pairs of slices of unequal length are truncated to the shorter one; no kernel panics.
+//! - An f16 row value is widened exactly to f32 before it is used; the query stays f32.
+//! - The `*_many` kernels score one query against consecutive rows of `q.len()` values each,
+//!   writing `out[i]` for row `i`. If `rows` holds fewer than `out.len()` whole rows, only the
+//!   entries for whole rows are written and the rest of `out` is left as it was.
+//! - Results differ between implementations only by summation order, within the bound
+//!   `n · 2⁻²³ · Σ|xᵢ·yᵢ|` checked by the tests (for l2sq the terms are `(xᵢ−yᵢ)²`).
+//!
+//! Setting the environment variable `STRATA_KERNELS=scalar` before the first call to [`best()`]
+//! forces the scalar table (to rule the SIMD code out when chasing a problem).
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+mod scalar;
+#[cfg(test)]
+mod tests;
+
+use std::sync::OnceLock;
+
+use half::f16;
+
+/// One implementation of every kernel.
+///
+/// All functions are safe to call with any input: unequal lengths are truncated to the shorter
+/// slice, and the `*_many` functions never read past `rows` or write past `out`.
+#[derive(Debug)]
+pub struct Kernels {
+    /// Name of the implementation: `"scalar"` or `"avx2"`.
+    pub name: &'static str,
+    /// Inner product `Σ aᵢ·bᵢ`.
+    pub dot_f32: fn(&[f32], &[f32]) -> f32,
+    /// Squared euclidean distance `Σ (aᵢ−bᵢ)²`.
+    pub l2sq_f32: fn(&[f32], &[f32]) -> f32,
+    /// Inner product of an f32 query with an f16 row (the row widened exactly to f32).
+    pub dot_f16: fn(&[f32], &[f16]) -> f32,
+    /// Squared euclidean distance between an f32 query and an f16 row.
+    pub l2sq_f16: fn(&[f32], &[f16]) -> f32,
+    /// `dot_f32_many(q, rows, out)`: `out[i] = dot_f32(q, rows[i·d..(i+1)·d])` with `d = q.len()`,
+    /// for every whole row that fits in both `rows` and `out`.
+    pub dot_f32_many: fn(&[f32], &[f32], &mut [f32]),
+    /// As `dot_f32_many`, over f16 rows.
+    pub dot_f16_many: fn(&[f32], &[f16], &mut [f32]),
+    /// As `dot_f32_many`, computing squared euclidean distances.
+    pub l2sq_f32_many: fn(&[f32], &[f32], &mut [f32]),
+    /// As `dot_f32_many`, computing squared euclidean distances to f16 rows.
+    pub l2sq_f16_many: fn(&[f32], &[f16], &mut [f32]),
+}
+
+/// The scalar implementation: the reference every other implementation is tested against.
+pub fn scalar() -> &'static Kernels {
+    &scalar::SCALAR
+}
+
+/// The fastest implementation this CPU supports, chosen on the first call and then cached.
+///
+/// AVX2 is chosen only if the CPU reports avx2, fma and f16c. `STRATA_KERNELS=scalar` in the
+/// environment forces the scalar table.
+pub fn best() -> &'static Kernels {
+    static BEST: OnceLock<&'static Kernels> = OnceLock::new();
+    BEST.get_or_init(|| choose(std::env::var("STRATA_KERNELS").ok().as_deref()))
+}
+
+/// Every implementation usable on this CPU, scalar first (the test suites iterate over these).
+pub fn available() -> Vec<&'static Kernels> {
+    let mut all = vec![scalar()];
+    #[cfg(target_arch = "x86_64")]
+    all.extend(avx2::kernels());
+    all
+}
+
+/// The euclidean (L2) norm of `v`, computed with [`best()`].
+pub fn norm_f32(v: &[f32]) -> f32 {
+    (best().dot_f32)(v, v).sqrt()
+}
+
+/// The table `best()` returns for a given value of `STRATA_KERNELS`: scalar if asked for,
+/// otherwise the last (fastest) available one.
+fn choose(forced: Option<&str>) -> &'static Kernels {
+    if forced.is_some_and(|name| name.trim().eq_ignore_ascii_case("scalar")) {
+        return scalar();
+    }
+    available().last().copied().unwrap_or(scalar())
+}
+
+/// `a` and `b` cut to their common length, so that kernels can zip them without checks.
+fn same_len<'a, A, B>(a: &'a [A], b: &'a [B]) -> (&'a [A], &'a [B]) {
+    let n = a.len().min(b.len());
+    (a.split_at(n).0, b.split_at(n).0)
+}

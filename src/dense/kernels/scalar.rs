@@ -1,0 +1,109 @@
+//! The scalar kernels: the oracle every SIMD implementation is tested against.
+//!
+//! Plain safe Rust. Each reduction keeps eight independent accumulators (one per lane of an
+//! 8-wide block) so that the additions do not form one long dependency chain; rustc does not
+//! reassociate float sums by itself, and a single accumulator is about 15× slower. The partial
+//! sums are combined pairwise at the end, and the fewer-than-8 leftover values go into the
+//! first accumulators.
+
+use half::f16;
+
+use super::{Kernels, same_len};
+
+/// The scalar table.
+pub(super) static SCALAR: Kernels = Kernels {
+    name: "scalar",
+    dot_f32,
+    l2sq_f32,
+    dot_f16,
+    l2sq_f16,
+    dot_f32_many,
+    dot_f16_many,
+    l2sq_f32_many,
+    l2sq_f16_many,
+};
+
+/// Lanes per block, and so the number of independent accumulators.
+const LANES: usize = 8;
+
+/// `Σ term(aᵢ, bᵢ)` over the common length of `a` and `b`, with `LANES` accumulators.
+///
+/// `#[inline(always)]` so that each caller gets a copy specialised to its `term` and element type.
+#[inline(always)]
+fn reduce<B: Copy>(a: &[f32], b: &[B], term: impl Fn(f32, B) -> f32) -> f32 {
+    let (a, b) = same_len(a, b);
+    let (a_blocks, a_tail) = a.as_chunks::<LANES>();
+    let (b_blocks, b_tail) = b.as_chunks::<LANES>();
+    let mut acc = [0.0f32; LANES];
+    for (xs, ys) in a_blocks.iter().zip(b_blocks) {
+        for ((s, &x), &y) in acc.iter_mut().zip(xs).zip(ys) {
+            *s += term(x, y);
+        }
+    }
+    for ((s, &x), &y) in acc.iter_mut().zip(a_tail).zip(b_tail) {
+        *s += term(x, y);
+    }
+    let [s0, s1, s2, s3, s4, s5, s6, s7] = acc;
+    ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+}
+
+/// Scores `q` against each whole row of `q.len()` values in `rows`, writing `out[i]` for row `i`.
+/// Rows that do not fit in `out`, and entries of `out` without a whole row, are skipped.
+#[inline(always)]
+fn many<B>(q: &[f32], rows: &[B], out: &mut [f32], one: impl Fn(&[f32], &[B]) -> f32) {
+    let dim = q.len();
+    if dim == 0 {
+        // Every row is empty, and an empty sum is 0.
+        out.fill(0.0);
+        return;
+    }
+    for (o, row) in out.iter_mut().zip(rows.chunks_exact(dim)) {
+        *o = one(q, row);
+    }
+}
+
+/// Inner product.
+pub(super) fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    reduce(a, b, |x, y| x * y)
+}
+
+/// Squared euclidean distance.
+pub(super) fn l2sq_f32(a: &[f32], b: &[f32]) -> f32 {
+    reduce(a, b, |x, y| {
+        let d = x - y;
+        d * d
+    })
+}
+
+/// Inner product with an f16 row.
+pub(super) fn dot_f16(a: &[f32], b: &[f16]) -> f32 {
+    reduce(a, b, |x, y| x * y.to_f32())
+}
+
+/// Squared euclidean distance to an f16 row.
+pub(super) fn l2sq_f16(a: &[f32], b: &[f16]) -> f32 {
+    reduce(a, b, |x, y| {
+        let d = x - y.to_f32();
+        d * d
+    })
+}
+
+/// [`dot_f32`] against consecutive rows.
+pub(super) fn dot_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) {
+    many(q, rows, out, dot_f32);
+}
+
+/// [`dot_f16`] against consecutive rows.
+pub(super) fn dot_f16_many(q: &[f32], rows: &[f16], out: &mut [f32]) {
+    many(q, rows, out, dot_f16);
+}
+
+/// [`l2sq_f32`] against consecutive rows.
+pub(super) fn l2sq_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) {
+    many(q, rows, out, l2sq_f32);
+}
+
+/// [`l2sq_f16`] against consecutive rows.
+pub(super) fn l2sq_f16_many(q: &[f32], rows: &[f16], out: &mut [f32]) {
+    many(q, rows, out, l2sq_f16);
+}

@@ -1,0 +1,423 @@
+//! One suite, run against every implementation in `available()`.
+//!
+//! The reference is computed in f64 from the exact f32 (and exactly decoded f16) inputs. The
+//! tolerance is the textbook bound for a floating-point sum in any order: with `n` terms,
+//! `|computed − exact| ≤ (n + 2) · 2⁻²³ · Σ|termᵢ|`, where a term is `xᵢ·yᵢ` for the dot product
+//! and `(xᵢ−yᵢ)²` for the squared distance (`2⁻²³` is twice the f32 unit roundoff, which also
+//! covers the rounding of each product and difference). The bound is deterministic, so these
+//! tests cannot flake. A separate test on small integers, where every implementation must be
+//! exact, catches a dropped or doubled element that the bound might hide.
+
+use half::f16;
+use proptest::prelude::*;
+
+use super::{Kernels, available, best, choose, norm_f32, scalar};
+
+/// Dimensions around every block and tail boundary of every implementation.
+const DIMS: [usize; 14] = [0, 1, 3, 7, 8, 15, 16, 17, 31, 33, 100, 384, 385, 1000];
+
+/// A small deterministic generator (splitmix64), so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [-1, 1).
+    fn unit(&mut self) -> f32 {
+        ((self.next_u64() >> 40) as f32 / (1u64 << 23) as f32) - 1.0
+    }
+
+    fn vec_f32(&mut self, n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| self.unit() * scale).collect()
+    }
+
+    fn vec_f16(&mut self, n: usize, scale: f32) -> Vec<f16> {
+        (0..n).map(|_| f16::from_f32(self.unit() * scale)).collect()
+    }
+
+    /// Integers in [-4, 4].
+    fn small_int(&mut self) -> i64 {
+        (self.next_u64() % 9) as i64 - 4
+    }
+}
+
+/// Decodes an f16 by hand (independently of the `half` crate and of F16C).
+fn f16_to_f64(h: f16) -> f64 {
+    let bits = h.to_bits();
+    let sign = if bits >> 15 == 1 { -1.0 } else { 1.0 };
+    let exp = i32::from((bits >> 10) & 0x1f);
+    let mant = f64::from(bits & 0x3ff);
+    match exp {
+        0 => sign * mant * 2f64.powi(-24),
+        31 if mant == 0.0 => sign * f64::INFINITY,
+        31 => f64::NAN,
+        _ => sign * (1024.0 + mant) * 2f64.powi(exp - 25),
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Dot,
+    L2sq,
+}
+
+/// The exact (f64) result of `op` over the common length, and the sum of the terms' magnitudes.
+fn reference(op: Op, a: &[f32], b: &[f64]) -> (f64, f64) {
+    let mut sum = 0.0;
+    let mut mag = 0.0;
+    for (&x, &y) in a.iter().zip(b) {
+        let t = match op {
+            Op::Dot => f64::from(x) * y,
+            Op::L2sq => (f64::from(x) - y).powi(2),
+        };
+        sum += t;
+        mag += t.abs();
+    }
+    (sum, mag)
+}
+
+/// The allowed error for `n` terms whose magnitudes add up to `mag`.
+fn tolerance(n: usize, mag: f64) -> f64 {
+    (n as f64 + 2.0) * f64::from(f32::EPSILON) * mag + 1e-30
+}
+
+/// Checks all four single-pair kernels of `k` on `a` and `b` (of any lengths).
+fn check_pair(k: &Kernels, a: &[f32], b: &[f32], b16: &[f16]) {
+    let b64: Vec<f64> = b.iter().map(|&y| f64::from(y)).collect();
+    let b16_64: Vec<f64> = b16.iter().map(|&y| f16_to_f64(y)).collect();
+    let cases: [(&str, Op, f32, &[f64]); 4] = [
+        ("dot_f32", Op::Dot, (k.dot_f32)(a, b), &b64),
+        ("l2sq_f32", Op::L2sq, (k.l2sq_f32)(a, b), &b64),
+        ("dot_f16", Op::Dot, (k.dot_f16)(a, b16), &b16_64),
+        ("l2sq_f16", Op::L2sq, (k.l2sq_f16)(a, b16), &b16_64),
+    ];
+    for (what, op, got, b) in cases {
+        let (want, mag) = reference(op, a, b);
+        let n = a.len().min(b.len());
+        let err = (f64::from(got) - want).abs();
+        assert!(
+            err <= tolerance(n, mag),
+            "{} {what}: n={n} got {got} want {want} (err {err:e} > tol {:e})",
+            k.name,
+            tolerance(n, mag)
+        );
+    }
+}
+
+#[test]
+fn there_is_a_scalar_and_it_comes_first() {
+    let all = available();
+    assert_eq!(all.first().map(|k| k.name), Some("scalar"));
+    assert!(all.iter().any(|k| std::ptr::eq(*k, best())));
+}
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn avx2_is_available_when_the_cpu_has_it() {
+    let has = is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("fma")
+        && is_x86_feature_detected!("f16c");
+    assert_eq!(available().iter().any(|k| k.name == "avx2"), has);
+    if has {
+        assert_eq!(choose(None).name, "avx2");
+        assert_eq!(choose(Some("avx2")).name, "avx2");
+    }
+}
+
+#[test]
+fn env_var_forces_scalar() {
+    assert_eq!(choose(Some("scalar")).name, "scalar");
+    assert_eq!(choose(Some(" SCALAR\n")).name, "scalar");
+    // Anything else means "the best available".
+    assert_eq!(
+        choose(Some("nonsense")).name,
+        available().last().unwrap().name
+    );
+}
+
+#[test]
+fn matches_f64_reference_on_odd_dimensions_and_alignments() {
+    let mut rng = Rng(1);
+    for k in available() {
+        for dim in DIMS {
+            for offset in 0..3 {
+                for scale in [1.0, 1e-3, 300.0] {
+                    let a = rng.vec_f32(dim + offset, scale);
+                    let b = rng.vec_f32(dim + offset, scale);
+                    let b16 = rng.vec_f16(dim + offset, scale);
+                    // Sub-slices starting at an odd element exercise the unaligned loads.
+                    check_pair(k, &a[offset..], &b[offset..], &b16[offset..]);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn agrees_with_scalar() {
+    let mut rng = Rng(2);
+    for k in available() {
+        for dim in DIMS {
+            let a = rng.vec_f32(dim, 1.0);
+            let b = rng.vec_f32(dim, 1.0);
+            let b16 = rng.vec_f16(dim, 1.0);
+            let s = scalar();
+            let pairs = [
+                ((k.dot_f32)(&a, &b), (s.dot_f32)(&a, &b)),
+                ((k.l2sq_f32)(&a, &b), (s.l2sq_f32)(&a, &b)),
+                ((k.dot_f16)(&a, &b16), (s.dot_f16)(&a, &b16)),
+                ((k.l2sq_f16)(&a, &b16), (s.l2sq_f16)(&a, &b16)),
+            ];
+            // Two sums each within the bound of the exact value; the bound on Σ|terms| is
+            // at most `dim` for data in [-1, 1) and at most `4·dim` for squared differences.
+            let tol = 2.0 * tolerance(dim, 4.0 * dim as f64);
+            for (i, (got, want)) in pairs.into_iter().enumerate() {
+                let err = f64::from((got - want).abs());
+                assert!(
+                    err <= tol,
+                    "{} kernel {i}, dim {dim}: {got} vs {want}",
+                    k.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn exact_on_small_integers() {
+    // |terms| ≤ 64 and n ≤ 1000, so every partial sum is an integer below 2²⁴: any summation
+    // order is exact, and an element dropped or counted twice shows up as a wrong integer.
+    let mut rng = Rng(3);
+    for k in available() {
+        for dim in DIMS {
+            let ai: Vec<i64> = (0..dim).map(|_| rng.small_int()).collect();
+            let bi: Vec<i64> = (0..dim).map(|_| rng.small_int()).collect();
+            let a: Vec<f32> = ai.iter().map(|&x| x as f32).collect();
+            let b: Vec<f32> = bi.iter().map(|&x| x as f32).collect();
+            let b16: Vec<f16> = bi.iter().map(|&x| f16::from_f32(x as f32)).collect();
+            let dot: i64 = ai.iter().zip(&bi).map(|(x, y)| x * y).sum();
+            let l2: i64 = ai.iter().zip(&bi).map(|(x, y)| (x - y) * (x - y)).sum();
+            assert_eq!((k.dot_f32)(&a, &b), dot as f32, "{} dot_f32 {dim}", k.name);
+            assert_eq!((k.l2sq_f32)(&a, &b), l2 as f32, "{} l2sq_f32 {dim}", k.name);
+            assert_eq!(
+                (k.dot_f16)(&a, &b16),
+                dot as f32,
+                "{} dot_f16 {dim}",
+                k.name
+            );
+            assert_eq!(
+                (k.l2sq_f16)(&a, &b16),
+                l2 as f32,
+                "{} l2sq_f16 {dim}",
+                k.name
+            );
+        }
+    }
+}
+
+#[test]
+fn f16_special_values_widen_exactly() {
+    for k in available() {
+        for dim in [1, 8, 9, 40] {
+            let mut q = vec![0.0f32; dim];
+            let mut row = vec![f16::ZERO; dim];
+            // The smallest subnormal f16 is 2⁻²⁴; times 2²⁴ it is exactly 1.
+            q[dim - 1] = 16_777_216.0;
+            row[dim - 1] = f16::from_bits(1);
+            assert_eq!(
+                (k.dot_f16)(&q, &row),
+                1.0,
+                "{} subnormal, dim {dim}",
+                k.name
+            );
+            q[dim - 1] = 1.0;
+            row[dim - 1] = f16::MAX;
+            assert_eq!((k.dot_f16)(&q, &row), 65504.0, "{} max, dim {dim}", k.name);
+            row[dim - 1] = f16::INFINITY;
+            assert_eq!(
+                (k.dot_f16)(&q, &row),
+                f32::INFINITY,
+                "{} inf, dim {dim}",
+                k.name
+            );
+            row[dim - 1] = f16::NAN;
+            assert!((k.dot_f16)(&q, &row).is_nan(), "{} NaN, dim {dim}", k.name);
+            assert!(
+                (k.l2sq_f16)(&q, &row).is_nan(),
+                "{} NaN l2, dim {dim}",
+                k.name
+            );
+        }
+    }
+}
+
+#[test]
+fn unequal_lengths_use_the_shorter() {
+    let mut rng = Rng(4);
+    for k in available() {
+        for (la, lb) in [(0, 5), (5, 0), (17, 9), (9, 17), (384, 385), (1000, 3)] {
+            let a = rng.vec_f32(la, 1.0);
+            let b = rng.vec_f32(lb, 1.0);
+            let b16 = rng.vec_f16(lb, 1.0);
+            let n = la.min(lb);
+            assert_eq!(
+                (k.dot_f32)(&a, &b),
+                (k.dot_f32)(&a[..n], &b[..n]),
+                "{}",
+                k.name
+            );
+            assert_eq!(
+                (k.l2sq_f32)(&a, &b),
+                (k.l2sq_f32)(&a[..n], &b[..n]),
+                "{}",
+                k.name
+            );
+            assert_eq!(
+                (k.dot_f16)(&a, &b16),
+                (k.dot_f16)(&a[..n], &b16[..n]),
+                "{}",
+                k.name
+            );
+            assert_eq!(
+                (k.l2sq_f16)(&a, &b16),
+                (k.l2sq_f16)(&a[..n], &b16[..n]),
+                "{}",
+                k.name
+            );
+        }
+    }
+}
+
+/// Runs the four `*_many` kernels of `k` and checks each written entry equals the single-pair
+/// kernel bit for bit, and each entry without a whole row is left untouched.
+fn check_many(k: &Kernels, q: &[f32], rows: &[f32], rows16: &[f16], n_out: usize) {
+    const UNTOUCHED: f32 = -12345.0;
+    let dim = q.len();
+    let whole = |len: usize| {
+        if dim == 0 {
+            n_out
+        } else {
+            (len / dim).min(n_out)
+        }
+    };
+    let row_f32 = |i: usize| &rows[i * dim..(i + 1) * dim];
+    let row_f16 = |i: usize| &rows16[i * dim..(i + 1) * dim];
+
+    let mut out = vec![UNTOUCHED; n_out];
+    let mut run_f32 = |many: fn(&[f32], &[f32], &mut [f32]), one: fn(&[f32], &[f32]) -> f32| {
+        out.fill(UNTOUCHED);
+        many(q, rows, &mut out);
+        for (i, &o) in out.iter().enumerate() {
+            let want = if i < whole(rows.len()) {
+                one(q, row_f32(i))
+            } else {
+                UNTOUCHED
+            };
+            assert_eq!(
+                o.to_bits(),
+                want.to_bits(),
+                "{} row {i} of {n_out}, dim {dim}",
+                k.name
+            );
+        }
+    };
+    run_f32(k.dot_f32_many, k.dot_f32);
+    run_f32(k.l2sq_f32_many, k.l2sq_f32);
+
+    let mut run_f16 = |many: fn(&[f32], &[f16], &mut [f32]), one: fn(&[f32], &[f16]) -> f32| {
+        out.fill(UNTOUCHED);
+        many(q, rows16, &mut out);
+        for (i, &o) in out.iter().enumerate() {
+            let want = if i < whole(rows16.len()) {
+                one(q, row_f16(i))
+            } else {
+                UNTOUCHED
+            };
+            assert_eq!(
+                o.to_bits(),
+                want.to_bits(),
+                "{} f16 row {i}, dim {dim}",
+                k.name
+            );
+        }
+    };
+    run_f16(k.dot_f16_many, k.dot_f16);
+    run_f16(k.l2sq_f16_many, k.l2sq_f16);
+}
+
+#[test]
+fn many_equals_one_row_at_a_time() {
+    let mut rng = Rng(5);
+    for k in available() {
+        for dim in DIMS {
+            let n = 7;
+            let q = rng.vec_f32(dim, 1.0);
+            let rows = rng.vec_f32(dim * n, 1.0);
+            let rows16 = rng.vec_f16(dim * n, 1.0);
+            // As many outputs as rows, fewer, and more (the extra ones stay untouched).
+            for n_out in [n, 3, n + 2, 0] {
+                check_many(k, &q, &rows, &rows16, n_out);
+            }
+            // A buffer that ends in the middle of a row.
+            let cut = (dim * n).saturating_sub(dim / 2 + 1);
+            check_many(k, &q, &rows[..cut], &rows16[..cut], n);
+        }
+    }
+}
+
+#[test]
+fn norm_is_the_euclidean_length() {
+    assert_eq!(norm_f32(&[]), 0.0);
+    assert_eq!(norm_f32(&[3.0, 4.0]), 5.0);
+    let v = vec![2.0f32; 100];
+    assert_eq!(norm_f32(&v), 20.0);
+}
+
+/// Finite f16 values of every magnitude, including subnormals and ±0.
+fn any_finite_f16() -> impl Strategy<Value = f16> {
+    any::<u16>().prop_map(|bits| {
+        let h = f16::from_bits(bits);
+        if h.is_finite() {
+            h
+        } else {
+            f16::from_bits(bits & 0x83ff)
+        }
+    })
+}
+
+proptest! {
+    #[test]
+    fn prop_pairs_match_reference(
+        a in prop::collection::vec(-1e3f32..1e3, 0..600),
+        b in prop::collection::vec(-1e3f32..1e3, 0..600),
+        b16 in prop::collection::vec(any_finite_f16(), 0..600),
+    ) {
+        for k in available() {
+            check_pair(k, &a, &b, &b16);
+        }
+    }
+
+    #[test]
+    fn prop_many_never_panics_and_fills_whole_rows(
+        dim in 0usize..48,
+        n_rows in 0usize..9,
+        extra in 0usize..47,
+        n_out in 0usize..12,
+        seed in any::<u64>(),
+    ) {
+        let mut rng = Rng(seed);
+        let q = rng.vec_f32(dim, 10.0);
+        let len = dim * n_rows + extra.min(dim.saturating_sub(1));
+        let rows = rng.vec_f32(len, 10.0);
+        let rows16 = rng.vec_f16(len, 10.0);
+        for k in available() {
+            check_many(k, &q, &rows, &rows16, n_out);
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Opening a segment: every component checked against the manifest and its trailer.
+
+use super::{ComponentRef, DeleteSet, SegmentMeta, VectorsView, deletes, keys, vectors};
+use crate::error::{Error, Result};
+use crate::format::{FileKind, TRAILER_LEN, unseal};
+use crate::io::{Directory, FileBytes};
+use crate::schema::Schema;
+use crate::types::Key;
+
+/// An open, verified, immutable segment. `Send + Sync`; shared by every snapshot that
+/// includes it.
+#[derive(Debug)]
+pub struct Segment {
+    id: u64,
+    rows: usize,
+    dim: usize,
+    vec_file: FileBytes,
+    layout: vectors::Layout,
+    keys: Vec<Key>,
+    vec_name: String,
+}
+
+/// Reads `c` (mapping it if `map`), checks it is the file the manifest names and that its
+/// trailer and checksum hold; returns the whole file bytes.
+fn open_component(dir: &dyn Directory, c: &ComponentRef, map: bool) -> Result<FileBytes> {
+    let bytes = if map {
+        dir.map(&c.file)
+    } else {
+        dir.read(&c.file)
+    }
+    .map_err(|e| Error::io("open", &c.file, e))?;
+    if bytes.len() as u64 != c.len {
+        return Err(Error::corrupt(
+            &c.file,
+            bytes.len() as u64,
+            format!("file is {} bytes, manifest says {}", bytes.len(), c.len),
+        ));
+    }
+    let (_, t) = unseal(&c.file, &bytes, c.kind, true)?;
+    if t.body_crc != c.crc {
+        return Err(Error::corrupt(
+            &c.file,
+            0,
+            "checksum differs from the manifest's",
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The body (file minus trailer) of bytes already checked by `open_component`.
+fn body(bytes: &FileBytes) -> &[u8] {
+    bytes
+        .get(..bytes.len().saturating_sub(TRAILER_LEN))
+        .unwrap_or_default()
+}
+
+impl Segment {
+    /// Opens the segment `meta` describes.
+    pub fn open(dir: &dyn Directory, meta: &SegmentMeta, schema: &Schema) -> Result<Segment> {
+        let (dim, _, _) = schema
+            .dense_field()
+            .ok_or_else(|| Error::Schema("no dense vector field".to_owned()))?;
+        let find = |kind: FileKind| {
+            meta.components
+                .iter()
+                .find(|c| c.kind == kind)
+                .ok_or_else(|| {
+                    Error::corrupt(
+                        format!("segment {}", meta.id),
+                        0,
+                        format!("manifest lists no {kind:?} component"),
+                    )
+                })
+        };
+        let vref = find(FileKind::Vectors)?;
+        let kref = find(FileKind::Keys)?;
+        let vec_file = open_component(dir, vref, true)?;
+        let layout = vectors::decode_layout(&vref.file, body(&vec_file), dim, meta.rows)?;
+        vectors::views(&vref.file, body(&vec_file), &layout)?;
+        let kbytes = open_component(dir, kref, false)?;
+        let keys = keys::decode(&kref.file, body(&kbytes), schema.key, meta.rows)?;
+        Ok(Segment {
+            id: meta.id,
+            rows: layout.rows,
+            dim,
+            vec_file,
+            layout,
+            keys,
+            vec_name: vref.file.clone(),
+        })
+    }
+
+    /// Opens a deletes generation of a segment of `rows` rows.
+    pub fn open_deletes(dir: &dyn Directory, c: &ComponentRef, rows: u64) -> Result<DeleteSet> {
+        let bytes = open_component(dir, c, false)?;
+        deletes::decode(&c.file, body(&bytes), rows)
+    }
+
+    /// The segment id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Rows, live and deleted.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Vector dimension.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The rows and their norms.
+    pub fn vectors(&self) -> (VectorsView<'_>, &[f32]) {
+        vectors::views(&self.vec_name, body(&self.vec_file), &self.layout)
+            .unwrap_or((VectorsView::F32(&[]), &[]))
+    }
+
+    /// The key of every row.
+    pub fn keys(&self) -> &[Key] {
+        &self.keys
+    }
+
+    /// Element type of the stored vectors.
+    pub fn elem(&self) -> vectors::Elem {
+        self.layout.elem
+    }
+
+    /// An f32 copy of row `row`'s vector.
+    pub fn vector_f32(&self, row: usize) -> Option<Vec<f32>> {
+        let d = self.dim;
+        match self.vectors().0 {
+            VectorsView::F32(v) => v.get(row * d..(row + 1) * d).map(|s| s.to_vec()),
+            VectorsView::F16(v) => v
+                .get(row * d..(row + 1) * d)
+                .map(|s| s.iter().map(|x| x.to_f32()).collect()),
+        }
+    }
+
+    /// Bytes this segment holds in process memory (keys), as opposed to mapped file pages.
+    pub fn resident_bytes(&self) -> u64 {
+        let heap: usize = self
+            .keys
+            .iter()
+            .map(|k| match k {
+                Key::Str(s) => s.capacity(),
+                Key::U64(_) => 0,
+            })
+            .sum();
+        (self.keys.capacity() * std::mem::size_of::<Key>() + heap) as u64
+    }
+
+    /// Size of the vectors file in bytes.
+    pub fn vector_file_bytes(&self) -> u64 {
+        self.vec_file.len() as u64
+    }
+}

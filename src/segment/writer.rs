@@ -1,0 +1,130 @@
+//! Writing segment component files.
+//!
+//! Each function writes complete files and fsyncs them, but does not sync the directory: the
+//! commit protocol does that once for all new files before it writes the manifest.
+
+use super::{ComponentRef, SegmentMeta, deletes, file_name, keys, vectors};
+use crate::dense::kernels;
+use crate::error::{Error, Result};
+use crate::format::{FileKind, seal};
+use crate::io::Directory;
+use crate::schema::{Schema, VectorStorage};
+use crate::types::{Key, Vector};
+use half::f16;
+use roaring::RoaringBitmap;
+
+/// One document as a segment stores it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// The external key.
+    pub key: Key,
+    /// The vector.
+    pub vector: Vector,
+}
+
+const CHUNK: usize = 1 << 20;
+
+/// Writes `bytes` to a new file `name` in chunks and fsyncs it; returns its reference.
+fn write_component(
+    dir: &dyn Directory,
+    name: &str,
+    kind: FileKind,
+    generation: u64,
+    body: Vec<u8>,
+) -> Result<ComponentRef> {
+    let crc = crate::format::checksum(&body);
+    let bytes = seal(kind, body);
+    let mut w = dir.create(name).map_err(|e| Error::io("create", name, e))?;
+    for chunk in bytes.chunks(CHUNK) {
+        w.write_all(chunk)
+            .map_err(|e| Error::io("write", name, e))?;
+    }
+    w.sync().map_err(|e| Error::io("fsync", name, e))?;
+    Ok(ComponentRef {
+        kind,
+        generation,
+        file: name.to_owned(),
+        len: bytes.len() as u64,
+        crc,
+    })
+}
+
+/// Writes a new segment holding `rows` and returns what the manifest records of it.
+pub fn write_segment(
+    dir: &dyn Directory,
+    id: u64,
+    schema: &Schema,
+    rows: &[Row],
+) -> Result<SegmentMeta> {
+    let (dim, _, storage) = schema
+        .dense_field()
+        .ok_or_else(|| Error::Schema("no dense vector field".to_owned()))?;
+    let all_f16 = rows.iter().all(|r| matches!(r.vector, Vector::F16(_)));
+    let use_f16 = match storage {
+        VectorStorage::F16 => true,
+        VectorStorage::F32 => false,
+        VectorStorage::Auto => all_f16,
+    };
+    let k = kernels::best();
+    let mut norms = Vec::with_capacity(rows.len());
+    let mut upcast = vec![0f32; dim];
+    let body = if use_f16 {
+        let mut data: Vec<f16> = Vec::with_capacity(rows.len() * dim);
+        for r in rows {
+            match &r.vector {
+                Vector::F16(v) => data.extend_from_slice(v),
+                Vector::F32(v) => data.extend(v.iter().map(|&x| f16::from_f32(x))),
+            }
+            let start = data.len().saturating_sub(dim);
+            for (u, x) in upcast.iter_mut().zip(data.get(start..).unwrap_or_default()) {
+                *u = x.to_f32();
+            }
+            norms.push((k.dot_f32)(&upcast, &upcast).sqrt());
+        }
+        vectors::encode(dim, rows.len(), vectors::VectorsView::F16(&data), &norms)
+    } else {
+        let mut data: Vec<f32> = Vec::with_capacity(rows.len() * dim);
+        for r in rows {
+            match &r.vector {
+                Vector::F32(v) => data.extend_from_slice(v),
+                Vector::F16(v) => data.extend(v.iter().map(|x| x.to_f32())),
+            }
+            let row = data
+                .get(data.len().saturating_sub(dim)..)
+                .unwrap_or_default();
+            norms.push((k.dot_f32)(row, row).sqrt());
+        }
+        vectors::encode(dim, rows.len(), vectors::VectorsView::F32(&data), &norms)
+    };
+    let vec_name = file_name(id, FileKind::Vectors, 0);
+    let vec_ref = write_component(dir, &vec_name, FileKind::Vectors, 0, body)?;
+    let key_list: Vec<Key> = rows.iter().map(|r| r.key.clone()).collect();
+    let keys_body = keys::encode(schema.key, &key_list);
+    let keys_name = file_name(id, FileKind::Keys, 0);
+    let keys_ref = write_component(dir, &keys_name, FileKind::Keys, 0, keys_body)?;
+    Ok(SegmentMeta {
+        id,
+        rows: rows.len() as u64,
+        components: vec![vec_ref, keys_ref],
+        deletes: None,
+        deleted: 0,
+    })
+}
+
+/// Writes deletes generation `generation` for segment `id` of `rows` rows.
+pub fn write_deletes(
+    dir: &dyn Directory,
+    id: u64,
+    rows: u64,
+    generation: u64,
+    bitmap: &RoaringBitmap,
+) -> Result<ComponentRef> {
+    let name = file_name(id, FileKind::Deletes, generation);
+    write_component(
+        dir,
+        &name,
+        FileKind::Deletes,
+        generation,
+        deletes::encode(bitmap, rows),
+    )
+}

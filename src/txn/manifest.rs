@@ -1,0 +1,204 @@
+//! The manifest: the complete description of one commit.
+//!
+//! `MANIFEST-<generation>` (16 hex digits) holds the schema, the next segment id, and every
+//! live segment with references (name, length, checksum) to its component files and its
+//! current deletes generation. The newest manifest that exists is the index; a commit is the
+//! atomic rename of a fully written and synced `MANIFEST-<g>.tmp` to `MANIFEST-<g>`.
+
+use crate::error::{Error, Result};
+use crate::format::{ByteReader, ByteWriter, FileKind, seal, unseal};
+use crate::io::Directory;
+use crate::schema::Schema;
+use crate::segment::{ComponentRef, SegmentMeta};
+
+/// One commit's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// Commit generation; strictly increasing.
+    pub generation: u64,
+    /// The id the next new segment gets.
+    pub next_segment_id: u64,
+    /// The schema.
+    pub schema: Schema,
+    /// Live segments, oldest first.
+    pub segments: Vec<SegmentMeta>,
+}
+
+const PREFIX: &str = "MANIFEST-";
+
+/// The name of generation `g`'s manifest.
+pub fn manifest_name(g: u64) -> String {
+    format!("{PREFIX}{g:016x}")
+}
+
+/// Parses a committed manifest name (not a `.tmp`).
+pub fn parse_manifest_name(name: &str) -> Option<u64> {
+    let hex = name.strip_prefix(PREFIX)?;
+    if hex.len() != 16 {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok()
+}
+
+fn kind_code(k: crate::format::FileKind) -> u16 {
+    k as u16
+}
+
+fn encode_ref(w: &mut ByteWriter, c: &ComponentRef) {
+    w.u16(kind_code(c.kind));
+    w.u64(c.generation);
+    w.str(&c.file);
+    w.u64(c.len);
+    w.u32(c.crc);
+}
+
+fn decode_ref(r: &mut ByteReader<'_>) -> Result<ComponentRef> {
+    let code = r.u16("component kind")?;
+    let kind = FileKind::from_u16(code)
+        .filter(|k| *k != FileKind::Manifest)
+        .ok_or_else(|| r.corrupt(format!("unknown component kind {code}")))?;
+    let generation = r.u64("component generation")?;
+    let file = r.str("component file")?.to_owned();
+    if file.is_empty() || file.contains('/') || file.starts_with(PREFIX) {
+        return Err(r.corrupt(format!("bad component file name {file:?}")));
+    }
+    Ok(ComponentRef {
+        kind,
+        generation,
+        file,
+        len: r.u64("component length")?,
+        crc: r.u32("crc")?,
+    })
+}
+
+impl Manifest {
+    /// The manifest of a new, empty index.
+    pub fn empty(schema: Schema) -> Manifest {
+        Manifest {
+            generation: 1,
+            next_segment_id: 1,
+            schema,
+            segments: Vec::new(),
+        }
+    }
+
+    /// Encodes the body (see docs/FORMAT.md).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = ByteWriter::new();
+        w.u64(self.generation);
+        w.u64(self.next_segment_id);
+        let mut s = ByteWriter::new();
+        self.schema.encode(&mut s);
+        w.bytes(&s.into_inner());
+        w.len(self.segments.len());
+        for seg in &self.segments {
+            w.u64(seg.id);
+            w.u64(seg.rows);
+            w.u64(seg.deleted);
+            w.len(seg.components.len());
+            for c in &seg.components {
+                encode_ref(&mut w, c);
+            }
+            match &seg.deletes {
+                Some(d) => {
+                    w.u8(1);
+                    encode_ref(&mut w, d);
+                }
+                None => w.u8(0),
+            }
+        }
+        w.into_inner()
+    }
+
+    /// Decodes and checks a manifest file (whole bytes, trailer included).
+    pub fn decode(file: &str, bytes: &[u8]) -> Result<Manifest> {
+        let (body, _) = unseal(file, bytes, FileKind::Manifest, true)?;
+        let mut r = ByteReader::new(file, body);
+        let generation = r.u64("generation")?;
+        let next_segment_id = r.u64("next segment id")?;
+        let schema_bytes = r.bytes("schema")?;
+        let schema = Schema::decode(&mut ByteReader::new(file, schema_bytes))?;
+        let n = r.len(33, "segment count")?;
+        let mut segments: Vec<SegmentMeta> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let id = r.u64("segment id")?;
+            let rows = r.u64("segment rows")?;
+            let deleted = r.u64("deleted rows")?;
+            let nc = r.len(30, "component count")?;
+            let mut components = Vec::with_capacity(nc);
+            for _ in 0..nc {
+                components.push(decode_ref(&mut r)?);
+            }
+            let deletes = match r.u8("has deletes")? {
+                0 => None,
+                1 => Some(decode_ref(&mut r)?),
+                b => return Err(r.corrupt(format!("bad deletes flag {b}"))),
+            };
+            if id >= next_segment_id || deleted > rows || segments.iter().any(|s| s.id == id) {
+                return Err(r.corrupt(format!("segment {id} is inconsistent")));
+            }
+            segments.push(SegmentMeta {
+                id,
+                rows,
+                components,
+                deletes,
+                deleted,
+            });
+        }
+        r.finish("manifest")?;
+        if parse_manifest_name(file).is_some_and(|g| g != generation) {
+            return Err(Error::corrupt(
+                file,
+                0,
+                format!("holds generation {generation}"),
+            ));
+        }
+        Ok(Manifest {
+            generation,
+            next_segment_id,
+            schema,
+            segments,
+        })
+    }
+
+    /// The sealed file bytes.
+    pub fn to_file_bytes(&self) -> Vec<u8> {
+        seal(FileKind::Manifest, self.encode())
+    }
+
+    /// Every file this manifest refers to, itself included.
+    pub fn files(&self) -> Vec<String> {
+        let mut out = vec![manifest_name(self.generation)];
+        for s in &self.segments {
+            out.extend(s.files().map(str::to_owned));
+        }
+        out
+    }
+}
+
+/// Committed manifest generations present in `dir`, newest first.
+pub fn list_generations(dir: &dyn Directory) -> Result<Vec<u64>> {
+    let names = dir
+        .list()
+        .map_err(|e| Error::io("list", dir.describe(), e))?;
+    let mut gens: Vec<u64> = names
+        .iter()
+        .filter_map(|n| parse_manifest_name(n))
+        .collect();
+    gens.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(gens)
+}
+
+/// Loads the newest committed manifest.
+///
+/// Only a renamed `MANIFEST-<g>` is a commit; `.tmp` files are never read. The newest one must
+/// decode and verify: falling back to an older manifest would silently drop acknowledged
+/// commits, so a damaged newest manifest is reported as `Error::Corrupt`.
+pub fn load_newest(dir: &dyn Directory) -> Result<Option<Manifest>> {
+    let Some(&g) = list_generations(dir)?.first() else {
+        return Ok(None);
+    };
+    let name = manifest_name(g);
+    let bytes = dir.read(&name).map_err(|e| Error::io("read", &name, e))?;
+    Manifest::decode(&name, &bytes).map(Some)
+}

@@ -1,0 +1,318 @@
+//! Merges: the tiered policy, the merge itself, and the background merge thread.
+//!
+//! A merge copies the live rows of some segments into one new segment without holding the
+//! writer state, then commits like any other change: under the state lock it carries over
+//! deletes that were committed to the source segments while it ran (mapped to the new rows),
+//! swaps the sources for the new segment in a new manifest, and publishes. Readers keep using
+//! whatever snapshot they hold; the source files go away once no snapshot pins them.
+
+use super::snapshot::SnapshotSegment;
+use super::writer::{Shared, lock_state};
+use crate::error::Result;
+use crate::segment::{Row, VectorsView, write_deletes, write_segment};
+use crate::types::Vector;
+use crossbeam::channel::{Receiver, Sender, unbounded};
+use roaring::RoaringBitmap;
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+
+/// A tiered merge policy: segments are grouped in tiers of `merge_factor`-fold size, and a
+/// tier holding `merge_factor` segments is merged into one. A segment with more than
+/// `max_deleted_ratio` of its rows deleted is rewritten on its own.
+#[derive(Debug, Clone)]
+pub struct MergePolicy {
+    /// Segments per merge, and the size ratio between tiers.
+    pub merge_factor: usize,
+    /// Live rows below which all segments count as the smallest tier.
+    pub min_segment_rows: u64,
+    /// Fraction of deleted rows that triggers a rewrite.
+    pub max_deleted_ratio: f64,
+}
+
+impl Default for MergePolicy {
+    fn default() -> Self {
+        MergePolicy {
+            merge_factor: 8,
+            min_segment_rows: 1000,
+            max_deleted_ratio: 0.5,
+        }
+    }
+}
+
+impl MergePolicy {
+    fn tier(&self, live: u64) -> u32 {
+        let mut t = 0;
+        let mut cap = self.min_segment_rows.max(1);
+        let f = self.merge_factor.max(2) as u64;
+        while live > cap {
+            cap = cap.saturating_mul(f);
+            t += 1;
+        }
+        t
+    }
+
+    /// The ids of segments to merge next, if any.
+    pub fn pick(&self, segs: &[crate::segment::SegmentMeta]) -> Option<Vec<u64>> {
+        let factor = self.merge_factor.max(2);
+        let mut tiers: std::collections::BTreeMap<u32, Vec<&crate::segment::SegmentMeta>> =
+            Default::default();
+        for s in segs {
+            tiers.entry(self.tier(s.live())).or_default().push(s);
+        }
+        for group in tiers.values_mut() {
+            if group.len() >= factor {
+                group.sort_by_key(|s| (s.live(), s.id));
+                return Some(group.iter().take(factor).map(|s| s.id).collect());
+            }
+        }
+        segs.iter()
+            .find(|s| s.rows > 0 && s.deleted as f64 / s.rows as f64 > self.max_deleted_ratio)
+            .map(|s| vec![s.id])
+    }
+}
+
+/// Copies the live rows of `sources` and records where each went.
+fn gather(sources: &[SnapshotSegment]) -> (Vec<Row>, HashMap<(u64, u32), u32>) {
+    let mut rows = Vec::new();
+    let mut map = HashMap::new();
+    for s in sources {
+        let seg = &s.segment;
+        let dim = seg.dim();
+        let (view, _) = seg.vectors();
+        for (row, key) in seg.keys().iter().enumerate() {
+            if !s.is_live(row as u32) {
+                continue;
+            }
+            let span = row * dim..(row + 1) * dim;
+            let vector = match view {
+                VectorsView::F32(v) => Vector::F32(v.get(span).unwrap_or_default().to_vec()),
+                VectorsView::F16(v) => Vector::F16(v.get(span).unwrap_or_default().to_vec()),
+            };
+            map.insert((s.meta.id, row as u32), rows.len() as u32);
+            rows.push(Row {
+                key: key.clone(),
+                vector,
+            });
+        }
+    }
+    (rows, map)
+}
+
+/// Merges the segments `ids` into one and commits. Returns the new generation, or `None` if
+/// the merge no longer applies (a source vanished meanwhile).
+pub(crate) fn run_merge(shared: &Arc<Shared>, ids: &[u64]) -> Result<Option<u64>> {
+    shared.check_poisoned()?;
+    let snap = shared.snapshot();
+    let sources: Vec<SnapshotSegment> = snap
+        .segments()
+        .iter()
+        .filter(|s| ids.contains(&s.meta.id))
+        .cloned()
+        .collect();
+    if sources.len() != ids.len() || sources.is_empty() {
+        return Ok(None);
+    }
+    let (new_id, schema) = {
+        let mut st = lock_state(&shared.state);
+        let id = st.manifest.next_segment_id;
+        st.manifest.next_segment_id += 1;
+        (id, st.manifest.schema.clone())
+    };
+    let dir = shared.dir.as_ref();
+    let (rows, map) = gather(&sources);
+    let planned: Vec<String> = [
+        crate::format::FileKind::Vectors,
+        crate::format::FileKind::Keys,
+    ]
+    .iter()
+    .map(|k| crate::segment::file_name(new_id, *k, 0))
+    .collect();
+    let _pins = shared.pins.pin(planned.clone());
+    let remove_all = |files: &[String]| {
+        for f in files {
+            let _ = dir.remove(f);
+        }
+    };
+    if rows.is_empty() {
+        // Everything was deleted: drop the sources without writing a segment.
+        let mut st = lock_state(&shared.state);
+        if !ids
+            .iter()
+            .all(|id| st.manifest.segments.iter().any(|s| s.id == *id))
+        {
+            return Ok(None);
+        }
+        let mut m = st.manifest.clone();
+        m.segments.retain(|s| !ids.contains(&s.id));
+        shared.publish(&mut st, m, &[])?;
+        return Ok(Some(st.manifest.generation));
+    }
+    let mut meta = match write_segment(dir, new_id, &schema, &rows) {
+        Ok(m) => m,
+        Err(e) => {
+            remove_all(&planned);
+            return Err(e);
+        }
+    };
+    let mut st = lock_state(&shared.state);
+    if !ids
+        .iter()
+        .all(|id| st.manifest.segments.iter().any(|s| s.id == *id))
+    {
+        remove_all(&planned);
+        return Ok(None);
+    }
+    // Deletes committed to the sources since the merge began move to the new rows.
+    let now = shared.snapshot();
+    let mut late = RoaringBitmap::new();
+    for src in &sources {
+        let Some(cur) = now.segments().iter().find(|s| s.meta.id == src.meta.id) else {
+            continue;
+        };
+        let Some(cur_del) = &cur.deletes else {
+            continue;
+        };
+        for row in cur_del.bitmap() {
+            if src.is_live(row)
+                && let Some(&new_row) = map.get(&(src.meta.id, row))
+            {
+                late.insert(new_row);
+            }
+        }
+    }
+    let mut new_files = planned.clone();
+    let mut m = st.manifest.clone();
+    let gen_ = st.next_generation;
+    if !late.is_empty() {
+        match write_deletes(dir, new_id, meta.rows, gen_, &late) {
+            Ok(c) => {
+                new_files.push(c.file.clone());
+                meta.deleted = late.len();
+                meta.deletes = Some(c);
+            }
+            Err(e) => {
+                remove_all(&new_files);
+                return Err(e);
+            }
+        }
+    }
+    let pos = m
+        .segments
+        .iter()
+        .position(|s| ids.contains(&s.id))
+        .unwrap_or(0);
+    m.segments.retain(|s| !ids.contains(&s.id));
+    m.segments.insert(pos.min(m.segments.len()), meta);
+    shared.publish(&mut st, m, &new_files)?;
+    for (row, r) in rows.iter().enumerate() {
+        if !late.contains(row as u32) {
+            st.keymap.insert(r.key.clone(), (new_id, row as u32));
+        }
+    }
+    Ok(Some(st.manifest.generation))
+}
+
+enum Job {
+    Check,
+    Stop,
+}
+
+#[derive(Default)]
+struct Status {
+    busy: bool,
+    pending: bool,
+    error: Option<String>,
+}
+
+/// The background merge thread.
+pub(crate) struct MergeWorker {
+    tx: Sender<Job>,
+    handle: Option<JoinHandle<()>>,
+    status: Arc<(Mutex<Status>, Condvar)>,
+}
+
+impl MergeWorker {
+    pub(crate) fn start(shared: Arc<Shared>) -> MergeWorker {
+        let (tx, rx): (Sender<Job>, Receiver<Job>) = unbounded();
+        let status: Arc<(Mutex<Status>, Condvar)> = Arc::default();
+        let st2 = status.clone();
+        let handle = std::thread::Builder::new()
+            .name("strata-merge".to_owned())
+            .spawn(move || worker_loop(shared, rx, st2))
+            .ok();
+        MergeWorker { tx, handle, status }
+    }
+
+    /// Asks the thread to look for merges (after a commit).
+    pub(crate) fn nudge(&self) {
+        if self.handle.is_none() {
+            return;
+        }
+        let (m, _) = &*self.status;
+        m.lock().unwrap_or_else(|p| p.into_inner()).pending = true;
+        let _ = self.tx.send(Job::Check);
+    }
+
+    pub(crate) fn wait_idle(&self) {
+        let (m, cv) = &*self.status;
+        let mut s = m.lock().unwrap_or_else(|p| p.into_inner());
+        while s.busy || s.pending {
+            s = cv.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    pub(crate) fn take_error(&self) -> Option<String> {
+        self.status
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .error
+            .take()
+    }
+
+    pub(crate) fn stop(mut self) {
+        let _ = self.tx.send(Job::Stop);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn worker_loop(shared: Arc<Shared>, rx: Receiver<Job>, status: Arc<(Mutex<Status>, Condvar)>) {
+    let (m, cv) = &*status;
+    while let Ok(job) = rx.recv() {
+        if matches!(job, Job::Stop) {
+            break;
+        }
+        {
+            let mut s = m.lock().unwrap_or_else(|p| p.into_inner());
+            s.busy = true;
+            s.pending = false;
+        }
+        // Merge until the policy is satisfied (a merge can fill the next tier).
+        loop {
+            let ids = {
+                let st = lock_state(&shared.state);
+                shared.options.merge_policy.pick(&st.manifest.segments)
+            };
+            let Some(ids) = ids else { break };
+            match run_merge(&shared, &ids) {
+                Ok(Some(_)) => continue,
+                Ok(None) => break,
+                Err(e) => {
+                    let mut s = m.lock().unwrap_or_else(|p| p.into_inner());
+                    s.error = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        let mut s = m.lock().unwrap_or_else(|p| p.into_inner());
+        s.busy = false;
+        cv.notify_all();
+    }
+    let mut s = m.lock().unwrap_or_else(|p| p.into_inner());
+    s.busy = false;
+    s.pending = false;
+    cv.notify_all();
+}

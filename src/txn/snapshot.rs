@@ -1,0 +1,273 @@
+//! Snapshots: the segments and deletes of one commit, shared by readers.
+//!
+//! A [`Snapshot`] is an `Arc` over opened segments; taking one is a reference-count increment,
+//! searching it takes no lock, and it stays valid however many commits and merges happen
+//! after it. While it lives, the files it uses are pinned (see [`PinTable`]) so the writer's
+//! garbage collection leaves them in place.
+
+use crate::dense::flat::{self, FlatQuery, TopK};
+use crate::error::{Error, Result};
+use crate::io::Directory;
+use crate::schema::Schema;
+use crate::segment::{DeleteSet, Segment, SegmentMeta};
+use crate::txn::manifest::Manifest;
+use crate::types::{Hit, Key};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+/// Reference counts of files in use by live snapshots and in-flight merges.
+#[derive(Debug, Default)]
+pub struct PinTable {
+    counts: Mutex<HashMap<String, usize>>,
+}
+
+impl PinTable {
+    /// Pins `files` until the returned guard is dropped.
+    pub fn pin(self: &Arc<Self>, files: Vec<String>) -> Pins {
+        let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        for f in &files {
+            *c.entry(f.clone()).or_insert(0) += 1;
+        }
+        Pins {
+            table: self.clone(),
+            files,
+        }
+    }
+
+    /// Whether `file` is pinned.
+    pub fn is_pinned(&self, file: &str) -> bool {
+        self.counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(file)
+    }
+}
+
+/// Files pinned by one holder.
+#[derive(Debug)]
+pub struct Pins {
+    table: Arc<PinTable>,
+    files: Vec<String>,
+}
+
+impl Drop for Pins {
+    fn drop(&mut self) {
+        let mut c = self.table.counts.lock().unwrap_or_else(|p| p.into_inner());
+        for f in &self.files {
+            if let Some(n) = c.get_mut(f) {
+                *n -= 1;
+                if *n == 0 {
+                    c.remove(f);
+                }
+            }
+        }
+    }
+}
+
+/// Opened segments and delete sets, shared across snapshots so each file is opened (and its
+/// checksum verified) once per process.
+#[derive(Debug, Default)]
+pub struct SegmentCache {
+    segments: Mutex<HashMap<u64, Weak<Segment>>>,
+    deletes: Mutex<HashMap<String, Weak<DeleteSet>>>,
+}
+
+impl SegmentCache {
+    fn segment(
+        &self,
+        dir: &dyn Directory,
+        meta: &SegmentMeta,
+        schema: &Schema,
+    ) -> Result<Arc<Segment>> {
+        let mut c = self.segments.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = c.get(&meta.id).and_then(Weak::upgrade) {
+            return Ok(s);
+        }
+        let s = Arc::new(Segment::open(dir, meta, schema)?);
+        c.retain(|_, w| w.strong_count() > 0);
+        c.insert(meta.id, Arc::downgrade(&s));
+        Ok(s)
+    }
+
+    fn deletes(&self, dir: &dyn Directory, meta: &SegmentMeta) -> Result<Option<Arc<DeleteSet>>> {
+        let Some(d) = &meta.deletes else {
+            return Ok(None);
+        };
+        let mut c = self.deletes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = c.get(&d.file).and_then(Weak::upgrade) {
+            return Ok(Some(s));
+        }
+        let set = Arc::new(Segment::open_deletes(dir, d, meta.rows)?);
+        if set.len() != meta.deleted {
+            return Err(Error::corrupt(
+                &d.file,
+                0,
+                format!("{} deleted rows, manifest says {}", set.len(), meta.deleted),
+            ));
+        }
+        c.retain(|_, w| w.strong_count() > 0);
+        c.insert(d.file.clone(), Arc::downgrade(&set));
+        Ok(Some(set))
+    }
+}
+
+/// One segment as a snapshot sees it.
+#[derive(Debug, Clone)]
+pub struct SnapshotSegment {
+    /// What the manifest records.
+    pub meta: SegmentMeta,
+    /// The opened segment.
+    pub segment: Arc<Segment>,
+    /// Its deleted rows at this commit.
+    pub deletes: Option<Arc<DeleteSet>>,
+}
+
+impl SnapshotSegment {
+    /// Whether `row` is live in this snapshot.
+    pub fn is_live(&self, row: u32) -> bool {
+        !self.deletes.as_ref().is_some_and(|d| d.contains(row))
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    generation: u64,
+    schema: Schema,
+    segments: Vec<SnapshotSegment>,
+    _pins: Pins,
+}
+
+/// A consistent, immutable view of one commit. Cheap to clone; `Send + Sync`.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    inner: Arc<Inner>,
+}
+
+impl Snapshot {
+    /// Opens every segment of `manifest` (through `cache`) and pins its files.
+    pub fn open(
+        dir: &dyn Directory,
+        manifest: &Manifest,
+        cache: &SegmentCache,
+        pins: &Arc<PinTable>,
+    ) -> Result<Snapshot> {
+        let pins = pins.pin(manifest.files());
+        let mut segments = Vec::with_capacity(manifest.segments.len());
+        for meta in &manifest.segments {
+            segments.push(SnapshotSegment {
+                meta: meta.clone(),
+                segment: cache.segment(dir, meta, &manifest.schema)?,
+                deletes: cache.deletes(dir, meta)?,
+            });
+        }
+        Ok(Snapshot {
+            inner: Arc::new(Inner {
+                generation: manifest.generation,
+                schema: manifest.schema.clone(),
+                segments,
+                _pins: pins,
+            }),
+        })
+    }
+
+    /// The commit generation this snapshot shows.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> &Schema {
+        &self.inner.schema
+    }
+
+    /// The segments, oldest first.
+    pub fn segments(&self) -> &[SnapshotSegment] {
+        &self.inner.segments
+    }
+
+    /// Live documents.
+    pub fn num_docs(&self) -> u64 {
+        self.inner.segments.iter().map(|s| s.meta.live()).sum()
+    }
+
+    /// Calls `f(key, segment, row)` for every live document.
+    pub fn for_each_live(&self, mut f: impl FnMut(&Key, &SnapshotSegment, u32)) {
+        for s in &self.inner.segments {
+            for (row, key) in s.segment.keys().iter().enumerate() {
+                if s.is_live(row as u32) {
+                    f(key, s, row as u32);
+                }
+            }
+        }
+    }
+
+    /// Exact top-`k` search over every live document.
+    pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
+        let (dim, metric, _) = self
+            .inner
+            .schema
+            .dense_field()
+            .ok_or_else(|| Error::Schema("no dense vector field".to_owned()))?;
+        if query.len() != dim {
+            return Err(Error::input(
+                "<query>",
+                None,
+                format!("query has dimension {}, the index has {dim}", query.len()),
+            ));
+        }
+        if let Some(i) = query.iter().position(|x| !x.is_finite()) {
+            return Err(Error::input(
+                "<query>",
+                None,
+                format!("value at column {i} is not finite"),
+            ));
+        }
+        let q = FlatQuery::new(query, metric);
+        self.search_prepared(&q, k)
+    }
+
+    /// Exact search with a prepared query (lets callers choose the kernels).
+    pub fn search_prepared(&self, q: &FlatQuery<'_>, k: usize) -> Result<Vec<Hit>> {
+        let keys: Vec<&[Key]> = self
+            .inner
+            .segments
+            .iter()
+            .map(|s| s.segment.keys())
+            .collect();
+        let cmp = flat::key_order(&keys);
+        let mut top = TopK::new(k);
+        for (i, s) in self.inner.segments.iter().enumerate() {
+            let (rows, norms) = s.segment.vectors();
+            flat::scan_segment(
+                q,
+                i as u32,
+                rows,
+                norms,
+                s.deletes.as_deref(),
+                &mut top,
+                &cmp,
+            );
+        }
+        let out = top
+            .into_sorted(&cmp)
+            .into_iter()
+            .filter_map(|c| {
+                let key = keys.get(c.seg as usize)?.get(c.row as usize)?.clone();
+                let score = q.metric.rank_value(c.rank);
+                Some(Hit { key, score })
+            })
+            .collect();
+        Ok(out)
+    }
+
+    /// Bytes held in process memory by this snapshot's segments (keys, delete sets).
+    pub fn resident_bytes(&self) -> u64 {
+        self.inner
+            .segments
+            .iter()
+            .map(|s| {
+                s.segment.resident_bytes() + s.deletes.as_ref().map_or(0, |d| d.resident_bytes())
+            })
+            .sum()
+    }
+}

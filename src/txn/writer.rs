@@ -1,0 +1,610 @@
+//! The writer: create/open with recovery, write transactions, the commit protocol, GC.
+//!
+//! One [`Index`] per directory holds the writer lock (a lock file, so a second writer in this
+//! or another process gets [`Error::Locked`]). All state changes go through
+//! [`Shared::publish`], which runs the commit protocol of docs/TRANSACTIONS.md:
+//! new component files are written and fsynced, the directory is fsynced, the manifest is
+//! written to `MANIFEST-<g>.tmp` and fsynced, renamed to `MANIFEST-<g>`, and the directory is
+//! fsynced again before the commit is acknowledged and the new snapshot published.
+
+use super::manifest::{self, Manifest, manifest_name};
+use super::merge::{MergePolicy, MergeWorker};
+use super::snapshot::{PinTable, SegmentCache, Snapshot};
+use crate::error::{Error, Result};
+use crate::io::{Directory, FsDirectory, LockGuard, write_file_synced};
+use crate::schema::Schema;
+use crate::segment::{Row, write_deletes, write_segment};
+use crate::types::{Key, Vector};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+/// Name of the writer lock file.
+pub const LOCK_FILE: &str = "LOCK";
+
+/// A document to add.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// Its external key.
+    pub key: Key,
+    /// Its vector.
+    pub vector: Vector,
+}
+
+impl Document {
+    /// A document with `key` and `vector`.
+    pub fn new(key: impl Into<Key>, vector: impl Into<Vector>) -> Document {
+        Document {
+            key: key.into(),
+            vector: vector.into(),
+        }
+    }
+}
+
+/// How an index is opened.
+#[derive(Debug, Clone)]
+pub struct IndexOptions {
+    /// Run the merge policy on a background thread after each commit.
+    pub background_merges: bool,
+    /// Which segments to merge.
+    pub merge_policy: MergePolicy,
+    /// How long to wait for the writer lock before `Error::Locked` (None: fail at once).
+    pub lock_timeout: Option<Duration>,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        IndexOptions {
+            background_merges: true,
+            merge_policy: MergePolicy::default(),
+            lock_timeout: None,
+        }
+    }
+}
+
+/// Where the live key of a document is: segment id and row.
+pub(crate) type Addr = (u64, u32);
+
+pub(crate) struct WriterState {
+    pub(crate) manifest: Manifest,
+    pub(crate) keymap: HashMap<Key, Addr>,
+    pub(crate) next_generation: u64,
+}
+
+/// State shared by the writer handle, its readers and the merge thread.
+pub(crate) struct Shared {
+    pub(crate) dir: Arc<dyn Directory>,
+    pub(crate) state: Mutex<WriterState>,
+    current: RwLock<Snapshot>,
+    pub(crate) pins: Arc<PinTable>,
+    cache: SegmentCache,
+    poisoned: AtomicBool,
+    pub(crate) options: IndexOptions,
+}
+
+/// An open index with its writer lock.
+pub struct Index {
+    shared: Arc<Shared>,
+    merger: Option<MergeWorker>,
+    _lock: Box<dyn LockGuard>,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Index({})", self.shared.dir.describe())
+    }
+}
+
+fn acquire_lock(dir: &dyn Directory, timeout: Option<Duration>) -> Result<Box<dyn LockGuard>> {
+    let start = Instant::now();
+    loop {
+        if let Some(g) = dir
+            .try_lock(LOCK_FILE)
+            .map_err(|e| Error::io("lock", LOCK_FILE, e))?
+        {
+            return Ok(g);
+        }
+        match timeout {
+            Some(t) if start.elapsed() < t => std::thread::sleep(Duration::from_millis(5)),
+            _ => {
+                return Err(Error::Locked {
+                    path: dir.describe(),
+                });
+            }
+        }
+    }
+}
+
+/// Whether `name` is a file strata writes (and so may remove when unreferenced).
+fn is_strata_file(name: &str) -> bool {
+    name.starts_with("seg-") || name.starts_with("MANIFEST-")
+}
+
+pub(crate) fn lock_state(m: &Mutex<WriterState>) -> MutexGuard<'_, WriterState> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Index {
+    /// Creates a new index in the directory at `path` (created if missing).
+    pub fn create(path: impl AsRef<Path>, schema: Schema) -> Result<Index> {
+        let dir = FsDirectory::open(path.as_ref())
+            .map_err(|e| Error::io("create directory", Error::path_string(path.as_ref()), e))?;
+        Index::create_in(Arc::new(dir), schema, IndexOptions::default())
+    }
+
+    /// Opens the index in the directory at `path` for writing, recovering from any crash.
+    pub fn open(path: impl AsRef<Path>) -> Result<Index> {
+        let p = Error::path_string(path.as_ref());
+        let dir = FsDirectory::open_existing(path.as_ref()).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::NotAnIndex { path: p.clone() }
+            } else {
+                Error::io("open directory", p.clone(), e)
+            }
+        })?;
+        Index::open_in(Arc::new(dir), IndexOptions::default())
+    }
+
+    /// Creates a new index in `dir`.
+    pub fn create_in(
+        dir: Arc<dyn Directory>,
+        schema: Schema,
+        options: IndexOptions,
+    ) -> Result<Index> {
+        schema.validate()?;
+        let lock = acquire_lock(dir.as_ref(), options.lock_timeout)?;
+        if !manifest::list_generations(dir.as_ref())?.is_empty() {
+            return Err(Error::AlreadyExists {
+                path: dir.describe(),
+            });
+        }
+        let m = Manifest::empty(schema);
+        let name = manifest_name(m.generation);
+        let tmp = format!("{name}.tmp");
+        write_file_synced(dir.as_ref(), &tmp, &m.to_file_bytes())
+            .map_err(|e| Error::io("write", &tmp, e))?;
+        dir.rename(&tmp, &name)
+            .map_err(|e| Error::io("rename", &tmp, e))?;
+        dir.sync_dir()
+            .map_err(|e| Error::io("fsync", dir.describe(), e))?;
+        Index::start(dir, options, lock)
+    }
+
+    /// Opens the index in `dir` for writing, recovering from any crash.
+    pub fn open_in(dir: Arc<dyn Directory>, options: IndexOptions) -> Result<Index> {
+        let lock = acquire_lock(dir.as_ref(), options.lock_timeout)?;
+        Index::start(dir, options, lock)
+    }
+
+    /// Recovery: load the newest manifest, remove what no manifest refers to, open segments.
+    fn start(
+        dir: Arc<dyn Directory>,
+        options: IndexOptions,
+        lock: Box<dyn LockGuard>,
+    ) -> Result<Index> {
+        let m = manifest::load_newest(dir.as_ref())?.ok_or_else(|| Error::NotAnIndex {
+            path: dir.describe(),
+        })?;
+        let keep: HashSet<String> = m.files().into_iter().collect();
+        let names = dir
+            .list()
+            .map_err(|e| Error::io("list", dir.describe(), e))?;
+        let mut removed = false;
+        for name in names
+            .iter()
+            .filter(|n| is_strata_file(n) && !keep.contains(*n))
+        {
+            dir.remove(name).map_err(|e| Error::io("remove", name, e))?;
+            removed = true;
+        }
+        if removed {
+            dir.sync_dir()
+                .map_err(|e| Error::io("fsync", dir.describe(), e))?;
+        }
+        let pins = Arc::new(PinTable::default());
+        let cache = SegmentCache::default();
+        let snap = Snapshot::open(dir.as_ref(), &m, &cache, &pins)?;
+        let mut keymap = HashMap::with_capacity(snap.num_docs() as usize);
+        let mut dup = None;
+        snap.for_each_live(|key, seg, row| {
+            if keymap.insert(key.clone(), (seg.meta.id, row)).is_some() {
+                dup = Some((key.clone(), seg.meta.id));
+            }
+        });
+        if let Some((key, id)) = dup {
+            return Err(Error::corrupt(
+                crate::segment::file_name(id, crate::format::FileKind::Keys, 0),
+                0,
+                format!("key {key} is live twice"),
+            ));
+        }
+        let next_generation = m.generation + 1;
+        let shared = Arc::new(Shared {
+            dir,
+            state: Mutex::new(WriterState {
+                manifest: m,
+                keymap,
+                next_generation,
+            }),
+            current: RwLock::new(snap),
+            pins,
+            cache,
+            poisoned: AtomicBool::new(false),
+            options,
+        });
+        let merger = shared
+            .options
+            .background_merges
+            .then(|| MergeWorker::start(shared.clone()));
+        Ok(Index {
+            shared,
+            merger,
+            _lock: lock,
+        })
+    }
+
+    /// Starts a write transaction. Dropping it without `commit` rolls it back.
+    pub fn begin(&mut self) -> WriteTxn<'_> {
+        WriteTxn {
+            index: self,
+            adds: Vec::new(),
+            added: HashMap::new(),
+            deletes: HashSet::new(),
+        }
+    }
+
+    /// The newest committed snapshot.
+    pub fn snapshot(&self) -> Snapshot {
+        self.shared.snapshot()
+    }
+
+    /// A handle that other threads can use to take snapshots while this writer works.
+    pub fn reader(&self) -> super::Reader {
+        super::Reader::from_writer(self.shared.clone())
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> Schema {
+        lock_state(&self.shared.state).manifest.schema.clone()
+    }
+
+    /// The storage directory.
+    pub fn directory(&self) -> Arc<dyn Directory> {
+        self.shared.dir.clone()
+    }
+
+    /// Runs one round of the merge policy now, on this thread. Returns whether it merged.
+    pub fn merge(&mut self) -> Result<bool> {
+        self.wait_for_merges();
+        let ids = {
+            let st = lock_state(&self.shared.state);
+            self.shared.options.merge_policy.pick(&st.manifest.segments)
+        };
+        match ids {
+            Some(ids) => super::merge::run_merge(&self.shared, &ids).map(|g| g.is_some()),
+            None => Ok(false),
+        }
+    }
+
+    /// Merges every segment into one (with deletes dropped). Returns whether it merged.
+    pub fn merge_all(&mut self) -> Result<bool> {
+        self.wait_for_merges();
+        let ids: Vec<u64> = {
+            let st = lock_state(&self.shared.state);
+            let segs = &st.manifest.segments;
+            if segs.len() < 2 && segs.iter().all(|s| s.deleted == 0) {
+                return Ok(false);
+            }
+            segs.iter().map(|s| s.id).collect()
+        };
+        super::merge::run_merge(&self.shared, &ids).map(|g| g.is_some())
+    }
+
+    /// Blocks until no background merge is running.
+    pub fn wait_for_merges(&self) {
+        if let Some(m) = &self.merger {
+            m.wait_idle();
+        }
+    }
+
+    /// The error of the last failed background merge, if any (taking it clears it).
+    pub fn take_merge_error(&self) -> Option<String> {
+        self.merger.as_ref().and_then(|m| m.take_error())
+    }
+
+    /// Removes files that no manifest and no live snapshot refer to.
+    pub fn collect_garbage(&self) -> Result<usize> {
+        let st = lock_state(&self.shared.state);
+        self.shared.gc(&st.manifest)
+    }
+}
+
+impl Drop for Index {
+    fn drop(&mut self) {
+        if let Some(m) = self.merger.take() {
+            m.stop();
+        }
+    }
+}
+
+impl Shared {
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn check_poisoned(&self) -> Result<()> {
+        if self.poisoned.load(Ordering::Acquire) {
+            Err(Error::Poisoned)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Commits `m` (whose new component files are already written and fsynced) and
+    /// publishes its snapshot. On an error before the rename nothing changed and `new_files`
+    /// are removed; from the rename on, the outcome on disk is unknown and the writer is
+    /// poisoned.
+    pub(crate) fn publish(
+        &self,
+        st: &mut WriterState,
+        mut m: Manifest,
+        new_files: &[String],
+    ) -> Result<Snapshot> {
+        self.check_poisoned()?;
+        let dir = self.dir.as_ref();
+        m.generation = st.next_generation;
+        st.next_generation += 1;
+        let name = manifest_name(m.generation);
+        let tmp = format!("{name}.tmp");
+        let before_rename = (|| -> Result<()> {
+            dir.sync_dir()
+                .map_err(|e| Error::io("fsync", dir.describe(), e))?;
+            write_file_synced(dir, &tmp, &m.to_file_bytes())
+                .map_err(|e| Error::io("write", &tmp, e))
+        })();
+        if let Err(e) = before_rename {
+            for f in new_files.iter().chain(std::iter::once(&tmp)) {
+                let _ = dir.remove(f);
+            }
+            return Err(e);
+        }
+        let after = (|| -> Result<Snapshot> {
+            dir.rename(&tmp, &name)
+                .map_err(|e| Error::io("rename", &tmp, e))?;
+            dir.sync_dir()
+                .map_err(|e| Error::io("fsync", dir.describe(), e))?;
+            Snapshot::open(dir, &m, &self.cache, &self.pins)
+        })();
+        match after {
+            Ok(snap) => {
+                st.manifest = m;
+                *self.current.write().unwrap_or_else(|p| p.into_inner()) = snap.clone();
+                // Garbage collection is best effort: a leftover file is removed on next open.
+                let _ = self.gc(&st.manifest);
+                Ok(snap)
+            }
+            Err(e) => {
+                self.poisoned.store(true, Ordering::Release);
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes strata files that neither `m` nor a pin refers to. Returns how many.
+    pub(crate) fn gc(&self, m: &Manifest) -> Result<usize> {
+        let keep: HashSet<String> = m.files().into_iter().collect();
+        let names = self
+            .dir
+            .list()
+            .map_err(|e| Error::io("list", self.dir.describe(), e))?;
+        let mut n = 0;
+        for name in names {
+            if is_strata_file(&name) && !keep.contains(&name) && !self.pins.is_pinned(&name) {
+                self.dir
+                    .remove(&name)
+                    .map_err(|e| Error::io("remove", &name, e))?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// A write transaction: buffered adds and deletes that become visible atomically at
+/// [`WriteTxn::commit`]. Dropping it without committing discards everything.
+pub struct WriteTxn<'a> {
+    index: &'a mut Index,
+    adds: Vec<Option<Row>>,
+    added: HashMap<Key, usize>,
+    deletes: HashSet<Key>,
+}
+
+impl WriteTxn<'_> {
+    fn check(&self, doc: &Document) -> Result<()> {
+        let st = lock_state(&self.index.shared.state);
+        let schema = &st.manifest.schema;
+        if doc.key.kind() != schema.key {
+            return Err(Error::Schema(format!(
+                "key {} is {:?}, the index uses {:?} keys",
+                doc.key,
+                doc.key.kind(),
+                schema.key
+            )));
+        }
+        let (dim, _, _) = schema
+            .dense_field()
+            .ok_or_else(|| Error::Schema("no vector field".into()))?;
+        if doc.vector.dim() != dim {
+            return Err(Error::input(
+                "<api>",
+                None,
+                format!(
+                    "document {}: dimension {}, the index has {dim}",
+                    doc.key,
+                    doc.vector.dim()
+                ),
+            ));
+        }
+        if let Some(i) = doc.vector.first_non_finite() {
+            return Err(Error::input(
+                "<api>",
+                None,
+                format!(
+                    "document {}: value at column {i} is NaN or infinite",
+                    doc.key
+                ),
+            ));
+        }
+        if self.added.contains_key(&doc.key) {
+            return Err(Error::input(
+                "<api>",
+                None,
+                format!("duplicate key {} in one transaction", doc.key),
+            ));
+        }
+        if st.keymap.contains_key(&doc.key) && !self.deletes.contains(&doc.key) {
+            return Err(Error::InvalidArgument(format!(
+                "key {} already exists; use upsert to replace it",
+                doc.key
+            )));
+        }
+        Ok(())
+    }
+
+    /// Adds a document. Its key must not be live (use [`WriteTxn::upsert`] to replace).
+    pub fn add(&mut self, doc: Document) -> Result<()> {
+        self.check(&doc)?;
+        self.added.insert(doc.key.clone(), self.adds.len());
+        self.adds.push(Some(Row {
+            key: doc.key,
+            vector: doc.vector,
+        }));
+        Ok(())
+    }
+
+    /// Deletes the document with `key`; returns whether one was live (or added earlier in
+    /// this transaction).
+    pub fn delete(&mut self, key: &Key) -> Result<bool> {
+        if let Some(i) = self.added.remove(key) {
+            if let Some(slot) = self.adds.get_mut(i) {
+                *slot = None;
+            }
+            return Ok(true);
+        }
+        let live = lock_state(&self.index.shared.state)
+            .keymap
+            .contains_key(key);
+        Ok(live && self.deletes.insert(key.clone()))
+    }
+
+    /// Replaces (or adds) the document with `doc.key`.
+    pub fn upsert(&mut self, doc: Document) -> Result<()> {
+        self.delete(&doc.key)?;
+        self.add(doc)
+    }
+
+    /// Documents added so far.
+    pub fn pending_adds(&self) -> usize {
+        self.added.len()
+    }
+
+    /// Discards the transaction.
+    pub fn rollback(self) {}
+
+    /// Makes the transaction's changes durable and visible atomically. Returns the commit's
+    /// generation (unchanged if the transaction was empty).
+    pub fn commit(self) -> Result<u64> {
+        let shared = self.index.shared.clone();
+        let gen_ = {
+            let mut st = lock_state(&shared.state);
+            commit_changes(
+                &shared,
+                &mut st,
+                self.adds.into_iter().flatten().collect(),
+                self.deletes,
+            )?
+        };
+        if let Some(m) = &self.index.merger {
+            m.nudge();
+        }
+        Ok(gen_)
+    }
+}
+
+fn commit_changes(
+    shared: &Shared,
+    st: &mut WriterState,
+    adds: Vec<Row>,
+    deletes: HashSet<Key>,
+) -> Result<u64> {
+    shared.check_poisoned()?;
+    if adds.is_empty() && deletes.is_empty() {
+        return Ok(st.manifest.generation);
+    }
+    let dir = shared.dir.as_ref();
+    let snap = shared.snapshot();
+    let mut m = st.manifest.clone();
+    let gen_ = st.next_generation;
+    let mut new_files = Vec::new();
+    let result = (|| -> Result<()> {
+        let mut per_seg: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
+        for key in &deletes {
+            if let Some(&(seg, row)) = st.keymap.get(key) {
+                per_seg.entry(seg).or_default().push(row);
+            }
+        }
+        for (seg_id, rows) in per_seg {
+            let Some(pos) = m.segments.iter().position(|s| s.id == seg_id) else {
+                continue;
+            };
+            let mut bitmap = snap
+                .segments()
+                .iter()
+                .find(|s| s.meta.id == seg_id)
+                .and_then(|s| s.deletes.as_ref().map(|d| d.bitmap().clone()))
+                .unwrap_or_default();
+            bitmap.extend(rows);
+            let Some(meta) = m.segments.get_mut(pos) else {
+                continue;
+            };
+            if bitmap.len() >= meta.rows {
+                m.segments.remove(pos);
+                continue;
+            }
+            let c = write_deletes(dir, seg_id, meta.rows, gen_, &bitmap)?;
+            new_files.push(c.file.clone());
+            meta.deleted = bitmap.len();
+            meta.deletes = Some(c);
+        }
+        if !adds.is_empty() {
+            let id = m.next_segment_id;
+            m.next_segment_id += 1;
+            let meta = write_segment(dir, id, &m.schema, &adds)?;
+            new_files.extend(meta.files().map(str::to_owned));
+            m.segments.push(meta);
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        for f in &new_files {
+            let _ = dir.remove(f);
+        }
+        return Err(e);
+    }
+    shared.publish(st, m, &new_files)?;
+    for key in &deletes {
+        st.keymap.remove(key);
+    }
+    if let Some(seg) = st.manifest.segments.last().filter(|_| !adds.is_empty()) {
+        let id = seg.id;
+        for (row, r) in adds.iter().enumerate() {
+            st.keymap.insert(r.key.clone(), (id, row as u32));
+        }
+    }
+    Ok(st.manifest.generation)
+}

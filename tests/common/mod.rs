@@ -1,0 +1,93 @@
+//! Helpers shared by the integration tests: seeded data and a brute-force model.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use strata::dense::kernels;
+use strata::io::Directory;
+use strata::{Hit, Index, IndexOptions, Key, KeyKind, MergePolicy, Metric, Schema};
+
+/// splitmix64: a tiny seeded generator.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub fn f32(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    pub fn vector(&mut self, dim: usize) -> Vec<f32> {
+        (0..dim).map(|_| self.f32()).collect()
+    }
+}
+
+pub const DIM: usize = 8;
+
+pub fn schema(metric: Metric) -> Schema {
+    Schema::dense(KeyKind::U64, DIM as u32, metric)
+}
+
+pub fn options_sync() -> IndexOptions {
+    IndexOptions {
+        background_merges: false,
+        merge_policy: MergePolicy {
+            merge_factor: 3,
+            min_segment_rows: 4,
+            max_deleted_ratio: 0.5,
+        },
+        lock_timeout: None,
+    }
+}
+
+/// The model: key -> vector.
+pub type Model = BTreeMap<u64, Vec<f32>>;
+
+/// Brute force over the model with the same kernels and tie-breaking as the engine.
+pub fn brute_force(model: &Model, metric: Metric, q: &[f32], k: usize) -> Vec<Hit> {
+    let kr = kernels::best();
+    let qn = kernels::norm_f32(q);
+    let mut all: Vec<Hit> = model
+        .iter()
+        .map(|(key, v)| {
+            let score = match metric {
+                Metric::Dot => (kr.dot_f32)(q, v),
+                Metric::L2 => (kr.l2sq_f32)(q, v),
+                Metric::Cosine => {
+                    let d = qn * kernels::norm_f32(v);
+                    if d > 0.0 { (kr.dot_f32)(q, v) / d } else { 0.0 }
+                }
+            };
+            Hit {
+                key: Key::U64(*key),
+                score,
+            }
+        })
+        .collect();
+    all.sort_by(|a, b| strata::types::compare_hits(metric, a, b));
+    all.truncate(k);
+    all
+}
+
+/// Every live (key, vector) of the index's newest snapshot.
+pub fn contents(index: &Index) -> Model {
+    let snap = index.snapshot();
+    let mut out = Model::new();
+    snap.for_each_live(|key, seg, row| {
+        if let Key::U64(k) = key {
+            out.insert(*k, seg.segment.vector_f32(row as usize).unwrap_or_default());
+        }
+    });
+    out
+}
+
+pub fn open_sync(dir: Arc<dyn Directory>) -> strata::Result<Index> {
+    Index::open_in(dir, options_sync())
+}
