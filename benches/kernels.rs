@@ -1,1 +1,134 @@
-fn main() {}
+//! Distance kernels at d = 384: simsimd vs our scalar oracle vs our dispatched kernels vs a
+//! naive loop, one pair at a time and one query against many f16 rows.
+//!
+//! Absolute times are noisy on shared machines; compare the lines of one group, which were
+//! measured in the same run. Run with
+//! `cargo bench --bench kernels -- --warm-up-time 1 --measurement-time 2`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use half::f16;
+use simsimd::SpatialSimilarity;
+use strata::dense::kernels::{self, Kernels};
+
+const DIM: usize = 384;
+
+/// Rows in the in-cache scan (1024 × 384 f16 = 768 KiB).
+const ROWS_CACHED: usize = 1024;
+
+/// Rows in the out-of-cache scan: the size of a WordNet-sized segment (116,659 × 384 f16 ≈ 90 MB).
+const ROWS_DRAM: usize = 116_659;
+
+/// Deterministic values in [-1, 1) (an LCG; quality is irrelevant here).
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+fn to_f16(v: &[f32]) -> Vec<f16> {
+    v.iter().map(|&x| f16::from_f32(x)).collect()
+}
+
+fn short(group: &mut BenchmarkGroup<'_, WallTime>) {
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+}
+
+/// The implementations to compare: the scalar oracle and whatever `best()` picked.
+fn ours() -> [(&'static str, &'static Kernels); 2] {
+    [
+        ("scalar", kernels::scalar()),
+        ("dispatched", kernels::best()),
+    ]
+}
+
+fn pairs(c: &mut Criterion) {
+    let a = values(DIM, 1);
+    let b = values(DIM, 2);
+    let b16 = to_f16(&b);
+    println!("kernels::best() = {}", kernels::best().name);
+
+    let mut g = c.benchmark_group("dot_f32_384");
+    short(&mut g);
+    g.bench_function("simsimd", |bench| {
+        bench.iter(|| <f32 as SpatialSimilarity>::dot(black_box(&a), black_box(&b)))
+    });
+    for (name, k) in ours() {
+        g.bench_function(name, |bench| {
+            bench.iter(|| (k.dot_f32)(black_box(&a), black_box(&b)))
+        });
+    }
+    g.bench_function("naive_zip_sum", |bench| {
+        bench.iter(|| {
+            black_box(&a)
+                .iter()
+                .zip(black_box(&b))
+                .map(|(x, y)| x * y)
+                .sum::<f32>()
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("l2sq_f32_384");
+    short(&mut g);
+    g.bench_function("simsimd", |bench| {
+        bench.iter(|| <f32 as SpatialSimilarity>::l2sq(black_box(&a), black_box(&b)))
+    });
+    for (name, k) in ours() {
+        g.bench_function(name, |bench| {
+            bench.iter(|| (k.l2sq_f32)(black_box(&a), black_box(&b)))
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("dot_f32xf16_384");
+    short(&mut g);
+    for (name, k) in ours() {
+        g.bench_function(name, |bench| {
+            bench.iter(|| (k.dot_f16)(black_box(&a), black_box(&b16)))
+        });
+    }
+    g.finish();
+}
+
+fn scans(c: &mut Criterion) {
+    let q = values(DIM, 3);
+
+    let rows = to_f16(&values(DIM * ROWS_CACHED, 4));
+    let mut out = vec![0.0f32; ROWS_CACHED];
+    let mut g = c.benchmark_group("dot_f16_many_1024x384");
+    short(&mut g);
+    g.throughput(Throughput::Elements(ROWS_CACHED as u64));
+    for (name, k) in ours() {
+        g.bench_function(name, |bench| {
+            bench.iter(|| (k.dot_f16_many)(black_box(&q), black_box(&rows), &mut out))
+        });
+    }
+    g.finish();
+
+    // Larger than any cache: measures how close the scan gets to DRAM bandwidth.
+    let rows = to_f16(&values(DIM * ROWS_DRAM, 5));
+    let mut out = vec![0.0f32; ROWS_DRAM];
+    let mut g = c.benchmark_group("dot_f16_many_116659x384");
+    short(&mut g);
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes((rows.len() * size_of::<f16>()) as u64));
+    g.bench_function("dispatched", |bench| {
+        let k = kernels::best();
+        bench.iter(|| (k.dot_f16_many)(black_box(&q), black_box(&rows), &mut out))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, pairs, scans);
+criterion_main!(benches);

@@ -1,1 +1,251 @@
-fn main() {}
+//! `strata`: the command-line front end of the strata retrieval engine.
+//!
+//! Every subcommand goes through the public library API, the same path an application uses:
+//! indexes are created with [`strata::Index::create`], filled in write transactions, and read
+//! back through [`strata::Reader`] (read-only, so `search`, `stats` and `verify` work while
+//! another process writes).
+//!
+//! - `ops.rs`: `create`, `ingest`, `search`, `delete`, `merge` — changing and querying an index.
+//! - `inspect.rs`: `stats` and `verify` — what an index holds and whether its files are intact.
+//! - `demo.rs`: `demo` — a seeded synthetic data set, built and searched end to end, with recall
+//!   checked against a brute force computed in the demo itself.
+//! - `bench.rs`: `bench-ann` — recall and latency on a real ANN data set, one JSON line per
+//!   setting, comparable with the peer scripts under `shared/peers/`.
+//! - `util.rs`: what the commands share: opening a writer, preparing keys, batched ingest,
+//!   progress bars, latency percentiles, scratch directories, byte formatting.
+//!
+//! Errors are values: `main` prints `error: <message>` on stderr and exits with 1 (2 for usage
+//! errors and for features that do not exist yet). Nothing here panics on user data.
+
+// The crate root is `src/bin/strata.rs`, so its submodules are named by path.
+#[path = "strata/bench.rs"]
+mod bench;
+#[path = "strata/demo.rs"]
+mod demo;
+#[path = "strata/inspect.rs"]
+mod inspect;
+#[path = "strata/ops.rs"]
+mod ops;
+#[path = "strata/util.rs"]
+mod util;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::fmt;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use strata::{KeyKind, Metric, VectorStorage};
+
+/// strata: an embedded retrieval engine (transactional segments, exact dense search).
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create an empty index in DIR.
+    Create {
+        /// The index directory (created if missing; must not hold an index).
+        dir: PathBuf,
+        /// Vector dimension.
+        #[arg(long)]
+        dim: u32,
+        /// Similarity: cosine, dot (alias ip) or l2 (squared Euclidean distance).
+        #[arg(long, default_value = "cosine", value_parser = parse_metric)]
+        metric: Metric,
+        /// Kind of document key.
+        #[arg(long, value_enum, default_value_t = KeyArg::U64)]
+        key: KeyArg,
+        /// On-disk precision of vectors (auto keeps f16 input as f16).
+        #[arg(long, value_enum, default_value_t = StorageArg::Auto)]
+        storage: StorageArg,
+    },
+    /// Add vectors from .npy/.fvecs/.bvecs files, one transaction per batch.
+    Ingest {
+        /// The index directory.
+        dir: PathBuf,
+        /// Vector files, comma-separated; concatenated in order.
+        #[arg(long)]
+        vectors: String,
+        /// Key file, one key per line (default: the global row number across the files).
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 50_000)]
+        batch: usize,
+    },
+    /// Search with a row of a vector file; prints `rank key score` lines.
+    Search {
+        /// The index directory.
+        dir: PathBuf,
+        /// A vector file (.npy/.fvecs/.bvecs) holding the query.
+        #[arg(long)]
+        query: PathBuf,
+        /// Which row of the query file to search.
+        #[arg(long, default_value_t = 0, conflicts_with = "all")]
+        row: usize,
+        /// Search every row; lines become `query rank key score`.
+        #[arg(long)]
+        all: bool,
+        /// Number of results.
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+    },
+    /// Delete documents by key (in one transaction).
+    Delete {
+        /// The index directory.
+        dir: PathBuf,
+        /// Keys to delete.
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// Show generation, segments, documents, disk and memory use.
+    Stats {
+        /// The index directory.
+        dir: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Merge every segment into one, dropping deleted rows.
+    Merge {
+        /// The index directory.
+        dir: PathBuf,
+    },
+    /// Check every checksum of every file the newest commit names; list stray files.
+    Verify {
+        /// The index directory.
+        dir: PathBuf,
+    },
+    /// Build and search a seeded synthetic data set end to end; report recall and speed.
+    Demo(demo::DemoArgs),
+    /// Benchmark an index kind on an ANN data set; prints one JSON line per setting.
+    BenchAnn(bench::BenchArgs),
+}
+
+/// Key kinds as spelled on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum KeyArg {
+    /// Unsigned 64-bit integers.
+    U64,
+    /// UTF-8 strings.
+    String,
+}
+
+impl From<KeyArg> for KeyKind {
+    fn from(k: KeyArg) -> KeyKind {
+        match k {
+            KeyArg::U64 => KeyKind::U64,
+            KeyArg::String => KeyKind::Str,
+        }
+    }
+}
+
+/// Vector storage as spelled on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StorageArg {
+    /// Keep the input precision (f16 stays f16).
+    Auto,
+    /// Always 32-bit floats.
+    F32,
+    /// Always 16-bit floats (f32 input is rounded).
+    F16,
+}
+
+impl From<StorageArg> for VectorStorage {
+    fn from(s: StorageArg) -> VectorStorage {
+        match s {
+            StorageArg::Auto => VectorStorage::Auto,
+            StorageArg::F32 => VectorStorage::F32,
+            StorageArg::F16 => VectorStorage::F16,
+        }
+    }
+}
+
+/// Parses `cosine`/`cos`, `dot`/`ip` or `l2`.
+fn parse_metric(s: &str) -> Result<Metric, String> {
+    Metric::parse(s).ok_or_else(|| format!("unknown metric '{s}' (expected cosine, dot, ip or l2)"))
+}
+
+/// What can end a command: an engine error (with file, row or offset), a failed check, or a
+/// usage problem the argument parser could not see.
+#[derive(Debug)]
+pub enum CliError {
+    /// An error from the library.
+    Strata(strata::Error),
+    /// A command-level failure (exit 1).
+    Failed(String),
+    /// Bad usage or a feature that is not built (exit 2).
+    Usage(String),
+}
+
+impl CliError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Strata(_) | CliError::Failed(_) => 1,
+            CliError::Usage(_) => 2,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Strata(e) => write!(f, "{e}"),
+            CliError::Failed(m) | CliError::Usage(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<strata::Error> for CliError {
+    fn from(e: strata::Error) -> CliError {
+        CliError::Strata(e)
+    }
+}
+
+/// The result type of every command.
+pub type CliResult<T = ()> = Result<T, CliError>;
+
+fn run(cli: Cli) -> CliResult {
+    match cli.command {
+        Command::Create {
+            dir,
+            dim,
+            metric,
+            key,
+            storage,
+        } => ops::create(&dir, dim, metric, key.into(), storage.into()),
+        Command::Ingest {
+            dir,
+            vectors,
+            keys,
+            batch,
+        } => ops::ingest(&dir, &vectors, keys.as_deref(), batch),
+        Command::Search {
+            dir,
+            query,
+            row,
+            all,
+            k,
+        } => ops::search(&dir, &query, (!all).then_some(row), k),
+        Command::Delete { dir, keys } => ops::delete(&dir, &keys),
+        Command::Merge { dir } => ops::merge(&dir),
+        Command::Stats { dir, json } => inspect::stats(&dir, json),
+        Command::Verify { dir } => inspect::verify(&dir),
+        Command::Demo(args) => demo::run(&args),
+        Command::BenchAnn(args) => bench::run(&args),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

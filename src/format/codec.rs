@@ -209,7 +209,7 @@ impl ByteWriter {
 
     /// Pads with zeros to a multiple of `align`.
     pub fn pad_to(&mut self, align: usize) {
-        while self.buf.len() % align != 0 {
+        while !self.buf.len().is_multiple_of(align) {
             self.buf.push(0);
         }
     }

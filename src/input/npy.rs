@@ -267,6 +267,9 @@ impl Header {
                 break;
             }
             let key = p.string()?;
+            if !matches!(key.as_str(), "descr" | "fortran_order" | "shape") {
+                return Err(format!("unexpected key '{key}'"));
+            }
             p.skip_ws();
             p.expect(b':')?;
             p.skip_ws();
@@ -274,10 +277,7 @@ impl Header {
                 ("descr", Value::Str(s)) => descr = Some(s),
                 ("fortran_order", Value::Bool(b)) => fortran_order = Some(b),
                 ("shape", Value::Tuple(t)) => shape = Some(t),
-                ("descr" | "fortran_order" | "shape", _) => {
-                    return Err(format!("'{key}' has a value of the wrong kind"));
-                }
-                _ => return Err(format!("unexpected key '{key}'")),
+                _ => return Err(format!("'{key}' has a value of the wrong kind")),
             }
             p.skip_ws();
             if !p.eat(b',') {

@@ -61,11 +61,9 @@ fn npy_f32_round_trip() {
     let data = ramp(3 * 5);
     write_npy_f32(&p, 3, 5, &data).unwrap();
     let bytes = std::fs::read(&p).unwrap();
-    assert_eq!(
-        bytes.len(),
-        64 + data.len() * 4,
-        "header padded to 64 bytes"
-    );
+    let header = bytes.len() - data.len() * 4;
+    assert_eq!(header % 64, 0, "data starts at a multiple of 64 bytes, as NumPy writes it");
+    assert_eq!(bytes[header - 1], b'\n');
     let v = read_vectors(&p).unwrap();
     assert_eq!((v.rows, v.dim), (3, 5));
     assert_eq!(v.data, VectorData::F32(data.clone()));
@@ -670,7 +668,7 @@ fn u64_keys() {
 
 // ---- proptests ------------------------------------------------------------------------------
 
-fn finite_f32() -> impl Strategy<Value = f32> {
+fn finite_f32() -> impl Strategy<Value = f32> + Clone {
     prop_oneof![
         -1e30f32..1e30f32,
         Just(0.0f32),
@@ -749,7 +747,7 @@ proptest! {
     }
 
     #[test]
-    fn prop_keys_round_trip(keys in proptest::collection::vec("[^\\s]([^\r\n]*[^\\s])?", 0..20), crlf: bool) {
+    fn prop_keys_round_trip(keys in proptest::collection::vec("[a-zA-Z0-9_./:-]([^\r\n]{0,12}[a-zA-Z0-9])?", 0..20), crlf: bool) {
         let sep = if crlf { "\r\n" } else { "\n" };
         let text: String = keys.iter().map(|k| format!("{k}{sep}")).collect();
         prop_assert_eq!(parse_keys("k", text.as_bytes()).unwrap(), keys);

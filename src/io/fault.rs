@@ -185,7 +185,7 @@ impl FaultDirectory {
                 CrashMode::KeepAll => now,
                 CrashMode::Torn(_) if now == durable => now,
                 CrashMode::Torn(_) => {
-                    if mix.next() % 2 == 0 {
+                    if mix.next().is_multiple_of(2) {
                         now
                     } else {
                         durable

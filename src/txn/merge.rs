@@ -197,6 +197,7 @@ pub(crate) fn run_merge(shared: &Arc<Shared>, ids: &[u64]) -> Result<Option<u64>
             }
         }
     }
+    drop((snap, now));
     let pos = m
         .segments
         .iter()

@@ -590,6 +590,8 @@ fn commit_changes(
         }
         Ok(())
     })();
+    // Release the old snapshot's pins so GC after the commit can remove what it replaced.
+    drop(snap);
     if let Err(e) = result {
         for f in &new_files {
             let _ = dir.remove(f);

@@ -235,7 +235,7 @@ fn many<B>(q: &[f32], rows: &[B], out: &mut [f32], one: impl Fn(&[f32], &[B]) ->
         out.fill(0.0);
         return;
     }
-    let mut ahead = rows.chunks_exact(dim).skip(PREFETCH_ROWS);
+    let mut ahead = rows.get(PREFETCH_ROWS * dim..).unwrap_or_default().chunks_exact(dim);
     for (o, row) in out.iter_mut().zip(rows.chunks_exact(dim)) {
         if let Some(next) = ahead.next() {
             prefetch(next);

@@ -258,6 +258,29 @@ fn f16_special_values_widen_exactly() {
 }
 
 #[test]
+fn every_f16_value_widens_exactly() {
+    for k in available() {
+        for bits in 0..=u16::MAX {
+            let h = f16::from_bits(bits);
+            let want = f16_to_f64(h);
+            // Alone (a tail for the SIMD code) and inside a full 8-lane block.
+            let mut row = [f16::ZERO; 8];
+            row[5] = h;
+            let mut q = [0.0f32; 8];
+            q[5] = 1.0;
+            for got in [(k.dot_f16)(&[1.0], &[h]), (k.dot_f16)(&q, &row)] {
+                if want.is_nan() {
+                    assert!(got.is_nan(), "{} {bits:#06x}: {got}", k.name);
+                } else if want != 0.0 {
+                    // A dot product with ±0 yields +0 once summed, so only non-zeros are compared.
+                    assert_eq!(f64::from(got), want, "{} {bits:#06x}", k.name);
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn unequal_lengths_use_the_shorter() {
     let mut rng = Rng(4);
     for k in available() {

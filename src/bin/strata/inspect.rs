@@ -1,0 +1,229 @@
+//! `stats` and `verify`: what an index holds and whether its files are intact.
+//!
+//! Both open the index read-only with [`Reader::open`], which loads the newest manifest and
+//! opens every segment it names, checking each component's length, trailer and checksum
+//! against the manifest before a byte is used. So `verify` is "open it, and say what was
+//! checked"; a damaged file surfaces as the library's `Corrupt` error naming file and offset.
+
+use crate::ops::{key_kind_name, storage_name};
+use crate::util::{dir_bytes, human_bytes};
+use crate::{CliError, CliResult};
+use serde_json::json;
+use std::collections::HashSet;
+use std::path::Path;
+use strata::format::FileKind;
+use strata::segment::Elem;
+use strata::txn::LOCK_FILE;
+use strata::txn::manifest::manifest_name;
+use strata::{Error, Reader, Snapshot};
+
+/// One component file of a segment.
+struct FileStat {
+    name: String,
+    kind: &'static str,
+    bytes: u64,
+}
+
+/// One segment as `stats` reports it.
+struct SegmentStat {
+    id: u64,
+    rows: u64,
+    live: u64,
+    deleted: u64,
+    elem: &'static str,
+    files: Vec<FileStat>,
+}
+
+fn kind_name(kind: FileKind) -> &'static str {
+    match kind {
+        FileKind::Manifest => "manifest",
+        FileKind::Vectors => "vectors",
+        FileKind::Keys => "keys",
+        FileKind::Deletes => "deletes",
+    }
+}
+
+fn elem_name(elem: Elem) -> &'static str {
+    match elem {
+        Elem::F32 => "f32",
+        Elem::F16 => "f16",
+    }
+}
+
+fn segment_stats(snap: &Snapshot) -> Vec<SegmentStat> {
+    snap.segments()
+        .iter()
+        .map(|s| SegmentStat {
+            id: s.meta.id,
+            rows: s.meta.rows,
+            live: s.meta.live(),
+            deleted: s.meta.deleted,
+            elem: elem_name(s.segment.elem()),
+            files: s
+                .meta
+                .components
+                .iter()
+                .chain(s.meta.deletes.iter())
+                .map(|c| FileStat {
+                    name: c.file.clone(),
+                    kind: kind_name(c.kind),
+                    bytes: c.len,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Size of the manifest of `snap`'s generation in `dir`.
+fn manifest_bytes(dir: &Path, snap: &Snapshot) -> CliResult<u64> {
+    let name = manifest_name(snap.generation());
+    let meta = std::fs::metadata(dir.join(&name)).map_err(|e| Error::io("stat", name, e))?;
+    Ok(meta.len())
+}
+
+/// `strata stats`: generation, segments, documents, bytes on disk and in memory.
+pub fn stats(dir: &Path, as_json: bool) -> CliResult {
+    let reader = Reader::open(dir)?;
+    let snap = reader.snapshot();
+    let schema = snap.schema();
+    let (dim, metric, storage) = schema
+        .dense_field()
+        .ok_or_else(|| Error::Schema("the index has no dense vector field".to_owned()))?;
+    let segs = segment_stats(&snap);
+    let live: u64 = segs.iter().map(|s| s.live).sum();
+    let deleted: u64 = segs.iter().map(|s| s.deleted).sum();
+    let manifest = manifest_bytes(dir, &snap)?;
+    let index_bytes = manifest
+        + segs
+            .iter()
+            .flat_map(|s| s.files.iter().map(|f| f.bytes))
+            .sum::<u64>();
+    let (files, disk) = dir_bytes(dir)?;
+    let resident = snap.resident_bytes();
+    let mapped: u64 = snap
+        .segments()
+        .iter()
+        .map(|s| s.segment.vector_file_bytes())
+        .sum();
+    if as_json {
+        let seg_json: Vec<_> = segs
+            .iter()
+            .map(|s| {
+                json!({
+                    "id": s.id, "rows": s.rows, "live": s.live, "deleted": s.deleted,
+                    "elem": s.elem,
+                    "files": s.files.iter().map(|f| json!({
+                        "file": f.name, "kind": f.kind, "bytes": f.bytes,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let out = json!({
+            "path": dir.display().to_string(),
+            "generation": snap.generation(),
+            "dim": dim,
+            "metric": metric.name(),
+            "key": key_kind_name(schema.key),
+            "storage": storage_name(storage),
+            "segments": seg_json,
+            "live_docs": live,
+            "deleted_docs": deleted,
+            "files": files,
+            "disk_bytes": disk,
+            "index_bytes": index_bytes,
+            "resident_bytes": resident,
+            "mapped_bytes": mapped,
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!("index       {}", dir.display());
+    println!(
+        "schema      dim {dim}, metric {}, {} keys, storage {}",
+        metric.name(),
+        key_kind_name(schema.key),
+        storage_name(storage)
+    );
+    println!("generation  {}", snap.generation());
+    println!("documents   {live} live, {deleted} deleted");
+    println!(
+        "disk        {} in {files} files ({} named by the newest manifest)",
+        human_bytes(disk),
+        human_bytes(index_bytes)
+    );
+    println!(
+        "memory      {} resident (keys, delete sets); {} mapped (vector files)",
+        human_bytes(resident),
+        human_bytes(mapped)
+    );
+    println!("segments    {}", segs.len());
+    for s in &segs {
+        println!(
+            "  segment {}: {} rows, {} live, {} deleted, {}",
+            s.id, s.rows, s.live, s.deleted, s.elem
+        );
+        for f in &s.files {
+            println!(
+                "    {:<8} {:<42} {:>12} B  ({})",
+                f.kind,
+                f.name,
+                f.bytes,
+                human_bytes(f.bytes)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `strata verify`: opens the index read-only (verifying every checksum of every file the
+/// newest manifest names) and lists files in the directory that it does not name.
+pub fn verify(dir: &Path) -> CliResult {
+    let reader = Reader::open(dir).map_err(|e| CliError::Failed(format!("verify failed: {e}")))?;
+    let snap = reader.snapshot();
+    let manifest = manifest_name(snap.generation());
+    let mut expected: HashSet<String> = HashSet::new();
+    expected.insert(manifest.clone());
+    expected.insert(LOCK_FILE.to_owned());
+    let mut checked_files = 1;
+    let mut checked_bytes = manifest_bytes(dir, &snap)?;
+    for s in snap.segments() {
+        for c in s.meta.components.iter().chain(s.meta.deletes.iter()) {
+            expected.insert(c.file.clone());
+            checked_files += 1;
+            checked_bytes += c.len;
+        }
+    }
+    let name = Error::path_string(dir);
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io("list", name.clone(), e))?;
+    let mut strays = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("list", name.clone(), e))?;
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if !expected.contains(&file) {
+            let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            strays.push((file, len));
+        }
+    }
+    strays.sort();
+    println!(
+        "OK: generation {}, {} segments, {} live docs, {} deleted; {checked_files} files ({}) verified",
+        snap.generation(),
+        snap.segments().len(),
+        snap.num_docs(),
+        snap.segments().iter().map(|s| s.meta.deleted).sum::<u64>(),
+        human_bytes(checked_bytes)
+    );
+    for (file, len) in &strays {
+        let why = if file.starts_with("seg-") || file.starts_with("MANIFEST-") {
+            "a strata file the newest commit does not use (left by an interrupted commit, or \
+             written by a writer after this check); the next writer open removes it"
+        } else {
+            "not a strata file; strata never touches it"
+        };
+        println!("stray: {file} ({len} B): {why}");
+    }
+    if strays.is_empty() {
+        println!("no stray files");
+    }
+    Ok(())
+}

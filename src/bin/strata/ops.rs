@@ -1,0 +1,205 @@
+//! `create`, `ingest`, `search`, `delete` and `merge`: changing and querying an index.
+
+use crate::util::{check_keys, create_index, ingest_batches, open_writer, prepare_keys};
+use crate::{CliError, CliResult};
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Instant;
+use strata::input::{read_vectors, read_vectors_many, split_paths};
+use strata::{Error, Key, KeyKind, Metric, Reader, Schema, VectorStorage};
+
+/// The dense field's dimension, or a schema error.
+fn dim_of(schema: &Schema) -> CliResult<usize> {
+    schema
+        .dense_field()
+        .map(|(dim, _, _)| dim)
+        .ok_or_else(|| Error::Schema("the index has no dense vector field".to_owned()).into())
+}
+
+/// A lower-case name for a key kind.
+pub fn key_kind_name(kind: KeyKind) -> &'static str {
+    match kind {
+        KeyKind::U64 => "u64",
+        KeyKind::Str => "string",
+    }
+}
+
+/// A lower-case name for a storage setting.
+pub fn storage_name(storage: VectorStorage) -> &'static str {
+    match storage {
+        VectorStorage::Auto => "auto",
+        VectorStorage::F32 => "f32",
+        VectorStorage::F16 => "f16",
+    }
+}
+
+/// `strata create`: an empty index with one dense field.
+pub fn create(
+    dir: &Path,
+    dim: u32,
+    metric: Metric,
+    key: KeyKind,
+    storage: VectorStorage,
+) -> CliResult {
+    let schema = Schema::dense(key, dim, metric).with_storage(storage);
+    let index = create_index(dir, schema)?;
+    println!(
+        "created index {} (generation {}): dim {dim}, metric {}, {} keys, storage {}",
+        dir.display(),
+        index.snapshot().generation(),
+        metric.name(),
+        key_kind_name(key),
+        storage_name(storage)
+    );
+    Ok(())
+}
+
+/// `strata ingest`: reads and checks all input, then adds it `batch` rows per transaction.
+///
+/// Everything that can be wrong with the input (unreadable or truncated files, dimensions,
+/// NaN or infinite values, key count, unparsable, repeated or already live keys) is found
+/// before the first commit, so a bad input leaves the index as it was. The writer lock is
+/// taken first so no other writer can make a key live between the check and the commits.
+pub fn ingest(dir: &Path, vectors: &str, keys: Option<&Path>, batch: usize) -> CliResult {
+    if batch == 0 {
+        return Err(CliError::Usage("--batch must be at least 1".to_owned()));
+    }
+    let paths = split_paths(vectors);
+    if paths.is_empty() {
+        return Err(CliError::Usage("--vectors names no file".to_owned()));
+    }
+    let mut index = open_writer(dir)?;
+    let schema = index.schema();
+    let dim = dim_of(&schema)?;
+    let t = Instant::now();
+    let set = read_vectors_many(&paths)?;
+    if set.dim != dim {
+        let what = format!("vectors have dimension {}, the index has {dim}", set.dim);
+        return Err(Error::input(set.source, None, what).into());
+    }
+    let (keys, source) = prepare_keys(keys, set.rows, schema.key)?;
+    check_keys(&keys, &source, &index.snapshot())?;
+    eprintln!(
+        "read and checked {} rows of dim {dim} in {:.2} s",
+        set.rows,
+        t.elapsed().as_secs_f64()
+    );
+    let report = ingest_batches(&mut index, &set, keys, batch)?;
+    println!(
+        "ingested {} docs in {} transactions in {:.2} s ({:.0} docs/s); generation {}",
+        report.docs,
+        report.batches,
+        report.secs,
+        report.docs_per_sec(),
+        report.generation
+    );
+    Ok(())
+}
+
+/// `strata search`: searches row `row` of the query file (every row if `None`).
+pub fn search(dir: &Path, query: &Path, row: Option<usize>, k: usize) -> CliResult {
+    let reader = Reader::open(dir)?;
+    let snap = reader.snapshot();
+    let dim = dim_of(snap.schema())?;
+    let set = read_vectors(query)?;
+    if set.dim != dim {
+        let what = format!("queries have dimension {}, the index has {dim}", set.dim);
+        return Err(Error::input(set.source, None, what).into());
+    }
+    let rows: Vec<usize> = match row {
+        Some(r) if r >= set.rows => {
+            let what = format!("has {} rows, so there is no row {r}", set.rows);
+            return Err(Error::input(set.source, None, what).into());
+        }
+        Some(r) => vec![r],
+        None => (0..set.rows).collect(),
+    };
+    for &r in &rows {
+        let q = set
+            .row_f32(r)
+            .ok_or_else(|| CliError::Failed(format!("{}: no row {r}", set.source)))?;
+        let hits = snap.search(&q, k)?;
+        for (rank, hit) in hits.iter().enumerate() {
+            if row.is_some() {
+                println!("{} {} {}", rank + 1, hit.key, hit.score);
+            } else {
+                println!("{r} {} {} {}", rank + 1, hit.key, hit.score);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parses a command-line key for an index with `kind` keys.
+fn parse_key(s: &str, kind: KeyKind) -> CliResult<Key> {
+    match kind {
+        KeyKind::Str => Ok(Key::Str(s.to_owned())),
+        KeyKind::U64 => s.trim().parse::<u64>().map(Key::U64).map_err(|_| {
+            CliError::Failed(format!(
+                "key '{s}' is not an unsigned 64-bit integer (the index has u64 keys)"
+            ))
+        }),
+    }
+}
+
+/// `strata delete`: deletes `keys` in one transaction; keys that are not live are reported.
+pub fn delete(dir: &Path, keys: &[String]) -> CliResult {
+    let mut index = open_writer(dir)?;
+    let kind = index.schema().key;
+    let mut seen = HashSet::new();
+    let mut parsed = Vec::with_capacity(keys.len());
+    for s in keys {
+        let key = parse_key(s, kind)?;
+        if seen.insert(key.clone()) {
+            parsed.push(key);
+        }
+    }
+    let mut txn = index.begin();
+    let mut missing = Vec::new();
+    for key in &parsed {
+        if !txn.delete(key)? {
+            missing.push(key);
+        }
+    }
+    let generation = txn.commit()?;
+    for key in &missing {
+        eprintln!("warning: key {key} is not in the index");
+    }
+    println!(
+        "deleted {} of {} keys; generation {generation}",
+        parsed.len() - missing.len(),
+        parsed.len()
+    );
+    Ok(())
+}
+
+/// `strata merge`: merges every segment into one and waits for it.
+pub fn merge(dir: &Path) -> CliResult {
+    let mut index = open_writer(dir)?;
+    let before = index.snapshot();
+    let deleted: u64 = before.segments().iter().map(|s| s.meta.deleted).sum();
+    let t = Instant::now();
+    let merged = index.merge_all()?;
+    index.wait_for_merges();
+    if let Some(e) = index.take_merge_error() {
+        return Err(CliError::Failed(format!("merge failed: {e}")));
+    }
+    let after = index.snapshot();
+    if merged {
+        println!(
+            "merged {} segments into {} in {:.2} s: {} live docs, {deleted} deleted rows dropped; generation {}",
+            before.segments().len(),
+            after.segments().len(),
+            t.elapsed().as_secs_f64(),
+            after.num_docs(),
+            after.generation()
+        );
+    } else {
+        println!(
+            "nothing to merge: {} segment(s), no deleted rows; generation {}",
+            after.segments().len(),
+            after.generation()
+        );
+    }
+    Ok(())
+}

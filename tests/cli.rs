@@ -1,0 +1,456 @@
+//! The `strata` command line end to end: every subcommand is run as a separate process on
+//! small inputs written by the test, and checked by its output and exit code.
+
+use serde_json::Value;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use strata::input::{write_ivecs, write_npy_f32, write_npy_i32};
+
+/// splitmix64, for seeded test data.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [-1, 1).
+    fn f32(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    }
+
+    fn vectors(&mut self, rows: usize, dim: usize) -> Vec<f32> {
+        (0..rows * dim).map(|_| self.f32()).collect()
+    }
+}
+
+fn strata<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .output()
+        .expect("run the strata binary")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs `args` and asserts it succeeded; returns stdout.
+fn ok<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let o = strata(args);
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        stdout(&o),
+        stderr(&o)
+    );
+    stdout(&o)
+}
+
+/// Runs `args`, asserts it failed with `code` and printed one clean error; returns stderr.
+fn fails<I, S>(code: i32, args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let o = strata(args);
+    let err = stderr(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{err}",
+        stdout(&o)
+    );
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+fn stats_json(dir: &Path) -> Value {
+    let out = ok([OsStr::new("stats"), dir.as_os_str(), OsStr::new("--json")]);
+    serde_json::from_str(out.trim()).expect("stats --json prints JSON")
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("test paths are UTF-8")
+}
+
+/// Creates an l2 index of dimension `dim` at `dir`.
+fn create(dir: &Path, dim: usize, extra: &[&str]) {
+    let dim = dim.to_string();
+    let mut args = vec!["create", p(dir), "--dim", &dim, "--metric", "l2"];
+    args.extend_from_slice(extra);
+    ok(args);
+}
+
+#[test]
+fn demo_finds_the_exact_neighbours() {
+    let out = ok(["demo", "--n", "1500", "--dim", "16", "--queries", "20"]);
+    assert!(out.contains("recall@10 = 1.000"), "{out}");
+    assert!(out.contains("first query, top 3"), "{out}");
+    assert!(out.contains("QPS"), "{out}");
+    let temp = out
+        .lines()
+        .find_map(|l| l.strip_prefix("index: ")?.strip_suffix(" (temporary)"))
+        .expect("the demo names its directory");
+    assert!(!Path::new(temp).exists(), "{temp} was not removed");
+}
+
+#[test]
+fn demo_keeps_its_index_with_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let out = ok([
+        "demo",
+        "--n",
+        "800",
+        "--dim",
+        "12",
+        "--queries",
+        "10",
+        "--k",
+        "5",
+        "--seed",
+        "7",
+        "--metric",
+        "cosine",
+        "--dir",
+        p(&dir),
+    ]);
+    assert!(out.contains("recall@5 = 1.000"), "{out}");
+    assert_eq!(stats_json(&dir)["live_docs"], 800);
+    assert!(ok(["verify", p(&dir)]).starts_with("OK"));
+}
+
+#[test]
+fn create_ingest_search_delete_stats_verify_merge() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, vecs) = (tmp.path().join("idx"), tmp.path().join("v.npy"));
+    let data = Rng(1).vectors(100, 8);
+    write_npy_f32(&vecs, 100, 8, &data).unwrap();
+    create(&dir, 8, &[]);
+    let err = fails(1, ["create", p(&dir), "--dim", "8"]);
+    assert!(err.contains("already holds a strata index"), "{err}");
+
+    let out = ok(["ingest", p(&dir), "--vectors", p(&vecs), "--batch", "30"]);
+    assert!(out.contains("ingested 100 docs in 4 transactions"), "{out}");
+    assert!(out.contains("docs/s"), "{out}");
+
+    // Row 5 searched against itself: key 5 at distance 0.
+    let out = ok([
+        "search",
+        p(&dir),
+        "--query",
+        p(&vecs),
+        "--row",
+        "5",
+        "--k",
+        "3",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines[0], "1 5 0");
+    let all = ok(["search", p(&dir), "--query", p(&vecs), "--all", "--k", "2"]);
+    assert_eq!(all.lines().count(), 200);
+    assert!(all.lines().any(|l| l == "42 1 42 0"), "{all}");
+
+    // Ingesting the same rows again would repeat keys: refused before anything is written.
+    let err = fails(1, ["ingest", p(&dir), "--vectors", p(&vecs)]);
+    assert!(
+        err.contains("row 0") && err.contains("already exists"),
+        "{err}"
+    );
+
+    let out = ok(["delete", p(&dir), "5", "7", "1000"]);
+    assert!(out.contains("deleted 2 of 3 keys"), "{out}");
+    let out = ok([
+        "search",
+        p(&dir),
+        "--query",
+        p(&vecs),
+        "--row",
+        "5",
+        "--k",
+        "3",
+    ]);
+    assert!(
+        out.lines().all(|l| l.split(' ').nth(1) != Some("5")),
+        "{out}"
+    );
+    let err = fails(1, ["delete", p(&dir), "five"]);
+    assert!(err.contains("'five'"), "{err}");
+
+    let s = stats_json(&dir);
+    assert_eq!(s["live_docs"], 98);
+    assert_eq!(s["deleted_docs"], 2);
+    assert_eq!(s["segments"].as_array().unwrap().len(), 4);
+    assert_eq!(s["dim"], 8);
+    assert_eq!(s["metric"], "l2");
+    assert!(s["disk_bytes"].as_u64().unwrap() >= s["index_bytes"].as_u64().unwrap());
+    assert!(s["mapped_bytes"].as_u64().unwrap() > 100 * 8 * 4);
+    let seg0 = &s["segments"][0];
+    assert_eq!(seg0["elem"], "f32");
+    assert!(seg0["files"].as_array().unwrap().len() >= 2);
+    let text = ok(["stats", p(&dir)]);
+    assert!(text.contains("98 live, 2 deleted"), "{text}");
+
+    let out = ok(["verify", p(&dir)]);
+    assert!(out.starts_with("OK: generation"), "{out}");
+    assert!(out.contains("no stray files"), "{out}");
+
+    let out = ok(["merge", p(&dir)]);
+    assert!(out.contains("merged 4 segments into 1"), "{out}");
+    let s = stats_json(&dir);
+    assert_eq!(s["live_docs"], 98);
+    assert_eq!(s["deleted_docs"], 0);
+    assert_eq!(s["segments"].as_array().unwrap().len(), 1);
+    assert!(ok(["verify", p(&dir)]).starts_with("OK"));
+    assert!(ok(["merge", p(&dir)]).contains("nothing to merge"));
+    let out = ok([
+        "search",
+        p(&dir),
+        "--query",
+        p(&vecs),
+        "--row",
+        "9",
+        "--k",
+        "1",
+    ]);
+    assert_eq!(out.trim(), "1 9 0");
+
+    // A file strata did not write is reported, not an error.
+    std::fs::write(dir.join("notes.txt"), b"hello").unwrap();
+    let out = ok(["verify", p(&dir)]);
+    assert!(out.contains("stray: notes.txt"), "{out}");
+}
+
+#[test]
+fn string_keys_come_from_the_key_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, vecs) = (tmp.path().join("idx"), tmp.path().join("v.npy"));
+    let keys = tmp.path().join("keys.txt");
+    write_npy_f32(&vecs, 3, 4, &Rng(3).vectors(3, 4)).unwrap();
+    create(&dir, 4, &["--key", "string", "--storage", "f16"]);
+    std::fs::write(&keys, "apple\nbanana\n").unwrap();
+    let err = fails(
+        1,
+        ["ingest", p(&dir), "--vectors", p(&vecs), "--keys", p(&keys)],
+    );
+    assert!(err.contains("keys.txt") && err.contains("2 keys"), "{err}");
+    std::fs::write(&keys, "apple\nbanana\napple\n").unwrap();
+    let err = fails(
+        1,
+        ["ingest", p(&dir), "--vectors", p(&vecs), "--keys", p(&keys)],
+    );
+    assert!(err.contains("row 2") && err.contains("repeats"), "{err}");
+    std::fs::write(&keys, "apple\nbanana\ncherry\n").unwrap();
+    ok(["ingest", p(&dir), "--vectors", p(&vecs), "--keys", p(&keys)]);
+    let out = ok([
+        "search",
+        p(&dir),
+        "--query",
+        p(&vecs),
+        "--row",
+        "1",
+        "--k",
+        "1",
+    ]);
+    assert!(out.starts_with("1 banana "), "{out}");
+    assert!(ok(["delete", p(&dir), "cherry"]).contains("deleted 1 of 1"));
+    let s = stats_json(&dir);
+    assert_eq!(s["key"], "string");
+    assert_eq!(s["segments"][0]["elem"], "f16");
+    assert_eq!(s["live_docs"], 2);
+}
+
+#[test]
+fn bad_input_fails_cleanly_and_commits_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    create(&dir, 8, &[]);
+    let good = tmp.path().join("good.npy");
+    write_npy_f32(&good, 50, 8, &Rng(5).vectors(50, 8)).unwrap();
+
+    // A truncated file, after a good one: the good rows must not be committed either.
+    let bad = tmp.path().join("truncated.npy");
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(&bad, &bytes[..bytes.len() - 7]).unwrap();
+    let list = format!("{},{}", p(&good), p(&bad));
+    let err = fails(1, ["ingest", p(&dir), "--vectors", &list, "--batch", "10"]);
+    assert!(err.contains("truncated.npy"), "{err}");
+
+    // A NaN is reported with its row.
+    let nan = tmp.path().join("nan.npy");
+    let mut data = Rng(6).vectors(10, 8);
+    data[3 * 8 + 2] = f32::NAN;
+    write_npy_f32(&nan, 10, 8, &data).unwrap();
+    let err = fails(1, ["ingest", p(&dir), "--vectors", p(&nan)]);
+    assert!(
+        err.contains("nan.npy, row 3") && err.contains("NaN"),
+        "{err}"
+    );
+
+    // The wrong dimension.
+    let narrow = tmp.path().join("narrow.npy");
+    write_npy_f32(&narrow, 2, 4, &Rng(7).vectors(2, 4)).unwrap();
+    let err = fails(1, ["ingest", p(&dir), "--vectors", p(&narrow)]);
+    assert!(
+        err.contains("narrow.npy") && err.contains("dimension 4"),
+        "{err}"
+    );
+
+    // Missing files and directories.
+    let err = fails(1, ["ingest", p(&dir), "--vectors", "/nonexistent/x.npy"]);
+    assert!(err.contains("/nonexistent/x.npy"), "{err}");
+    let missing = tmp.path().join("none");
+    let err = fails(1, ["stats", p(&missing)]);
+    assert!(err.contains("holds no strata index"), "{err}");
+
+    let s = stats_json(&dir);
+    assert_eq!(s["live_docs"], 0);
+    assert_eq!(s["segments"].as_array().unwrap().len(), 0);
+    assert_eq!(s["generation"], 1);
+}
+
+#[test]
+fn verify_reports_a_flipped_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, vecs) = (tmp.path().join("idx"), tmp.path().join("v.npy"));
+    write_npy_f32(&vecs, 40, 8, &Rng(9).vectors(40, 8)).unwrap();
+    create(&dir, 8, &[]);
+    ok(["ingest", p(&dir), "--vectors", p(&vecs)]);
+    assert!(ok(["verify", p(&dir)]).starts_with("OK"));
+
+    let vec_file: PathBuf = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|f| {
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("seg-") && name.ends_with(".vec")
+        })
+        .expect("a vectors file");
+    let mut bytes = std::fs::read(&vec_file).unwrap();
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0x10;
+    std::fs::write(&vec_file, &bytes).unwrap();
+
+    let name = vec_file.file_name().unwrap().to_string_lossy().into_owned();
+    let err = fails(1, ["verify", p(&dir)]);
+    assert!(err.contains("corrupt") && err.contains(&name), "{err}");
+    let err = fails(1, ["search", p(&dir), "--query", p(&vecs)]);
+    assert!(err.contains(&name), "{err}");
+}
+
+/// Exact top-10 base rows of every query by squared L2 distance, in f64.
+fn ground_truth(base: &[f32], queries: &[f32], dim: usize) -> Vec<i32> {
+    let mut out = Vec::new();
+    for q in queries.chunks(dim) {
+        let mut d: Vec<(f64, i32)> = base
+            .chunks(dim)
+            .enumerate()
+            .map(|(i, x)| {
+                let dist = q
+                    .iter()
+                    .zip(x)
+                    .map(|(&a, &b)| (f64::from(a) - f64::from(b)).powi(2))
+                    .sum();
+                (dist, i as i32)
+            })
+            .collect();
+        d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        out.extend(d.iter().take(10).map(|&(_, i)| i));
+    }
+    out
+}
+
+#[test]
+fn bench_ann_prints_one_json_line_with_full_recall() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dim, n, nq) = (8, 400, 25);
+    let mut rng = Rng(11);
+    let base = rng.vectors(n, dim);
+    let queries = rng.vectors(nq, dim);
+    let gt = ground_truth(&base, &queries, dim);
+    let (bf, qf) = (tmp.path().join("base.npy"), tmp.path().join("q.npy"));
+    let (gt_npy, gt_ivecs) = (tmp.path().join("gt.npy"), tmp.path().join("gt.ivecs"));
+    write_npy_f32(&bf, n, dim, &base).unwrap();
+    write_npy_f32(&qf, nq, dim, &queries).unwrap();
+    write_npy_i32(&gt_npy, nq, 10, &gt).unwrap();
+    write_ivecs(&gt_ivecs, 10, &gt).unwrap();
+    let keep = tmp.path().join("bench-index");
+
+    for (gt_file, extra) in [
+        (&gt_npy, vec!["--max-queries", "20"]),
+        (&gt_ivecs, vec!["--dir", p(&keep), "--threads", "2"]),
+    ] {
+        let mut args = vec![
+            "bench-ann",
+            "--base",
+            p(&bf),
+            "--queries",
+            p(&qf),
+            "--gt",
+            p(gt_file),
+            "--metric",
+            "l2",
+            "--batch",
+            "150",
+        ];
+        args.extend(extra);
+        let out = ok(args);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 1, "{out}");
+        let j: Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(j["recall_at_10"], 1.0, "{out}");
+        assert_eq!(j["engine"], "strata");
+        assert_eq!(j["index"], "flat");
+        assert_eq!(j["metric"], "l2");
+        assert_eq!(j["n"], n);
+        assert_eq!(j["d"], dim);
+        assert!(j["nprobe"].is_null() && j["rerank"].is_null(), "{out}");
+        for field in ["qps", "mean_ms", "p50_ms", "p99_ms", "build_s"] {
+            assert!(
+                j[field].as_f64().is_some_and(|v| v >= 0.0),
+                "{field}: {out}"
+            );
+        }
+        assert!(j["disk_bytes_per_vector"].as_f64().unwrap() > (dim * 4) as f64);
+        assert!(j["memory_bytes_per_vector"].as_f64().is_some());
+    }
+    // The kept index holds the base, keyed by row.
+    assert_eq!(stats_json(&keep)["live_docs"], n);
+
+    let err = fails(
+        2,
+        [
+            "bench-ann",
+            "--base",
+            p(&bf),
+            "--queries",
+            p(&qf),
+            "--gt",
+            p(&gt_npy),
+            "--index",
+            "ivf",
+        ],
+    );
+    assert!(err.contains("index kind ivf is not built yet"), "{err}");
+}

@@ -1,0 +1,136 @@
+//! Corruption: flipping bits in, or truncating, any file of an index yields `Error::Corrupt`
+//! naming that file (or a clear version error), never a panic and never a wrong answer.
+
+mod common;
+use common::*;
+use std::sync::Arc;
+use strata::io::{Directory, MemDirectory};
+use strata::{Document, Error, Index, Key, KeyKind, Metric, Reader, Schema};
+
+/// An index with every file kind: two segments (f32 and string keys), deletes, a manifest.
+fn build() -> MemDirectory {
+    let dir = MemDirectory::new();
+    let d: Arc<dyn Directory> = Arc::new(dir.clone());
+    let mut index = Index::create_in(
+        d,
+        Schema::dense(KeyKind::Str, DIM as u32, Metric::Cosine),
+        options_sync(),
+    )
+    .unwrap();
+    let mut rng = Rng(9);
+    for batch in 0..2 {
+        let mut txn = index.begin();
+        for k in 0..20 {
+            txn.add(Document::new(format!("doc-{batch}-{k}"), rng.vector(DIM)))
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let mut txn = index.begin();
+    txn.delete(&Key::from("doc-0-3")).unwrap();
+    txn.commit().unwrap();
+    dir
+}
+
+fn files(dir: &MemDirectory) -> Vec<String> {
+    dir.list()
+        .unwrap()
+        .into_iter()
+        .filter(|n| n != strata::txn::LOCK_FILE)
+        .collect()
+}
+
+/// Opening must fail with an error that names `file`.
+fn assert_rejected(dir: &MemDirectory, file: &str, what: &str) {
+    let d: Arc<dyn Directory> = Arc::new(dir.clone());
+    for res in [
+        Reader::open_in(d.clone()).map(|_| ()),
+        open_sync(d).map(|_| ()),
+    ] {
+        match res {
+            Err(Error::Corrupt { file: f, .. }) => assert_eq!(f, file, "{what}"),
+            Err(Error::UnsupportedVersion { file: f, .. }) => assert_eq!(f, file, "{what}"),
+            Err(e) => panic!("{what}: expected Corrupt naming {file}, got {e}"),
+            Ok(()) => panic!("{what}: corrupt {file} was accepted"),
+        }
+    }
+}
+
+#[test]
+fn every_file_kind_is_present() {
+    let names = files(&build());
+    for suffix in [".vec", ".keys", ".del"] {
+        assert!(
+            names.iter().any(|n| n.ends_with(suffix)),
+            "no {suffix} file in {names:?}"
+        );
+    }
+    assert!(names.iter().any(|n| n.starts_with("MANIFEST-")));
+}
+
+#[test]
+fn bit_flips_are_detected_in_every_file() {
+    let clean = build();
+    for name in files(&clean) {
+        let bytes = clean.read(&name).unwrap().to_vec();
+        let len = bytes.len();
+        let mut positions: Vec<usize> = (0..len).step_by((len / 40).max(1)).collect();
+        positions.extend(len.saturating_sub(32)..len);
+        for pos in positions {
+            for bit in [0u8, 7] {
+                let dir = build();
+                let mut bad = bytes.clone();
+                bad[pos] ^= 1 << bit;
+                dir.put(&name, bad);
+                assert_rejected(
+                    &dir,
+                    &name,
+                    &format!("flip bit {bit} of byte {pos} in {name}"),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn truncation_is_detected_in_every_file() {
+    let clean = build();
+    for name in files(&clean) {
+        let bytes = clean.read(&name).unwrap().to_vec();
+        for cut in [0, 1, bytes.len() / 2, bytes.len() - 33, bytes.len() - 1] {
+            let dir = build();
+            dir.put(&name, bytes[..cut].to_vec());
+            assert_rejected(&dir, &name, &format!("truncate {name} to {cut}"));
+        }
+    }
+}
+
+#[test]
+fn a_missing_segment_file_is_an_error_naming_it() {
+    let dir = build();
+    let name = files(&dir)
+        .into_iter()
+        .find(|n| n.ends_with(".vec"))
+        .unwrap();
+    dir.remove(&name).unwrap();
+    let err = Reader::open_in(Arc::new(dir)).unwrap_err();
+    assert!(err.to_string().contains(&name), "{err}");
+}
+
+#[test]
+fn swapped_files_of_the_same_kind_are_detected() {
+    let dir = build();
+    let vecs: Vec<String> = files(&dir)
+        .into_iter()
+        .filter(|n| n.ends_with(".keys"))
+        .collect();
+    assert_eq!(vecs.len(), 2);
+    let (a, b) = (
+        dir.read(&vecs[0]).unwrap().to_vec(),
+        dir.read(&vecs[1]).unwrap().to_vec(),
+    );
+    dir.put(&vecs[0], b);
+    dir.put(&vecs[1], a);
+    let d: Arc<dyn Directory> = Arc::new(dir);
+    assert!(matches!(Reader::open_in(d), Err(Error::Corrupt { .. })));
+}
