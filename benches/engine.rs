@@ -1,1 +1,92 @@
-fn main() {}
+//! Engine benches: commit latency and exact search latency, through the real path
+//! (create, ingest in a transaction, commit, reopen, search).
+//!
+//! Recall is not printed here because flat search is exact by construction (tests assert it
+//! equals brute force); `strata bench-ann` reports recall on real data.
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use half::f16;
+use std::time::Duration;
+use strata::{Document, Index, KeyKind, Metric, Reader, Schema};
+
+struct Rng(u64);
+impl Rng {
+    fn f32(&mut self) -> f32 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    }
+}
+
+const DIM: usize = 384;
+
+fn commit_latency(c: &mut Criterion) {
+    let mut g = c.benchmark_group("commit");
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(20);
+    for docs in [1usize, 100, 1000] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut index = Index::create(
+            tmp.path(),
+            Schema::dense(KeyKind::U64, DIM as u32, Metric::Dot),
+        )
+        .expect("create");
+        let mut rng = Rng(1);
+        let mut next = 0u64;
+        g.bench_with_input(BenchmarkId::new("docs", docs), &docs, |b, &docs| {
+            b.iter(|| {
+                let mut txn = index.begin();
+                for _ in 0..docs {
+                    let v: Vec<f32> = (0..DIM).map(|_| rng.f32()).collect();
+                    txn.add(Document::new(next, v)).expect("add");
+                    next += 1;
+                }
+                txn.commit().expect("commit")
+            })
+        });
+    }
+    g.finish();
+}
+
+fn flat_search(c: &mut Criterion) {
+    let mut g = c.benchmark_group("flat_search");
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    let n = 20_000;
+    for half_precision in [false, true] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut rng = Rng(2);
+        {
+            let mut index = Index::create(
+                tmp.path(),
+                Schema::dense(KeyKind::U64, DIM as u32, Metric::Dot),
+            )
+            .expect("create");
+            let mut txn = index.begin();
+            for k in 0..n as u64 {
+                let v: Vec<f32> = (0..DIM).map(|_| rng.f32()).collect();
+                let doc = if half_precision {
+                    Document::new(k, v.iter().map(|&x| f16::from_f32(x)).collect::<Vec<f16>>())
+                } else {
+                    Document::new(k, v)
+                };
+                txn.add(doc).expect("add");
+            }
+            txn.commit().expect("commit");
+        }
+        let reader = Reader::open(tmp.path()).expect("open");
+        let snap = reader.snapshot();
+        let q: Vec<f32> = (0..DIM).map(|_| rng.f32()).collect();
+        let name = if half_precision { "f16" } else { "f32" };
+        g.bench_function(BenchmarkId::new(name, n), |b| {
+            b.iter(|| snap.search(&q, 10).expect("search"))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, commit_latency, flat_search);
+criterion_main!(benches);

@@ -27,3 +27,8 @@ pub use types::{Hit, Key, KeyKind, Metric, Vector};
 compile_error!(
     "strata's file format is little-endian and maps vectors in place: big-endian hosts are not supported"
 );
+
+/// The README's example, compiled and run as a doc test.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
