@@ -29,7 +29,7 @@ fn state(c: u64) -> Model {
         for k in PER_COMMIT * (i - 1)..PER_COMMIT * i {
             m.insert(k, vector(k));
         }
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             m.remove(&(PER_COMMIT * (i - 1) - 3));
         }
     }
@@ -68,7 +68,7 @@ fn kill9_child() {
         for k in PER_COMMIT * (c - 1)..PER_COMMIT * c {
             txn.add(Document::new(k, vector(k))).unwrap();
         }
-        if c % 2 == 0 {
+        if c.is_multiple_of(2) {
             txn.delete(&Key::U64(PER_COMMIT * (c - 1) - 3)).unwrap();
         }
         txn.commit().unwrap();

@@ -11,7 +11,7 @@ use crate::util::{Latency, WorkDir, create_index, dir_bytes, ingest_batches, pro
 use crate::util::{key_set, rows_f32};
 use crate::{CliError, CliResult};
 use clap::Args;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Instant;
 use strata::input::{read_ground_truth, read_vectors_many, split_paths};
@@ -72,12 +72,15 @@ struct Pass {
     wall_s: f64,
 }
 
+/// One query's hits and its latency in milliseconds.
+type Answered = (Vec<Hit>, f64);
+
 /// Runs `queries` through `snap`, one at a time per thread, in query order per thread.
 fn timed_pass(snap: &Snapshot, queries: &[Vec<f32>], k: usize, threads: usize) -> CliResult<Pass> {
     let bar = progress_bar(queries.len() as u64, "search");
     let chunk = queries.len().div_ceil(threads.max(1)).max(1);
     let start = Instant::now();
-    let parts: Vec<strata::Result<Vec<(Vec<Hit>, f64)>>> = std::thread::scope(|s| {
+    let parts: Vec<strata::Result<Vec<Answered>>> = std::thread::scope(|s| {
         let handles: Vec<_> = queries
             .chunks(chunk)
             .map(|part| {
@@ -231,26 +234,36 @@ pub fn run(args: &BenchArgs) -> CliResult {
         nq as f64 / pass.wall_s.max(1e-9)
     };
     let per_vector = |bytes: u64| round(bytes as f64 / n.max(1) as f64, 2);
-    let line = json!({
-        "engine": "strata",
-        "index": "flat",
-        "metric": args.metric,
-        "k": args.k,
-        "n": n,
-        "d": d,
-        "nq": nq,
-        "recall_at_10": round(recall, 4),
-        "qps": round(qps, 1),
-        "mean_ms": round(lat.mean_ms, 4),
-        "p50_ms": round(lat.p50_ms, 4),
-        "p99_ms": round(lat.p99_ms, 4),
-        "build_s": round(build_s, 3),
-        "memory_bytes_per_vector": per_vector(resident),
-        "disk_bytes_per_vector": per_vector(disk),
-        "threads": args.threads,
-        "nprobe": null,
-        "rerank": null,
-    });
+    let line = json_line(&[
+        ("engine", json!("strata")),
+        ("index", json!("flat")),
+        ("metric", json!(args.metric)),
+        ("k", json!(args.k)),
+        ("n", json!(n)),
+        ("d", json!(d)),
+        ("nq", json!(nq)),
+        ("recall_at_10", json!(round(recall, 4))),
+        ("qps", json!(round(qps, 1))),
+        ("mean_ms", json!(round(lat.mean_ms, 4))),
+        ("p50_ms", json!(round(lat.p50_ms, 4))),
+        ("p99_ms", json!(round(lat.p99_ms, 4))),
+        ("build_s", json!(round(build_s, 3))),
+        ("memory_bytes_per_vector", json!(per_vector(resident))),
+        ("disk_bytes_per_vector", json!(per_vector(disk))),
+        ("threads", json!(args.threads)),
+        ("nprobe", Value::Null),
+        ("rerank", Value::Null),
+    ]);
     println!("{line}");
     Ok(())
+}
+
+/// One JSON object on one line, with the fields in the order given (serde_json's own maps
+/// sort their keys, which would scatter related fields).
+fn json_line(fields: &[(&str, Value)]) -> String {
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{}: {v}", Value::from(*k)))
+        .collect();
+    format!("{{{}}}", body.join(", "))
 }
