@@ -70,8 +70,9 @@ impl VectorSet {
     pub fn slice_rows(&self, start: usize, end: usize) -> VectorSet {
         let end = end.min(self.rows);
         let start = start.min(end);
-        // Clamped above, so neither product exceeds `rows * dim`, the length of `data`.
-        let range = start * self.dim..end * self.dim;
+        // Clamped above, so with the invariant neither product exceeds the length of `data`;
+        // saturating (and `get` below) keeps a hand-built, inconsistent set from panicking.
+        let range = start.saturating_mul(self.dim)..end.saturating_mul(self.dim);
         let data = match &self.data {
             VectorData::F32(v) => VectorData::F32(v.get(range).unwrap_or_default().to_vec()),
             VectorData::F16(v) => VectorData::F16(v.get(range).unwrap_or_default().to_vec()),
@@ -200,14 +201,13 @@ pub fn read_vectors_many(paths: &[PathBuf]) -> Result<VectorSet> {
     for path in iter {
         let next = read_vectors(path)?;
         if next.dim != all.dim {
-            return Err(Error::input(
-                next.source,
-                None,
-                format!(
-                    "dimension {} differs from {} in {}",
-                    next.dim, all.dim, all.source
-                ),
-            ));
+            let what = format!(
+                "dimension {} differs from the dimension {} of {}",
+                next.dim,
+                all.dim,
+                first.display()
+            );
+            return Err(Error::input(next.source, None, what));
         }
         append(&mut all, next);
     }
@@ -265,38 +265,34 @@ fn non_finite_kind(nan: bool, negative: bool) -> &'static str {
 }
 
 /// Fails on the first non-finite value of the row-major `data` (`dim` > 0 values per row),
-/// naming `file`, the row (`first_row` + index) and the column.
-fn check_finite_f32(file: &str, dim: usize, first_row: usize, data: &[f32]) -> Result<()> {
+/// naming `file`, the row and the column.
+fn check_finite_f32(file: &str, dim: usize, data: &[f32]) -> Result<()> {
     match data.iter().position(|v| !v.is_finite()) {
         None => Ok(()),
         Some(at) => {
             let v = data.get(at).copied().unwrap_or(f32::NAN);
-            Err(non_finite(
-                file,
-                dim,
-                first_row,
-                at,
-                non_finite_kind(v.is_nan(), v < 0.0),
-            ))
+            let kind = non_finite_kind(v.is_nan(), v < 0.0);
+            Err(non_finite(file, dim, at, kind))
         }
     }
 }
 
 /// [`check_finite_f32`] for half-precision data, checked in half precision.
-fn check_finite_f16(file: &str, dim: usize, first_row: usize, data: &[f16]) -> Result<()> {
+fn check_finite_f16(file: &str, dim: usize, data: &[f16]) -> Result<()> {
     match data.iter().position(|v| !v.is_finite()) {
         None => Ok(()),
         Some(at) => {
             let v = data.get(at).copied().unwrap_or(f16::NAN);
             let kind = non_finite_kind(v.is_nan(), v.is_sign_negative());
-            Err(non_finite(file, dim, first_row, at, kind))
+            Err(non_finite(file, dim, at, kind))
         }
     }
 }
 
-fn non_finite(file: &str, dim: usize, first_row: usize, at: usize, kind: &str) -> Error {
+/// The error for the non-finite value at index `at` of row-major data with `dim` columns.
+fn non_finite(file: &str, dim: usize, at: usize, kind: &str) -> Error {
     let dim = dim.max(1);
-    let row = (first_row + at / dim) as u64;
+    let row = (at / dim) as u64;
     Error::input(
         file,
         Some(row),
@@ -305,8 +301,8 @@ fn non_finite(file: &str, dim: usize, first_row: usize, at: usize, kind: &str) -
 }
 
 /// Converts ground-truth ids to `u32`, failing on the first negative or too large id with its
-/// row and column (`cols` > 0 ids per row, the first row being `first_row`).
-fn ids_to_u32<T>(file: &str, cols: usize, first_row: usize, ids: &[T]) -> Result<Vec<u32>>
+/// row and column (`cols` > 0 ids per row).
+fn ids_to_u32<T>(file: &str, cols: usize, ids: &[T]) -> Result<Vec<u32>>
 where
     T: Copy + Into<i64>,
 {
@@ -317,7 +313,7 @@ where
             Ok(v) => out.push(v),
             Err(_) => {
                 let cols = cols.max(1);
-                let row = (first_row + at / cols) as u64;
+                let row = (at / cols) as u64;
                 let why = if id < 0 {
                     "is negative"
                 } else {

@@ -67,12 +67,12 @@ pub(super) fn parse_vectors(file: &str, bytes: &[u8]) -> Result<VectorSet> {
     let data = if a.dtype == Dtype::F16 {
         let mut v = Vec::with_capacity(a.rows * a.cols);
         super::le_f16s(a.data, &mut v);
-        super::check_finite_f16(file, a.cols, 0, &v)?;
+        super::check_finite_f16(file, a.cols, &v)?;
         VectorData::F16(v)
     } else {
         let mut v = Vec::with_capacity(a.rows * a.cols);
         super::le_f32s(a.data, &mut v);
-        super::check_finite_f32(file, a.cols, 0, &v)?;
+        super::check_finite_f32(file, a.cols, &v)?;
         VectorData::F32(v)
     };
     Ok(VectorSet {
@@ -96,11 +96,11 @@ pub(super) fn parse_ground_truth(file: &str, bytes: &[u8]) -> Result<GroundTruth
     let ids = if a.dtype == Dtype::I64 {
         let mut v = Vec::with_capacity(a.rows * a.cols);
         super::le_i64s(a.data, &mut v);
-        super::ids_to_u32(file, a.cols, 0, &v)?
+        super::ids_to_u32(file, a.cols, &v)?
     } else {
         let mut v = Vec::with_capacity(a.rows * a.cols);
         super::le_i32s(a.data, &mut v);
-        super::ids_to_u32(file, a.cols, 0, &v)?
+        super::ids_to_u32(file, a.cols, &v)?
     };
     Ok(GroundTruth {
         rows: a.rows,
@@ -210,7 +210,7 @@ fn check_data_len(file: &str, dtype: Dtype, rows: usize, cols: usize, found: usi
         return Err(Error::input(
             file,
             Some(row),
-            format!("data ends inside this row: {}", summary()),
+            format!("the data runs out in this row: {}", summary()),
         ));
     }
     if found > need {

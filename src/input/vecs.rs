@@ -12,8 +12,8 @@ use std::path::Path;
 /// Parses an `.fvecs` file and checks every value is finite.
 pub(super) fn parse_fvecs(file: &str, bytes: &[u8]) -> Result<VectorSet> {
     let mut out = Vec::new();
-    let (rows, dim) = for_each_row(file, bytes, 4, &mut out, |p, out| super::le_f32s(p, out))?;
-    super::check_finite_f32(file, dim, 0, &out)?;
+    let (rows, dim) = for_each_row(file, bytes, 4, &mut out, super::le_f32s)?;
+    super::check_finite_f32(file, dim, &out)?;
     Ok(VectorSet {
         rows,
         dim,
@@ -39,8 +39,8 @@ pub(super) fn parse_bvecs(file: &str, bytes: &[u8]) -> Result<VectorSet> {
 /// Parses an `.ivecs` ground-truth file; every id must be non-negative.
 pub(super) fn parse_ivecs(file: &str, bytes: &[u8]) -> Result<GroundTruth> {
     let mut raw = Vec::new();
-    let (rows, cols) = for_each_row(file, bytes, 4, &mut raw, |p, out| super::le_i32s(p, out))?;
-    let ids = super::ids_to_u32(file, cols, 0, &raw)?;
+    let (rows, cols) = for_each_row(file, bytes, 4, &mut raw, super::le_i32s)?;
+    let ids = super::ids_to_u32(file, cols, &raw)?;
     Ok(GroundTruth { rows, cols, ids })
 }
 
@@ -94,7 +94,7 @@ fn for_each_row<T>(
 
 fn truncated(file: &str, row: usize, need: usize, have: usize, what: &str) -> Error {
     let what =
-        format!("the file ends inside this row: {what} needs {need} bytes, only {have} remain");
+        format!("the file runs out in this row: {what} needs {need} bytes, only {have} remain");
     Error::input(file, Some(row as u64), what)
 }
 
@@ -130,7 +130,7 @@ fn write<T: Copy>(
             i32::MAX
         )));
     };
-    if data.len() % dim != 0 {
+    if !data.len().is_multiple_of(dim) {
         return Err(bad(format!(
             "{} values are not a whole number of rows of {dim}",
             data.len()
