@@ -40,7 +40,7 @@ pub enum Error {
     },
     /// Bad user input: a vector of the wrong dimension, NaN, a truncated input file, ...
     Input {
-        /// The input file, or "<api>" for values passed through the library API.
+        /// The input file, or `"<api>"` for values passed through the library API.
         file: String,
         /// The row (0-based) or line (1-based, when `line` is said) the problem is in, if any.
         row: Option<u64>,

@@ -9,6 +9,8 @@
 //! - `avx2.rs` (x86_64 only): AVX2 + FMA + F16C versions of the same functions, with software
 //!   prefetch in the one-query-many-rows scans. Its table is handed out only after the CPU has
 //!   been checked for all three features; that check is what makes its `unsafe` sound.
+//! - `fastscan/`: ADC scans of product-quantized codes (4-bit fast-scan in blocks of 32, 8-bit
+//!   tables), with their own scalar oracle and AVX2 twin.
 //! - `tests.rs`: one suite run against every implementation in [`available()`], comparing with
 //!   an f64 reference across odd dimensions, plus property tests.
 //!
@@ -18,14 +20,15 @@
 //! - The `*_many` kernels score one query against consecutive rows of `q.len()` values each,
 //!   writing `out[i]` for row `i`. If `rows` holds fewer than `out.len()` whole rows, only the
 //!   entries for whole rows are written and the rest of `out` is left as it was.
-//! - Results differ between implementations only by summation order, within the bound
-//!   `n · 2⁻²³ · Σ|xᵢ·yᵢ|` checked by the tests (for l2sq the terms are `(xᵢ−yᵢ)²`).
+//! - Results differ from the exact value only by rounding and summation order, within the bound
+//!   `(n + 2) · 2⁻²³ · Σ|xᵢ·yᵢ|` checked by the tests (for l2sq the terms are `(xᵢ−yᵢ)²`).
 //!
 //! Setting the environment variable `STRATA_KERNELS=scalar` before the first call to [`best()`]
 //! forces the scalar table (to rule the SIMD code out when chasing a problem).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+pub mod fastscan;
 mod scalar;
 #[cfg(test)]
 mod tests;

@@ -2,9 +2,9 @@
 //!
 //! Plain safe Rust. Each reduction keeps eight independent accumulators (one per lane of an
 //! 8-wide block) so that the additions do not form one long dependency chain; rustc does not
-//! reassociate float sums by itself, and a single accumulator is about 15× slower. The partial
-//! sums are combined pairwise at the end, and the fewer-than-8 leftover values go into the
-//! first accumulators.
+//! reassociate float sums by itself, and a single accumulator is several times slower. The
+//! partial sums are combined pairwise at the end, and the fewer-than-8 leftover values go into
+//! the first accumulators.
 
 use half::f16;
 
@@ -89,7 +89,7 @@ pub(super) fn l2sq_f16(a: &[f32], b: &[f16]) -> f32 {
 }
 
 /// Widens an f16 exactly to f32, branch-free so that the loops above still vectorise
-/// (`f16::to_f32` checks for F16C on every call, which made the f16 kernels 25× slower).
+/// (`f16::to_f32` checks for F16C on every call and made this oracle several times slower).
 ///
 /// The 15 magnitude bits shifted left by 13 land in the low bits of an f32's exponent and
 /// mantissa: read as an f32, that is the f16 value times 2⁻¹¹², for normal and subnormal f16

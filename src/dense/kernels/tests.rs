@@ -322,13 +322,8 @@ fn unequal_lengths_use_the_shorter() {
 fn check_many(k: &Kernels, q: &[f32], rows: &[f32], rows16: &[f16], n_out: usize) {
     const UNTOUCHED: f32 = -12345.0;
     let dim = q.len();
-    let whole = |len: usize| {
-        if dim == 0 {
-            n_out
-        } else {
-            (len / dim).min(n_out)
-        }
-    };
+    // Whole rows that fit in `out`; with `dim == 0` every entry is an (empty) whole row.
+    let whole = |len: usize| len.checked_div(dim).map_or(n_out, |n| n.min(n_out));
     let row_f32 = |i: usize| &rows[i * dim..(i + 1) * dim];
     let row_f16 = |i: usize| &rows16[i * dim..(i + 1) * dim];
 
