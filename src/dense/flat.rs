@@ -7,8 +7,9 @@
 //! approximate index is tested against.
 
 use crate::dense::kernels::{self, Kernels};
+use crate::segment::keys::KeyColumn;
 use crate::segment::{DeleteSet, VectorsView};
-use crate::types::{Key, Metric};
+use crate::types::Metric;
 use std::cmp::Ordering;
 
 /// A candidate: which segment (by position in the snapshot) and row, and its rank value.
@@ -199,7 +200,7 @@ pub fn scan_segment(
 }
 
 /// Orders two candidates by key given the keys of each snapshot segment.
-pub fn key_order<'a>(keys: &'a [&'a [Key]]) -> impl Fn(&Cand, &Cand) -> Ordering + 'a {
+pub fn key_order<'a>(keys: &'a [&'a KeyColumn]) -> impl Fn(&Cand, &Cand) -> Ordering + 'a {
     move |a: &Cand, b: &Cand| {
         let ka = keys.get(a.seg as usize).and_then(|k| k.get(a.row as usize));
         let kb = keys.get(b.seg as usize).and_then(|k| k.get(b.row as usize));
@@ -210,11 +211,21 @@ pub fn key_order<'a>(keys: &'a [&'a [Key]]) -> impl Fn(&Cand, &Cand) -> Ordering
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::Key;
 
     #[test]
     fn topk_keeps_the_best_with_key_ties() {
         let keys: Vec<Key> = (0..10u64).map(Key::U64).collect();
-        let segs = [keys.as_slice()];
+        let body = crate::segment::keys::encode(crate::types::KeyKind::U64, &keys);
+        let col = KeyColumn::open_body(
+            "k",
+            crate::io::FileBytes::copy_from(&body),
+            body.len(),
+            crate::types::KeyKind::U64,
+            10,
+        )
+        .unwrap();
+        let segs = [&col];
         let cmp = key_order(&segs);
         let mut top = TopK::new(3);
         for (row, rank) in [

@@ -100,6 +100,33 @@ impl<'a> ByteReader<'a> {
         Ok(f32::from_le_bytes(self.array(what)?))
     }
 
+    /// Reads `n` little-endian `f32`s.
+    pub fn f32_vec(&mut self, n: usize, what: &str) -> Result<Vec<f32>> {
+        let bytes = self.take(n.checked_mul(4).ok_or_else(|| self.corrupt(what))?, what)?;
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|c| c.try_into().map(f32::from_le_bytes).unwrap_or_default())
+            .collect())
+    }
+
+    /// Reads `n` little-endian `u32`s.
+    pub fn u32_vec(&mut self, n: usize, what: &str) -> Result<Vec<u32>> {
+        let bytes = self.take(n.checked_mul(4).ok_or_else(|| self.corrupt(what))?, what)?;
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|c| c.try_into().map(u32::from_le_bytes).unwrap_or_default())
+            .collect())
+    }
+
+    /// Reads `n` little-endian `u64`s.
+    pub fn u64_vec(&mut self, n: usize, what: &str) -> Result<Vec<u64>> {
+        let bytes = self.take(n.checked_mul(8).ok_or_else(|| self.corrupt(what))?, what)?;
+        Ok(bytes
+            .chunks_exact(8)
+            .map(|c| c.try_into().map(u64::from_le_bytes).unwrap_or_default())
+            .collect())
+    }
+
     /// Reads a `u64` length and checks that `len * elem_size` bytes remain.
     pub fn len(&mut self, elem_size: usize, what: &str) -> Result<usize> {
         let at = self.pos;

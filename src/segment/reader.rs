@@ -1,6 +1,7 @@
 //! Opening a segment: every component checked against the manifest and its trailer.
 
-use super::{ComponentRef, DeleteSet, SegmentMeta, VectorsView, deletes, keys, vectors};
+use super::keys::KeyColumn;
+use super::{ComponentRef, DeleteSet, SegmentMeta, VectorsView, deletes, vectors};
 use crate::error::{Error, Result};
 use crate::format::{FileKind, TRAILER_LEN, unseal};
 use crate::io::{Directory, FileBytes};
@@ -16,7 +17,7 @@ pub struct Segment {
     dim: usize,
     vec_file: FileBytes,
     layout: vectors::Layout,
-    keys: Vec<Key>,
+    keys: KeyColumn,
     vec_name: String,
 }
 
@@ -77,8 +78,8 @@ impl Segment {
         let vec_file = open_component(dir, vref, true)?;
         let layout = vectors::decode_layout(&vref.file, body(&vec_file), dim, meta.rows)?;
         vectors::views(&vref.file, body(&vec_file), &layout)?;
-        let kbytes = open_component(dir, kref, false)?;
-        let keys = keys::decode(&kref.file, body(&kbytes), schema.key, meta.rows)?;
+        let kbytes = open_component(dir, kref, true)?;
+        let keys = KeyColumn::open(&kref.file, kbytes, schema.key, meta.rows)?;
         Ok(Segment {
             id: meta.id,
             rows: layout.rows,
@@ -117,9 +118,14 @@ impl Segment {
             .unwrap_or((VectorsView::F32(&[]), &[]))
     }
 
-    /// The key of every row.
-    pub fn keys(&self) -> &[Key] {
+    /// The keys, decoded on demand.
+    pub fn keys(&self) -> &KeyColumn {
         &self.keys
+    }
+
+    /// The key of `row`.
+    pub fn key(&self, row: usize) -> Option<Key> {
+        self.keys.get(row)
     }
 
     /// Element type of the stored vectors.
@@ -138,17 +144,10 @@ impl Segment {
         }
     }
 
-    /// Bytes this segment holds in process memory (keys), as opposed to mapped file pages.
+    /// Bytes this segment holds in process memory, as opposed to mapped file pages (keys and
+    /// vectors are mapped).
     pub fn resident_bytes(&self) -> u64 {
-        let heap: usize = self
-            .keys
-            .iter()
-            .map(|k| match k {
-                Key::Str(s) => s.capacity(),
-                Key::U64(_) => 0,
-            })
-            .sum();
-        (self.keys.capacity() * std::mem::size_of::<Key>() + heap) as u64
+        std::mem::size_of::<Segment>() as u64
     }
 
     /// Size of the vectors file in bytes.

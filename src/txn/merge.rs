@@ -80,10 +80,11 @@ fn gather(sources: &[SnapshotSegment]) -> (Vec<Row>, HashMap<(u64, u32), u32>) {
         let seg = &s.segment;
         let dim = seg.dim();
         let (view, _) = seg.vectors();
-        for (row, key) in seg.keys().iter().enumerate() {
+        for row in 0..seg.rows() {
             if !s.is_live(row as u32) {
                 continue;
             }
+            let Some(key) = seg.key(row) else { continue };
             let span = row * dim..(row + 1) * dim;
             let vector = match view {
                 VectorsView::F32(v) => Vector::F32(v.get(span).unwrap_or_default().to_vec()),

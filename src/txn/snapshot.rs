@@ -9,6 +9,7 @@ use crate::dense::flat::{self, FlatQuery, TopK};
 use crate::error::{Error, Result};
 use crate::io::Directory;
 use crate::schema::Schema;
+use crate::segment::keys::KeyColumn;
 use crate::segment::{DeleteSet, Segment, SegmentMeta};
 use crate::txn::manifest::Manifest;
 use crate::types::{Hit, Key};
@@ -193,9 +194,11 @@ impl Snapshot {
     /// Calls `f(key, segment, row)` for every live document.
     pub fn for_each_live(&self, mut f: impl FnMut(&Key, &SnapshotSegment, u32)) {
         for s in &self.inner.segments {
-            for (row, key) in s.segment.keys().iter().enumerate() {
-                if s.is_live(row as u32) {
-                    f(key, s, row as u32);
+            for row in 0..s.segment.rows() {
+                if s.is_live(row as u32)
+                    && let Some(key) = s.segment.key(row)
+                {
+                    f(&key, s, row as u32);
                 }
             }
         }
@@ -228,7 +231,7 @@ impl Snapshot {
 
     /// Exact search with a prepared query (lets callers choose the kernels).
     pub fn search_prepared(&self, q: &FlatQuery<'_>, k: usize) -> Result<Vec<Hit>> {
-        let keys: Vec<&[Key]> = self
+        let keys: Vec<&KeyColumn> = self
             .inner
             .segments
             .iter()
@@ -252,7 +255,7 @@ impl Snapshot {
             .into_sorted(&cmp)
             .into_iter()
             .filter_map(|c| {
-                let key = keys.get(c.seg as usize)?.get(c.row as usize)?.clone();
+                let key = keys.get(c.seg as usize)?.get(c.row as usize)?;
                 let score = q.metric.rank_value(c.rank);
                 Some(Hit { key, score })
             })
