@@ -19,8 +19,9 @@ pub mod txn;
 pub mod types;
 
 pub use error::{Error, Result};
-pub use schema::{Schema, VectorStorage};
-pub use txn::{Document, Index, IndexOptions, MergePolicy, Reader, Snapshot, WriteTxn};
+pub use schema::{DenseIndex, IvfPqParams, Schema, VectorStorage};
+pub use txn::{QueryStats, SearchParams,
+    Document, Index, IndexOptions, MergePolicy, Reader, Snapshot, WriteTxn};
 pub use types::{Hit, Key, KeyKind, Metric, Vector};
 
 #[cfg(target_endian = "big")]

@@ -22,6 +22,39 @@ pub enum VectorStorage {
     F16,
 }
 
+/// Parameters of IVF-PQ segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IvfPqParams {
+    /// Number of inverted lists (coarse centroids).
+    pub nlist: u32,
+    /// Number of sub-quantizers.
+    pub m: u32,
+    /// Bits per sub-code: 4 (fast-scan) or 8.
+    pub nbits: u8,
+    /// Train with balanced (Sinkhorn-constrained) k-means.
+    pub balanced: bool,
+    /// Encode residuals to the coarse centroid (otherwise the vectors themselves).
+    pub residual: bool,
+    /// Segments with fewer live rows stay flat (exact).
+    pub min_rows: u64,
+}
+
+impl Default for IvfPqParams {
+    fn default() -> Self {
+        IvfPqParams { nlist: 1024, m: 48, nbits: 4, balanced: false, residual: true, min_rows: 10_000 }
+    }
+}
+
+/// How a dense field is indexed inside each segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum DenseIndex {
+    /// Exact search over the stored vectors.
+    #[default]
+    Flat,
+    /// IVF lists of product-quantized codes in memory, full vectors on disk for re-ranking.
+    IvfPq(IvfPqParams),
+}
+
 /// The kind of one field and its parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -34,6 +67,8 @@ pub enum FieldKind {
         metric: Metric,
         /// On-disk precision.
         storage: VectorStorage,
+        /// Per-segment index.
+        index: DenseIndex,
     },
 }
 
@@ -84,6 +119,7 @@ impl Schema {
                     dim,
                     metric,
                     storage: VectorStorage::Auto,
+                    index: DenseIndex::Flat,
                 },
             }],
         }
@@ -107,9 +143,30 @@ impl Schema {
                     dim,
                     metric,
                     storage,
+                    ..
                 } => (dim as usize, metric, storage),
             })
             .next()
+    }
+
+    /// The dense field's per-segment index.
+    pub fn dense_index(&self) -> DenseIndex {
+        self.fields
+            .iter()
+            .map(|f| match f.kind {
+                FieldKind::DenseVector { index, .. } => index,
+            })
+            .next()
+            .unwrap_or_default()
+    }
+
+    /// Sets the dense field's per-segment index.
+    pub fn with_index(mut self, index: DenseIndex) -> Schema {
+        for f in &mut self.fields {
+            let FieldKind::DenseVector { index: i, .. } = &mut f.kind;
+            *i = index;
+        }
+        self
     }
 
     /// Checks the schema is one this build can serve.
@@ -128,7 +185,16 @@ impl Schema {
             if f.name.is_empty() {
                 return Err(Error::Schema("a field has an empty name".to_owned()));
             }
-            let FieldKind::DenseVector { dim, .. } = f.kind;
+            let FieldKind::DenseVector { dim, index, .. } = f.kind;
+            if let DenseIndex::IvfPq(x) = index
+                && (x.nlist == 0 || x.m == 0 || x.m > dim || !matches!(x.nbits, 4 | 8) || x.m > 256)
+            {
+                return Err(Error::Schema(format!(
+                    "field {}: IVF-PQ needs nlist ≥ 1, 1 ≤ m ≤ min(dim, 256), nbits 4 or 8 (got \
+                     nlist {}, m {}, nbits {})",
+                    f.name, x.nlist, x.m, x.nbits
+                )));
+            }
             if dim == 0 || dim > 65_536 {
                 return Err(Error::Schema(format!(
                     "field {}: dimension {dim} is out of range 1..=65536",
@@ -154,10 +220,23 @@ impl Schema {
                     dim,
                     metric,
                     storage,
+                    index,
                 } => {
                     p.u32(dim);
                     p.u8(metric_code(metric));
                     p.u8(storage_code(storage));
+                    match index {
+                        DenseIndex::Flat => p.u8(0),
+                        DenseIndex::IvfPq(x) => {
+                            p.u8(1);
+                            p.u32(x.nlist);
+                            p.u32(x.m);
+                            p.u8(x.nbits);
+                            p.u8(u8::from(x.balanced));
+                            p.u8(u8::from(x.residual));
+                            p.u64(x.min_rows);
+                        }
+                    }
                     TAG_DENSE
                 }
             };
@@ -197,10 +276,30 @@ impl Schema {
                         2 => VectorStorage::F16,
                         s => return Err(r.corrupt(format!("field {name}: unknown storage {s}"))),
                     };
+                    // Absent in schemas written before indexes existed: flat.
+                    let index = if p.remaining() == 0 {
+                        DenseIndex::Flat
+                    } else {
+                        match p.u8("index kind")? {
+                            0 => DenseIndex::Flat,
+                            1 => DenseIndex::IvfPq(IvfPqParams {
+                                nlist: p.u32("nlist")?,
+                                m: p.u32("m")?,
+                                nbits: p.u8("nbits")?,
+                                balanced: p.u8("balanced")? != 0,
+                                residual: p.u8("residual")? != 0,
+                                min_rows: p.u64("min rows")?,
+                            }),
+                            i => {
+                                return Err(r.corrupt(format!("field {name}: unknown index {i}")));
+                            }
+                        }
+                    };
                     FieldKind::DenseVector {
                         dim,
                         metric,
                         storage,
+                        index,
                     }
                 }
                 t => {
@@ -229,6 +328,11 @@ mod tests {
             (KeyKind::U64, Metric::Dot, VectorStorage::F32),
         ] {
             let s = Schema::dense(key, 384, metric).with_storage(storage);
+            let s2 = s.clone().with_index(DenseIndex::IvfPq(IvfPqParams::default()));
+            let mut w = ByteWriter::new();
+            s2.encode(&mut w);
+            let buf = w.into_inner();
+            assert_eq!(Schema::decode(&mut ByteReader::new("m", &buf)).unwrap(), s2);
             let mut w = ByteWriter::new();
             s.encode(&mut w);
             let buf = w.into_inner();

@@ -199,6 +199,27 @@ pub fn scan_segment(
     }
 }
 
+/// The exact rank value of row `row` of `rows` for `q`.
+pub fn exact_rank(q: &FlatQuery<'_>, rows: VectorsView<'_>, norms: &[f32], row: usize) -> f32 {
+    let dim = q.vector.len();
+    let k = q.kernels;
+    let span = row * dim..(row + 1) * dim;
+    let s = match (rows, q.metric) {
+        (VectorsView::F32(v), Metric::L2) => (k.l2sq_f32)(q.vector, v.get(span).unwrap_or_default()),
+        (VectorsView::F16(v), Metric::L2) => (k.l2sq_f16)(q.vector, v.get(span).unwrap_or_default()),
+        (VectorsView::F32(v), _) => (k.dot_f32)(q.vector, v.get(span).unwrap_or_default()),
+        (VectorsView::F16(v), _) => (k.dot_f16)(q.vector, v.get(span).unwrap_or_default()),
+    };
+    match q.metric {
+        Metric::Dot => s,
+        Metric::L2 => -s,
+        Metric::Cosine => {
+            let d = q.norm * norms.get(row).copied().unwrap_or(0.0);
+            if d > 0.0 { s / d } else { 0.0 }
+        }
+    }
+}
+
 /// Orders two candidates by key given the keys of each snapshot segment.
 pub fn key_order<'a>(keys: &'a [&'a KeyColumn]) -> impl Fn(&Cand, &Cand) -> Ordering + 'a {
     move |a: &Cand, b: &Cand| {

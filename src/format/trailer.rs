@@ -59,6 +59,8 @@ pub enum FileKind {
     Keys = 3,
     /// One generation of a segment's deleted rows (a roaring bitmap).
     Deletes = 4,
+    /// A segment's IVF-PQ index: centroids, codebooks, lists of codes and row ids.
+    Ivf = 5,
 }
 
 impl FileKind {
@@ -69,16 +71,18 @@ impl FileKind {
             2 => Some(FileKind::Vectors),
             3 => Some(FileKind::Keys),
             4 => Some(FileKind::Deletes),
+            5 => Some(FileKind::Ivf),
             _ => None,
         }
     }
 
     /// Every kind, for tests that damage each one.
-    pub const ALL: [FileKind; 4] = [
+    pub const ALL: [FileKind; 5] = [
         FileKind::Manifest,
         FileKind::Vectors,
         FileKind::Keys,
         FileKind::Deletes,
+        FileKind::Ivf,
     ];
 }
 

@@ -75,6 +75,7 @@ pub fn file_name(id: u64, kind: FileKind, generation: u64) -> String {
     match kind {
         FileKind::Vectors => format!("seg-{id:016x}.vec"),
         FileKind::Keys => format!("seg-{id:016x}.keys"),
+        FileKind::Ivf => format!("seg-{id:016x}.ivf"),
         FileKind::Deletes => format!("seg-{id:016x}-{generation:016x}.del"),
         FileKind::Manifest => format!("MANIFEST-{generation:016x}"),
     }

@@ -5,6 +5,7 @@ use super::{ComponentRef, DeleteSet, SegmentMeta, VectorsView, deletes, vectors}
 use crate::error::{Error, Result};
 use crate::format::{FileKind, TRAILER_LEN, unseal};
 use crate::io::{Directory, FileBytes};
+use crate::dense::ivf::IvfPq;
 use crate::schema::Schema;
 use crate::types::Key;
 
@@ -19,6 +20,7 @@ pub struct Segment {
     layout: vectors::Layout,
     keys: KeyColumn,
     vec_name: String,
+    ivf: Option<IvfPq>,
 }
 
 /// Reads `c` (mapping it if `map`), checks it is the file the manifest names and that its
@@ -58,7 +60,7 @@ fn body(bytes: &FileBytes) -> &[u8] {
 impl Segment {
     /// Opens the segment `meta` describes.
     pub fn open(dir: &dyn Directory, meta: &SegmentMeta, schema: &Schema) -> Result<Segment> {
-        let (dim, _, _) = schema
+        let (dim, metric, _) = schema
             .dense_field()
             .ok_or_else(|| Error::Schema("no dense vector field".to_owned()))?;
         let find = |kind: FileKind| {
@@ -80,6 +82,13 @@ impl Segment {
         vectors::views(&vref.file, body(&vec_file), &layout)?;
         let kbytes = open_component(dir, kref, true)?;
         let keys = KeyColumn::open(&kref.file, kbytes, schema.key, meta.rows)?;
+        let ivf = match meta.components.iter().find(|c| c.kind == FileKind::Ivf) {
+            Some(c) => {
+                let bytes = open_component(dir, c, false)?;
+                Some(IvfPq::decode(&c.file, body(&bytes), dim, metric, meta.rows)?)
+            }
+            None => None,
+        };
         Ok(Segment {
             id: meta.id,
             rows: layout.rows,
@@ -88,6 +97,7 @@ impl Segment {
             layout,
             keys,
             vec_name: vref.file.clone(),
+            ivf,
         })
     }
 
@@ -144,10 +154,15 @@ impl Segment {
         }
     }
 
+    /// The IVF-PQ index, if the segment has one.
+    pub fn ivf(&self) -> Option<&IvfPq> {
+        self.ivf.as_ref()
+    }
+
     /// Bytes this segment holds in process memory, as opposed to mapped file pages (keys and
-    /// vectors are mapped).
+    /// vectors are mapped): the IVF-PQ memory tier, if any.
     pub fn resident_bytes(&self) -> u64 {
-        std::mem::size_of::<Segment>() as u64
+        std::mem::size_of::<Segment>() as u64 + self.ivf.as_ref().map_or(0, |i| i.resident_bytes())
     }
 
     /// Size of the vectors file in bytes.

@@ -8,7 +8,8 @@ use crate::dense::kernels;
 use crate::error::{Error, Result};
 use crate::format::{FileKind, seal};
 use crate::io::Directory;
-use crate::schema::{Schema, VectorStorage};
+use crate::dense::ivf::IvfPq;
+use crate::schema::{DenseIndex, Schema, VectorStorage};
 use crate::types::{Key, Vector};
 use half::f16;
 use roaring::RoaringBitmap;
@@ -23,6 +24,16 @@ pub struct Row {
 }
 
 const CHUNK: usize = 1 << 20;
+
+/// Segments smaller than this never get an IVF-PQ index, whatever the schema says: 8-bit
+/// codebooks need at least 256 training points per sub-space.
+pub const MIN_IVF_ROWS: u64 = 256;
+
+/// Rows in their storage precision, contiguous.
+enum Stored {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
+}
 
 /// Writes `bytes` to a new file `name` in chunks and fsyncs it; returns its reference.
 fn write_component(
@@ -56,7 +67,7 @@ pub fn write_segment(
     schema: &Schema,
     rows: &[Row],
 ) -> Result<SegmentMeta> {
-    let (dim, _, storage) = schema
+    let (dim, metric, storage) = schema
         .dense_field()
         .ok_or_else(|| Error::Schema("no dense vector field".to_owned()))?;
     let all_f16 = rows.iter().all(|r| matches!(r.vector, Vector::F16(_)));
@@ -68,7 +79,7 @@ pub fn write_segment(
     let k = kernels::best();
     let mut norms = Vec::with_capacity(rows.len());
     let mut upcast = vec![0f32; dim];
-    let body = if use_f16 {
+    let stored = if use_f16 {
         let mut data: Vec<f16> = Vec::with_capacity(rows.len() * dim);
         for r in rows {
             match &r.vector {
@@ -81,7 +92,7 @@ pub fn write_segment(
             }
             norms.push((k.dot_f32)(&upcast, &upcast).sqrt());
         }
-        vectors::encode(dim, rows.len(), vectors::VectorsView::F16(&data), &norms)
+        Stored::F16(data)
     } else {
         let mut data: Vec<f32> = Vec::with_capacity(rows.len() * dim);
         for r in rows {
@@ -89,23 +100,34 @@ pub fn write_segment(
                 Vector::F32(v) => data.extend_from_slice(v),
                 Vector::F16(v) => data.extend(v.iter().map(|x| x.to_f32())),
             }
-            let row = data
-                .get(data.len().saturating_sub(dim)..)
-                .unwrap_or_default();
+            let row = data.get(data.len().saturating_sub(dim)..).unwrap_or_default();
             norms.push((k.dot_f32)(row, row).sqrt());
         }
-        vectors::encode(dim, rows.len(), vectors::VectorsView::F32(&data), &norms)
+        Stored::F32(data)
     };
+    let view = match &stored {
+        Stored::F32(d) => vectors::VectorsView::F32(d),
+        Stored::F16(d) => vectors::VectorsView::F16(d),
+    };
+    let body = vectors::encode(dim, rows.len(), view, &norms);
     let vec_name = file_name(id, FileKind::Vectors, 0);
     let vec_ref = write_component(dir, &vec_name, FileKind::Vectors, 0, body)?;
     let key_list: Vec<Key> = rows.iter().map(|r| r.key.clone()).collect();
     let keys_body = keys::encode(schema.key, &key_list);
     let keys_name = file_name(id, FileKind::Keys, 0);
     let keys_ref = write_component(dir, &keys_name, FileKind::Keys, 0, keys_body)?;
+    let mut components = vec![vec_ref, keys_ref];
+    if let DenseIndex::IvfPq(p) = schema.dense_index()
+        && rows.len() as u64 >= p.min_rows.max(MIN_IVF_ROWS)
+    {
+        let ivf = IvfPq::build(view, dim, metric, &p, id)?;
+        let name = file_name(id, FileKind::Ivf, 0);
+        components.push(write_component(dir, &name, FileKind::Ivf, 0, ivf.encode())?);
+    }
     Ok(SegmentMeta {
         id,
         rows: rows.len() as u64,
-        components: vec![vec_ref, keys_ref],
+        components,
         deletes: None,
         deleted: 0,
     })

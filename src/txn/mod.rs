@@ -15,5 +15,5 @@ mod writer;
 
 pub use merge::MergePolicy;
 pub use reader::Reader;
-pub use snapshot::{Snapshot, SnapshotSegment};
+pub use snapshot::{QueryStats, SearchParams, Snapshot, SnapshotSegment};
 pub use writer::{Document, Index, IndexOptions, LOCK_FILE, WriteTxn};

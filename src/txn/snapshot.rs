@@ -5,14 +5,15 @@
 //! after it. While it lives, the files it uses are pinned (see [`PinTable`]) so the writer's
 //! garbage collection leaves them in place.
 
-use crate::dense::flat::{self, FlatQuery, TopK};
+use crate::dense::flat::{self, Cand, FlatQuery, TopK};
+use crate::dense::ivf::IvfScratch;
 use crate::error::{Error, Result};
 use crate::io::Directory;
 use crate::schema::Schema;
 use crate::segment::keys::KeyColumn;
-use crate::segment::{DeleteSet, Segment, SegmentMeta};
+use crate::segment::{DeleteSet, Segment, SegmentMeta, VectorsView};
 use crate::txn::manifest::Manifest;
-use crate::types::{Hit, Key};
+use crate::types::{Hit, Key, Metric};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
@@ -109,6 +110,51 @@ impl SegmentCache {
         c.retain(|_, w| w.strong_count() > 0);
         c.insert(d.file.clone(), Arc::downgrade(&set));
         Ok(Some(set))
+    }
+}
+
+/// How to search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchParams {
+    /// Results wanted.
+    pub k: usize,
+    /// IVF lists probed per segment.
+    pub nprobe: usize,
+    /// Candidates per segment re-ranked with full vectors (0: return PQ scores).
+    pub rerank: usize,
+    /// Ignore IVF-PQ indexes and scan every vector (the oracle).
+    pub exact: bool,
+}
+
+impl SearchParams {
+    /// Approximate search with default effort: 32 lists, re-rank 4·k candidates.
+    pub fn new(k: usize) -> SearchParams {
+        SearchParams { k, nprobe: 32, rerank: 4 * k, exact: false }
+    }
+
+    /// Exact search.
+    pub fn exact(k: usize) -> SearchParams {
+        SearchParams { k, nprobe: 0, rerank: 0, exact: true }
+    }
+}
+
+/// What one query did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueryStats {
+    /// Rows scored exactly by a flat scan.
+    pub exact_rows: u64,
+    /// Rows whose PQ score passed the candidate threshold.
+    pub offered: u64,
+    /// Candidates re-ranked with full vectors.
+    pub reranked: u64,
+    /// Bytes of full-precision vectors read for re-ranking.
+    pub disk_bytes: u64,
+}
+
+fn rows_bytes_per_row(rows: VectorsView<'_>, dim: usize) -> u64 {
+    match rows {
+        VectorsView::F32(_) => 4 * dim as u64,
+        VectorsView::F16(_) => 2 * dim as u64,
     }
 }
 
@@ -231,36 +277,89 @@ impl Snapshot {
 
     /// Exact search with a prepared query (lets callers choose the kernels).
     pub fn search_prepared(&self, q: &FlatQuery<'_>, k: usize) -> Result<Vec<Hit>> {
-        let keys: Vec<&KeyColumn> = self
+        self.run(q, &SearchParams::exact(k)).map(|(h, _)| h)
+    }
+
+    /// Search with explicit parameters: segments with an IVF-PQ index are searched through it
+    /// (probing `nprobe` lists, re-ranking the best `rerank` candidates with their full
+    /// vectors; `rerank == 0` returns PQ scores), the others exactly.
+    pub fn search_with(&self, query: &[f32], p: &SearchParams) -> Result<(Vec<Hit>, QueryStats)> {
+        let (dim, metric, _) = self
             .inner
-            .segments
-            .iter()
-            .map(|s| s.segment.keys())
-            .collect();
+            .schema
+            .dense_field()
+            .ok_or_else(|| Error::Schema("no dense vector field".to_owned()))?;
+        if query.len() != dim {
+            return Err(Error::input(
+                "<query>",
+                None,
+                format!("query has dimension {}, the index has {dim}", query.len()),
+            ));
+        }
+        if let Some(i) = query.iter().position(|x| !x.is_finite()) {
+            return Err(Error::input("<query>", None, format!("value at column {i} is not finite")));
+        }
+        self.run(&FlatQuery::new(query, metric), p)
+    }
+
+    fn run(&self, q: &FlatQuery<'_>, p: &SearchParams) -> Result<(Vec<Hit>, QueryStats)> {
+        let keys: Vec<&KeyColumn> = self.inner.segments.iter().map(|s| s.segment.keys()).collect();
         let cmp = flat::key_order(&keys);
-        let mut top = TopK::new(k);
+        let row_cmp = |a: &Cand, b: &Cand| a.row.cmp(&b.row);
+        let mut top = TopK::new(p.k);
+        let mut stats = QueryStats::default();
+        let mut scratch = IvfScratch::default();
+        let mut unit: Vec<f32> = Vec::new();
         for (i, s) in self.inner.segments.iter().enumerate() {
             let (rows, norms) = s.segment.vectors();
-            flat::scan_segment(
-                q,
-                i as u32,
-                rows,
-                norms,
-                s.deletes.as_deref(),
-                &mut top,
-                &cmp,
-            );
+            let ivf = if p.exact { None } else { s.segment.ivf() };
+            let Some(ivf) = ivf else {
+                flat::scan_segment(q, i as u32, rows, norms, s.deletes.as_deref(), &mut top, &cmp);
+                stats.exact_rows += norms.len() as u64;
+                continue;
+            };
+            let qv: &[f32] = if q.metric == Metric::Cosine {
+                if unit.is_empty() {
+                    let n = if q.norm > 0.0 { q.norm } else { 1.0 };
+                    unit.extend(q.vector.iter().map(|x| x / n));
+                }
+                &unit
+            } else {
+                q.vector
+            };
+            let want = if p.rerank == 0 { p.k } else { p.rerank.max(p.k) };
+            let mut cands = TopK::new(want);
+            let live = |row: u32| s.is_live(row);
+            let mut scanned = 0u64;
+            ivf.scan(qv, p.nprobe, &mut scratch, &live, &mut |rank, row| {
+                scanned += 1;
+                cands.push(Cand { rank, seg: i as u32, row }, &row_cmp);
+                cands.threshold()
+            });
+            stats.offered += scanned;
+            let cands = cands.into_sorted(&row_cmp);
+            if p.rerank == 0 {
+                for c in cands {
+                    top.push(c, &cmp);
+                }
+                continue;
+            }
+            stats.reranked += cands.len() as u64;
+            stats.disk_bytes += cands.len() as u64 * (rows_bytes_per_row(rows, q.vector.len()));
+            for c in cands {
+                let rank = flat::exact_rank(q, rows, norms, c.row as usize);
+                top.push(Cand { rank, seg: i as u32, row: c.row }, &cmp);
+            }
         }
         let out = top
             .into_sorted(&cmp)
             .into_iter()
             .filter_map(|c| {
                 let key = keys.get(c.seg as usize)?.get(c.row as usize)?;
-                let score = q.metric.rank_value(c.rank);
-                Some(Hit { key, score })
+                Some(Hit { key, score: q.metric.rank_value(c.rank) })
             })
             .collect();
-        Ok(out)
+        Ok((out, stats))
     }
 
     /// Bytes held in process memory by this snapshot's segments (keys, delete sets).

@@ -40,6 +40,7 @@ fn kind_name(kind: FileKind) -> &'static str {
         FileKind::Vectors => "vectors",
         FileKind::Keys => "keys",
         FileKind::Deletes => "deletes",
+        FileKind::Ivf => "ivf-pq",
     }
 }
 

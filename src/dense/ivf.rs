@@ -1,0 +1,439 @@
+//! IVF-PQ: inverted lists of product-quantized codes for one segment.
+//!
+//! The memory tier of a segment: coarse centroids, PQ codebooks, per-list codes (4-bit codes
+//! in the blocked fast-scan layout, 8-bit codes row-major) and per-list row ids. The
+//! full-precision vectors stay in the segment's vectors file and are touched only to re-rank
+//! the best candidates (see `Snapshot::search_with`).
+//!
+//! Scoring: for inner product (and cosine, on normalised vectors) with residual codes,
+//! `<q, x> ≈ <q, c> + Σ_j lut_j[code_j]` where `c` is the list's centroid, so one lookup table
+//! serves every list; for L2 with residual codes the table is built per probed list from
+//! `q − c`. Non-residual codes use one table for every list and every metric.
+
+use crate::dense::kernels::{self, fastscan};
+use crate::dense::kmeans::{self, KMeansConfig};
+use crate::dense::pq::{self, PqConfig, ProductQuantizer};
+use crate::error::{Error, Result};
+use crate::format::{ByteReader, ByteWriter};
+use crate::schema::IvfPqParams;
+use crate::segment::VectorsView;
+use crate::types::Metric;
+
+/// Quality figures of a trained index, kept in its file for `strata stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct IvfStats {
+    /// Largest list size / mean list size.
+    pub list_spread: f32,
+    /// Mean per-subspace code entropy, in bits (at most nbits).
+    pub code_entropy: f32,
+    /// Seconds spent training and encoding.
+    pub build_seconds: f32,
+}
+
+/// The IVF-PQ index of one segment.
+#[derive(Debug, Clone)]
+pub struct IvfPq {
+    dim: usize,
+    metric: Metric,
+    nlist: usize,
+    residual: bool,
+    balanced: bool,
+    centroids: Vec<f32>,
+    pq: ProductQuantizer,
+    /// List `l` holds positions `offsets[l]..offsets[l + 1]` of `ids`.
+    offsets: Vec<u32>,
+    ids: Vec<u32>,
+    /// Byte offset of each list's codes in `codes` (nlist + 1 entries).
+    code_offsets: Vec<usize>,
+    codes: Vec<u8>,
+    stats: IvfStats,
+}
+
+/// Per-query scratch space, reusable across queries and segments.
+#[derive(Debug, Default)]
+pub struct IvfScratch {
+    coarse: Vec<(f32, u32)>,
+    lut: Vec<f32>,
+    qc: Vec<f32>,
+    sums4: Vec<u16>,
+    sums8: Vec<f32>,
+}
+
+/// A candidate from the code scan: approximate rank value (larger is better) and row.
+pub type Candidate = (f32, u32);
+
+fn upcast(rows: VectorsView<'_>) -> Vec<f32> {
+    match rows {
+        VectorsView::F32(v) => v.to_vec(),
+        VectorsView::F16(v) => v.iter().map(|x| x.to_f32()).collect(),
+    }
+}
+
+/// Normalises every row of `data` in place (rows of norm 0 stay 0).
+pub fn normalize_rows(data: &mut [f32], dim: usize) {
+    for row in data.chunks_exact_mut(dim.max(1)) {
+        let n = kernels::norm_f32(row);
+        if n > 0.0 {
+            row.iter_mut().for_each(|x| *x /= n);
+        }
+    }
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl IvfPq {
+    /// Trains and encodes the index of `rows` (`dim` values each) for `metric`.
+    pub fn build(rows: VectorsView<'_>, dim: usize, metric: Metric, p: &IvfPqParams, seed: u64) -> Result<IvfPq> {
+        let start = std::time::Instant::now();
+        let mut data = upcast(rows);
+        if metric == Metric::Cosine {
+            normalize_rows(&mut data, dim);
+        }
+        let n = data.len() / dim.max(1);
+        if n == 0 {
+            return Err(Error::InvalidArgument("IVF-PQ needs at least one vector".into()));
+        }
+        let threads = threads();
+        let nlist = (p.nlist as usize).min((n / 32).max(1));
+        let km = kmeans::train(
+            &data,
+            dim,
+            &KMeansConfig {
+                k: nlist,
+                iters: 12,
+                seed,
+                balanced: p.balanced,
+                threads,
+                max_points: (64 * nlist).min(n),
+                ..KMeansConfig::default()
+            },
+        )?;
+        let assign = if p.balanced { km.assign_balanced(&data, threads, 1.5) } else { km.assign(&data, threads).0 };
+        let list_spread = kmeans::size_spread(&assign, nlist) as f32;
+        // Residuals (or the vectors themselves) are what the product quantizer encodes.
+        if p.residual {
+            for (row, &a) in data.chunks_exact_mut(dim).zip(&assign) {
+                let c = km.centroids.get(a as usize * dim..(a as usize + 1) * dim).unwrap_or_default();
+                row.iter_mut().zip(c).for_each(|(x, c)| *x -= c);
+            }
+        }
+        let pq = ProductQuantizer::train(
+            &data,
+            dim,
+            &PqConfig {
+                m: p.m as usize,
+                nbits: p.nbits,
+                balanced: p.balanced,
+                seed: seed ^ 0x5eed,
+                iters: 15,
+                threads,
+                max_points: n.min(65_536),
+            },
+        )?;
+        let all_codes = pq.encode_many(&data, threads);
+        let code_entropy = {
+            let e = pq::code_entropy(&all_codes, pq.m, pq.ksub);
+            (e.iter().sum::<f64>() / e.len().max(1) as f64) as f32
+        };
+        drop(data);
+        // Group rows by list (counting sort keeps row order inside a list).
+        let mut offsets = vec![0u32; nlist + 1];
+        for &a in &assign {
+            if let Some(o) = offsets.get_mut(a as usize + 1) {
+                *o += 1;
+            }
+        }
+        for l in 0..nlist {
+            let prev = offsets.get(l).copied().unwrap_or(0);
+            if let Some(o) = offsets.get_mut(l + 1) {
+                *o += prev;
+            }
+        }
+        let mut fill = offsets.clone();
+        let mut ids = vec![0u32; n];
+        for (row, &a) in assign.iter().enumerate() {
+            if let Some(f) = fill.get_mut(a as usize)
+                && let Some(slot) = ids.get_mut(*f as usize)
+            {
+                *slot = row as u32;
+                *f += 1;
+            }
+        }
+        let m = pq.m;
+        let mut codes = Vec::new();
+        let mut code_offsets = Vec::with_capacity(nlist + 1);
+        let mut list_codes = Vec::new();
+        for l in 0..nlist {
+            code_offsets.push(codes.len());
+            let (a, b) = (offsets.get(l).copied().unwrap_or(0), offsets.get(l + 1).copied().unwrap_or(0));
+            list_codes.clear();
+            for &row in ids.get(a as usize..b as usize).unwrap_or_default() {
+                let r = row as usize;
+                list_codes.extend_from_slice(all_codes.get(r * m..(r + 1) * m).unwrap_or_default());
+            }
+            if pq.nbits == 4 {
+                codes.extend(fastscan::pack4(&list_codes, (b - a) as usize, m));
+            } else {
+                codes.extend_from_slice(&list_codes);
+            }
+        }
+        code_offsets.push(codes.len());
+        Ok(IvfPq {
+            dim,
+            metric,
+            nlist,
+            residual: p.residual,
+            balanced: p.balanced,
+            centroids: km.centroids,
+            pq,
+            offsets,
+            ids,
+            code_offsets,
+            codes,
+            stats: IvfStats {
+                list_spread,
+                code_entropy,
+                build_seconds: start.elapsed().as_secs_f32(),
+            },
+        })
+    }
+
+    /// Number of lists.
+    pub fn nlist(&self) -> usize {
+        self.nlist
+    }
+
+    /// Number of sub-quantizers.
+    pub fn m(&self) -> usize {
+        self.pq.m
+    }
+
+    /// Bits per sub-code.
+    pub fn nbits(&self) -> u8 {
+        self.pq.nbits
+    }
+
+    /// Whether the coarse and PQ training were balanced.
+    pub fn balanced(&self) -> bool {
+        self.balanced
+    }
+
+    /// Quality figures.
+    pub fn stats(&self) -> IvfStats {
+        self.stats
+    }
+
+    /// Bytes held in memory (everything a query scans).
+    pub fn resident_bytes(&self) -> u64 {
+        (self.centroids.len() * 4
+            + self.pq.codebooks.len() * 4
+            + self.offsets.len() * 4
+            + self.ids.len() * 4
+            + self.code_offsets.len() * 8
+            + self.codes.len()) as u64
+    }
+
+    fn list(&self, l: usize) -> (&[u32], &[u8]) {
+        let (a, b) = (self.offsets.get(l).copied().unwrap_or(0), self.offsets.get(l + 1).copied().unwrap_or(0));
+        let ids = self.ids.get(a as usize..b as usize).unwrap_or_default();
+        let (ca, cb) = (self.code_offsets.get(l).copied().unwrap_or(0), self.code_offsets.get(l + 1).copied().unwrap_or(0));
+        (ids, self.codes.get(ca..cb).unwrap_or_default())
+    }
+
+    /// Scans the `nprobe` lists nearest to `q` (normalised already for cosine) and offers
+    /// each live row's approximate rank value to `offer`, which returns the current threshold
+    /// (rows scoring below it are skipped without being offered).
+    pub fn scan(
+        &self,
+        q: &[f32],
+        nprobe: usize,
+        s: &mut IvfScratch,
+        is_live: &dyn Fn(u32) -> bool,
+        offer: &mut dyn FnMut(f32, u32) -> f32,
+    ) {
+        let dim = self.dim;
+        let m = self.pq.m;
+        let nprobe = nprobe.clamp(1, self.nlist);
+        // Coarse ranking: larger is better for every metric.
+        s.coarse.clear();
+        match self.metric {
+            Metric::L2 => self.nearest_l2(q, nprobe, &mut s.coarse),
+            _ => self.nearest_ip(q, nprobe, &mut s.coarse),
+        }
+        let ksub = self.pq.ksub;
+        s.lut.resize(m * ksub, 0.0);
+        let shared_lut = !(self.residual && self.metric == Metric::L2);
+        if shared_lut {
+            if self.metric == Metric::L2 {
+                self.pq.lut_l2(q, &mut s.lut);
+            } else {
+                self.pq.lut_ip(q, &mut s.lut);
+            }
+        }
+        let fs = fastscan::best();
+        let mut qlut = (self.pq.nbits == 4 && shared_lut).then(|| fastscan::quantize_lut(&s.lut, m));
+        let coarse = std::mem::take(&mut s.coarse);
+        let mut thr = f32::NEG_INFINITY;
+        for &(cscore, l) in &coarse {
+            let l = l as usize;
+            let (ids, codes) = self.list(l);
+            if ids.is_empty() {
+                continue;
+            }
+            // Base of the approximate rank value for this list, and the table's sign.
+            let (base, sign) = match (self.metric, self.residual) {
+                (Metric::L2, true) => {
+                    let c = self.centroids.get(l * dim..(l + 1) * dim).unwrap_or_default();
+                    s.qc.clear();
+                    s.qc.extend(q.iter().zip(c).map(|(a, b)| a - b));
+                    self.pq.lut_l2(&s.qc, &mut s.lut);
+                    if self.pq.nbits == 4 {
+                        qlut = Some(fastscan::quantize_lut(&s.lut, m));
+                    }
+                    (0.0, -1.0)
+                }
+                (Metric::L2, false) => (0.0, -1.0),
+                (_, true) => (cscore, 1.0),
+                (_, false) => (0.0, 1.0),
+            };
+            let n = ids.len();
+            if let Some(ql) = qlut.as_ref().filter(|_| self.pq.nbits == 4) {
+                let nblocks = n.div_ceil(32);
+                s.sums4.resize(nblocks * 32, 0);
+                (fs.scan4)(codes, nblocks, ql, &mut s.sums4);
+                for (&sum, &row) in s.sums4.iter().zip(ids) {
+                    let approx = base + sign * (ql.bias + ql.scale * f32::from(sum));
+                    if approx >= thr && is_live(row) {
+                        thr = offer(approx, row);
+                    }
+                }
+            } else {
+                s.sums8.resize(n, 0.0);
+                (fs.scan8)(codes, m, &s.lut, &mut s.sums8);
+                for (&sum, &row) in s.sums8.iter().zip(ids) {
+                    let approx = base + sign * sum;
+                    if approx >= thr && is_live(row) {
+                        thr = offer(approx, row);
+                    }
+                }
+            }
+        }
+        s.coarse = coarse;
+    }
+
+    fn nearest_ip(&self, q: &[f32], n: usize, out: &mut Vec<(f32, u32)>) {
+        let k = kernels::best();
+        let mut scores = vec![0f32; self.nlist];
+        (k.dot_f32_many)(q, &self.centroids, &mut scores);
+        top_n(&scores, n, out);
+    }
+
+    fn nearest_l2(&self, q: &[f32], n: usize, out: &mut Vec<(f32, u32)>) {
+        let k = kernels::best();
+        let mut scores = vec![0f32; self.nlist];
+        (k.l2sq_f32_many)(q, &self.centroids, &mut scores);
+        scores.iter_mut().for_each(|s| *s = -*s);
+        top_n(&scores, n, out);
+    }
+
+    /// Encodes the index (see docs/FORMAT.md, "IVF-PQ body").
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = ByteWriter::new();
+        w.u32(self.dim as u32);
+        w.u32(self.nlist as u32);
+        w.u8(match self.metric {
+            Metric::Cosine => 1,
+            Metric::Dot => 2,
+            Metric::L2 => 3,
+        });
+        w.u8(u8::from(self.residual));
+        w.u8(u8::from(self.balanced));
+        w.u8(0);
+        w.f32(self.stats.list_spread);
+        w.f32(self.stats.code_entropy);
+        w.f32(self.stats.build_seconds);
+        w.len(self.ids.len());
+        for &c in &self.centroids {
+            w.f32(c);
+        }
+        self.pq.encode_to(&mut w);
+        for &o in &self.offsets {
+            w.u32(o);
+        }
+        for &i in &self.ids {
+            w.u32(i);
+        }
+        w.bytes(&self.codes);
+        w.into_inner()
+    }
+
+    /// Decodes and checks an index of a segment with `rows` rows of dimension `dim`.
+    pub fn decode(file: &str, body: &[u8], dim: usize, metric: Metric, rows: u64) -> Result<IvfPq> {
+        let mut r = ByteReader::new(file, body);
+        let d = r.u32("dimension")? as usize;
+        let nlist = r.u32("nlist")? as usize;
+        let metric_code = r.u8("metric")?;
+        let residual = r.u8("residual")? != 0;
+        let balanced = r.u8("balanced")? != 0;
+        r.u8("reserved")?;
+        let stats = IvfStats {
+            list_spread: r.f32("list spread")?,
+            code_entropy: r.f32("code entropy")?,
+            build_seconds: r.f32("build seconds")?,
+        };
+        let n = r.u64("rows")?;
+        let want_metric = match metric {
+            Metric::Cosine => 1,
+            Metric::Dot => 2,
+            Metric::L2 => 3,
+        };
+        if d != dim || n != rows || metric_code != want_metric || nlist == 0 {
+            return Err(r.corrupt(format!(
+                "index header (dim {d}, rows {n}, metric {metric_code}, nlist {nlist}) does not match the segment"
+            )));
+        }
+        let n = n as usize;
+        let centroids = r.f32_vec(nlist.checked_mul(dim).ok_or_else(|| r.corrupt("nlist overflows"))?, "centroids")?;
+        let pq = ProductQuantizer::decode_from(&mut r)?;
+        if pq.dim != dim {
+            return Err(r.corrupt("codebook dimension differs from the segment's"));
+        }
+        let offsets = r.u32_vec(nlist + 1, "list offsets")?;
+        let ids = r.u32_vec(n, "row ids")?;
+        let codes = r.bytes("codes")?.to_vec();
+        r.finish("ivf")?;
+        if offsets.first() != Some(&0)
+            || offsets.last() != Some(&(n as u32))
+            || offsets.windows(2).any(|w| w.first() > w.get(1))
+            || ids.iter().any(|&i| i as usize >= n)
+        {
+            return Err(Error::corrupt(file, 0, "list offsets or row ids out of range"));
+        }
+        let mut code_offsets = Vec::with_capacity(nlist + 1);
+        let mut at = 0usize;
+        for w in offsets.windows(2) {
+            code_offsets.push(at);
+            let len = (w.get(1).copied().unwrap_or(0) - w.first().copied().unwrap_or(0)) as usize;
+            at += if pq.nbits == 4 { fastscan::packed4_len(len, pq.m) } else { len * pq.m };
+        }
+        code_offsets.push(at);
+        if at != codes.len() {
+            return Err(Error::corrupt(file, 0, format!("{} code bytes, lists need {at}", codes.len())));
+        }
+        Ok(IvfPq { dim, metric, nlist, residual, balanced, centroids, pq, offsets, ids, code_offsets, codes, stats })
+    }
+}
+
+/// The `n` largest scores with their indices, best first.
+fn top_n(scores: &[f32], n: usize, out: &mut Vec<(f32, u32)>) {
+    out.clear();
+    out.extend(scores.iter().enumerate().map(|(i, &s)| (s, i as u32)));
+    let n = n.min(out.len());
+    if n < out.len() {
+        out.select_nth_unstable_by(n, |a, b| b.0.total_cmp(&a.0));
+        out.truncate(n);
+    }
+    out.sort_by(|a, b| b.0.total_cmp(&a.0));
+}
