@@ -15,6 +15,7 @@ use crate::dense::kmeans::{self, KMeansConfig};
 use crate::dense::pq::{self, PqConfig, ProductQuantizer};
 use crate::error::{Error, Result};
 use crate::format::{ByteReader, ByteWriter};
+use crate::io::FileBytes;
 use crate::schema::IvfPqParams;
 use crate::segment::VectorsView;
 use crate::types::Metric;
@@ -42,11 +43,50 @@ pub struct IvfPq {
     pq: ProductQuantizer,
     /// List `l` holds positions `offsets[l]..offsets[l + 1]` of `ids`.
     offsets: Vec<u32>,
-    ids: Vec<u32>,
+    ids: Ids,
     /// Byte offset of each list's codes in `codes` (nlist + 1 entries).
     code_offsets: Vec<usize>,
     codes: Vec<u8>,
     stats: IvfStats,
+}
+
+/// The row id of each position in list order: owned right after training, mapped from the
+/// index file once opened (row ids are read only for candidates that pass the code scan, so
+/// they belong to the disk tier, not the memory tier).
+#[derive(Debug, Clone)]
+enum Ids {
+    Owned(Vec<u32>),
+    Mapped { file: FileBytes, offset: usize, len: usize },
+}
+
+impl Ids {
+    #[inline]
+    fn get(&self, i: usize) -> Option<u32> {
+        match self {
+            Ids::Owned(v) => v.get(i).copied(),
+            Ids::Mapped { file, offset, len } => {
+                if i >= *len {
+                    return None;
+                }
+                let at = offset + 4 * i;
+                file.get(at..at + 4)?.try_into().ok().map(u32::from_le_bytes)
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Ids::Owned(v) => v.len(),
+            Ids::Mapped { len, .. } => *len,
+        }
+    }
+
+    fn resident_bytes(&self) -> usize {
+        match self {
+            Ids::Owned(v) => v.len() * 4,
+            Ids::Mapped { .. } => 0,
+        }
+    }
 }
 
 /// Per-query scratch space, reusable across queries and segments.
@@ -189,7 +229,7 @@ impl IvfPq {
             centroids: km.centroids,
             pq,
             offsets,
-            ids,
+            ids: Ids::Owned(ids),
             code_offsets,
             codes,
             stats: IvfStats {
@@ -230,16 +270,16 @@ impl IvfPq {
         (self.centroids.len() * 4
             + self.pq.codebooks.len() * 4
             + self.offsets.len() * 4
-            + self.ids.len() * 4
+            + self.ids.resident_bytes()
             + self.code_offsets.len() * 8
             + self.codes.len()) as u64
     }
 
-    fn list(&self, l: usize) -> (&[u32], &[u8]) {
+    /// The first position and length of list `l`, and its codes.
+    fn list(&self, l: usize) -> (usize, usize, &[u8]) {
         let (a, b) = (self.offsets.get(l).copied().unwrap_or(0), self.offsets.get(l + 1).copied().unwrap_or(0));
-        let ids = self.ids.get(a as usize..b as usize).unwrap_or_default();
         let (ca, cb) = (self.code_offsets.get(l).copied().unwrap_or(0), self.code_offsets.get(l + 1).copied().unwrap_or(0));
-        (ids, self.codes.get(ca..cb).unwrap_or_default())
+        (a as usize, b.saturating_sub(a) as usize, self.codes.get(ca..cb).unwrap_or_default())
     }
 
     /// Scans the `nprobe` lists nearest to `q` (normalised already for cosine) and offers
@@ -278,8 +318,8 @@ impl IvfPq {
         let mut thr = f32::NEG_INFINITY;
         for &(cscore, l) in &coarse {
             let l = l as usize;
-            let (ids, codes) = self.list(l);
-            if ids.is_empty() {
+            let (first, n, codes) = self.list(l);
+            if n == 0 {
                 continue;
             }
             // Base of the approximate rank value for this list, and the table's sign.
@@ -298,23 +338,28 @@ impl IvfPq {
                 (_, true) => (cscore, 1.0),
                 (_, false) => (0.0, 1.0),
             };
-            let n = ids.len();
             if let Some(ql) = qlut.as_ref().filter(|_| self.pq.nbits == 4) {
                 let nblocks = n.div_ceil(32);
                 s.sums4.resize(nblocks * 32, 0);
                 (fs.scan4)(codes, nblocks, ql, &mut s.sums4);
-                for (&sum, &row) in s.sums4.iter().zip(ids) {
+                for (i, &sum) in s.sums4.iter().take(n).enumerate() {
                     let approx = base + sign * (ql.bias + ql.scale * f32::from(sum));
-                    if approx >= thr && is_live(row) {
+                    if approx >= thr
+                        && let Some(row) = self.ids.get(first + i)
+                        && is_live(row)
+                    {
                         thr = offer(approx, row);
                     }
                 }
             } else {
                 s.sums8.resize(n, 0.0);
                 (fs.scan8)(codes, m, &s.lut, &mut s.sums8);
-                for (&sum, &row) in s.sums8.iter().zip(ids) {
+                for (i, &sum) in s.sums8.iter().enumerate() {
                     let approx = base + sign * sum;
-                    if approx >= thr && is_live(row) {
+                    if approx >= thr
+                        && let Some(row) = self.ids.get(first + i)
+                        && is_live(row)
+                    {
                         thr = offer(approx, row);
                     }
                 }
@@ -362,15 +407,24 @@ impl IvfPq {
         for &o in &self.offsets {
             w.u32(o);
         }
-        for &i in &self.ids {
-            w.u32(i);
+        for i in 0..self.ids.len() {
+            w.u32(self.ids.get(i).unwrap_or(0));
         }
         w.bytes(&self.codes);
         w.into_inner()
     }
 
-    /// Decodes and checks an index of a segment with `rows` rows of dimension `dim`.
-    pub fn decode(file: &str, body: &[u8], dim: usize, metric: Metric, rows: u64) -> Result<IvfPq> {
+    /// Decodes and checks an index of a segment with `rows` rows of dimension `dim`; the
+    /// first `body_len` bytes of `bytes` are the body. Row ids stay in `bytes`.
+    pub fn decode(
+        file: &str,
+        bytes: &FileBytes,
+        body_len: usize,
+        dim: usize,
+        metric: Metric,
+        rows: u64,
+    ) -> Result<IvfPq> {
+        let body = bytes.get(..body_len).unwrap_or_default();
         let mut r = ByteReader::new(file, body);
         let d = r.u32("dimension")? as usize;
         let nlist = r.u32("nlist")? as usize;
@@ -401,6 +455,7 @@ impl IvfPq {
             return Err(r.corrupt("codebook dimension differs from the segment's"));
         }
         let offsets = r.u32_vec(nlist + 1, "list offsets")?;
+        let ids_at = r.position();
         let ids = r.u32_vec(n, "row ids")?;
         let codes = r.bytes("codes")?.to_vec();
         r.finish("ivf")?;
@@ -422,6 +477,8 @@ impl IvfPq {
         if at != codes.len() {
             return Err(Error::corrupt(file, 0, format!("{} code bytes, lists need {at}", codes.len())));
         }
+        drop(ids);
+        let ids = Ids::Mapped { file: bytes.clone(), offset: ids_at, len: n };
         Ok(IvfPq { dim, metric, nlist, residual, balanced, centroids, pq, offsets, ids, code_offsets, codes, stats })
     }
 }

@@ -84,8 +84,9 @@ impl Segment {
         let keys = KeyColumn::open(&kref.file, kbytes, schema.key, meta.rows)?;
         let ivf = match meta.components.iter().find(|c| c.kind == FileKind::Ivf) {
             Some(c) => {
-                let bytes = open_component(dir, c, false)?;
-                Some(IvfPq::decode(&c.file, body(&bytes), dim, metric, meta.rows)?)
+                let bytes = open_component(dir, c, true)?;
+                let body_len = body(&bytes).len();
+                Some(IvfPq::decode(&c.file, &bytes, body_len, dim, metric, meta.rows)?)
             }
             None => None,
         };

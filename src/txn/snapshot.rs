@@ -7,6 +7,7 @@
 
 use crate::dense::flat::{self, Cand, FlatQuery, TopK};
 use crate::dense::ivf::IvfScratch;
+use crate::dense::kernels;
 use crate::error::{Error, Result};
 use crate::io::Directory;
 use crate::schema::Schema;
@@ -346,7 +347,23 @@ impl Snapshot {
             }
             stats.reranked += cands.len() as u64;
             stats.disk_bytes += cands.len() as u64 * (rows_bytes_per_row(rows, q.vector.len()));
-            for c in cands {
+            // Rows come from the mapped vectors file: start loading a few ahead.
+            const AHEAD: usize = 3;
+            let dim = q.vector.len();
+            let prefetch = |row: u32| {
+                let span = row as usize * dim..(row as usize + 1) * dim;
+                match rows {
+                    VectorsView::F32(v) => kernels::prefetch(v.get(span).unwrap_or_default()),
+                    VectorsView::F16(v) => kernels::prefetch(v.get(span).unwrap_or_default()),
+                }
+            };
+            for c in cands.iter().take(AHEAD) {
+                prefetch(c.row);
+            }
+            for (j, c) in cands.iter().enumerate() {
+                if let Some(next) = cands.get(j + AHEAD) {
+                    prefetch(next.row);
+                }
                 let rank = flat::exact_rank(q, rows, norms, c.row as usize);
                 top.push(Cand { rank, seg: i as u32, row: c.row }, &cmp);
             }

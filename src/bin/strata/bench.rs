@@ -15,7 +15,10 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Instant;
 use strata::input::{read_ground_truth, read_vectors_many, split_paths};
-use strata::{Hit, Key, KeyKind, Metric, Reader, Schema, Snapshot};
+use strata::{
+    DenseIndex, Hit, IvfPqParams, Key, KeyKind, Metric, Reader, Schema, SearchParams, Snapshot,
+    VectorStorage,
+};
 
 /// Options of `strata bench-ann`.
 #[derive(Debug, Args)]
@@ -35,9 +38,27 @@ pub struct BenchArgs {
     /// Results per query (at least 10, for recall@10).
     #[arg(long, default_value_t = 10)]
     k: usize,
-    /// Index kind; only `flat` exists so far.
+    /// Index kind: `flat` or `ivfpq`.
     #[arg(long, default_value = "flat")]
     index: String,
+    /// IVF lists (ivfpq).
+    #[arg(long, default_value_t = 1024)]
+    nlist: u32,
+    /// PQ sub-quantizers (ivfpq).
+    #[arg(long, default_value_t = 48)]
+    m: u32,
+    /// Bits per PQ sub-code: 4 (fast-scan) or 8 (ivfpq).
+    #[arg(long, default_value_t = 4)]
+    nbits: u8,
+    /// Balanced (Sinkhorn-constrained) k-means for lists and codebooks (ivfpq).
+    #[arg(long)]
+    balanced: bool,
+    /// Encode the vectors themselves instead of residuals to their list centroid (ivfpq).
+    #[arg(long)]
+    non_residual: bool,
+    /// Store the full-precision vectors as f16 (halves the disk tier).
+    #[arg(long)]
+    f16: bool,
     /// nprobe values to sweep (IVF indexes; ignored by flat).
     #[arg(long)]
     nprobe: Option<String>,
@@ -70,13 +91,19 @@ struct Pass {
     hits: Vec<Vec<Hit>>,
     ms: Vec<f64>,
     wall_s: f64,
+    disk_bytes: u64,
 }
 
-/// One query's hits and its latency in milliseconds.
-type Answered = (Vec<Hit>, f64);
+/// One query's hits, its latency in milliseconds and the disk-tier bytes it read.
+type Answered = (Vec<Hit>, f64, u64);
 
 /// Runs `queries` through `snap`, one at a time per thread, in query order per thread.
-fn timed_pass(snap: &Snapshot, queries: &[Vec<f32>], k: usize, threads: usize) -> CliResult<Pass> {
+fn timed_pass(
+    snap: &Snapshot,
+    queries: &[Vec<f32>],
+    params: &SearchParams,
+    threads: usize,
+) -> CliResult<Pass> {
     let bar = progress_bar(queries.len() as u64, "search");
     let chunk = queries.len().div_ceil(threads.max(1)).max(1);
     let start = Instant::now();
@@ -89,10 +116,10 @@ fn timed_pass(snap: &Snapshot, queries: &[Vec<f32>], k: usize, threads: usize) -
                     part.iter()
                         .map(|q| {
                             let t = Instant::now();
-                            let hits = snap.search(q, k)?;
+                            let (hits, stats) = snap.search_with(q, params)?;
                             let ms = t.elapsed().as_secs_f64() * 1e3;
                             bar.inc(1);
-                            Ok((hits, ms))
+                            Ok((hits, ms, stats.disk_bytes))
                         })
                         .collect()
                 })
@@ -115,11 +142,13 @@ fn timed_pass(snap: &Snapshot, queries: &[Vec<f32>], k: usize, threads: usize) -
         hits: Vec::with_capacity(queries.len()),
         ms: Vec::with_capacity(queries.len()),
         wall_s,
+        disk_bytes: 0,
     };
     for part in parts {
-        for (hits, ms) in part? {
+        for (hits, ms, bytes) in part? {
             pass.hits.push(hits);
             pass.ms.push(ms);
+            pass.disk_bytes += bytes;
         }
     }
     Ok(pass)
@@ -132,12 +161,22 @@ fn round(x: f64, digits: i32) -> f64 {
 
 /// `strata bench-ann`.
 pub fn run(args: &BenchArgs) -> CliResult {
-    if args.index != "flat" {
-        return Err(CliError::Usage(format!(
-            "index kind {} is not built yet (available: flat)",
-            args.index
-        )));
-    }
+    let ivf = match args.index.as_str() {
+        "flat" => None,
+        "ivfpq" => Some(IvfPqParams {
+            nlist: args.nlist,
+            m: args.m,
+            nbits: args.nbits,
+            balanced: args.balanced,
+            residual: !args.non_residual,
+            min_rows: IvfPqParams::default().min_rows,
+        }),
+        other => {
+            return Err(CliError::Usage(format!(
+                "index kind {other} is not built yet (available: flat, ivfpq)"
+            )));
+        }
+    };
     let metric = Metric::parse(&args.metric).ok_or_else(|| {
         CliError::Usage(format!(
             "unknown metric '{}' (expected ip, l2 or cosine)",
@@ -154,11 +193,15 @@ pub fn run(args: &BenchArgs) -> CliResult {
             "--batch and --threads must be at least 1".to_owned(),
         ));
     }
-    for (flag, value) in [("--nprobe", &args.nprobe), ("--rerank", &args.rerank)] {
-        if value.is_some() {
-            eprintln!("note: {flag} does not apply to --index flat; ignored");
+    if ivf.is_none() {
+        for (flag, value) in [("--nprobe", &args.nprobe), ("--rerank", &args.rerank)] {
+            if value.is_some() {
+                eprintln!("note: {flag} does not apply to --index flat; ignored");
+            }
         }
     }
+    let nprobes = parse_list("--nprobe", args.nprobe.as_deref(), 32)?;
+    let reranks = parse_list("--rerank", args.rerank.as_deref(), 40)?;
 
     let t = Instant::now();
     let base = read_vectors_many(&split_paths(&args.base))?;
@@ -190,9 +233,18 @@ pub fn run(args: &BenchArgs) -> CliResult {
     let dim =
         u32::try_from(d).map_err(|_| CliError::Usage(format!("dimension {d} is too large")))?;
     let t = Instant::now();
-    let mut index = create_index(work.path(), Schema::dense(KeyKind::U64, dim, metric))?;
+    let mut schema = Schema::dense(KeyKind::U64, dim, metric);
+    if args.f16 {
+        schema = schema.with_storage(VectorStorage::F16);
+    }
+    if let Some(p) = ivf {
+        schema = schema.with_index(DenseIndex::IvfPq(p));
+    }
+    let mut index = create_index(work.path(), schema)?;
     let keys = (0..n as u64).map(Key::U64).collect();
-    let report = ingest_batches(&mut index, &base, keys, args.batch)?;
+    // An IVF-PQ index is trained per segment: ingest it as one segment so it is trained once.
+    let batch = if ivf.is_some() { n.max(1) } else { args.batch };
+    let report = ingest_batches(&mut index, &base, keys, batch)?;
     drop(index);
     let build_s = t.elapsed().as_secs_f64();
     drop(base);
@@ -208,54 +260,98 @@ pub fn run(args: &BenchArgs) -> CliResult {
     let (_, disk) = dir_bytes(work.path())?;
     let resident = snap.resident_bytes();
 
-    let warm = WARM_UP.min(nq);
-    for q in query_rows.iter().take(warm) {
-        snap.search(q, args.k)?;
-    }
-    let pass = timed_pass(&snap, &query_rows, args.k, args.threads)?;
-    let found: usize = pass
-        .hits
-        .iter()
-        .enumerate()
-        .map(|(i, hits)| {
-            let top = key_set(hits.get(..RECALL_AT.min(hits.len())).unwrap_or_default());
-            gt.row(i)
-                .iter()
-                .take(RECALL_AT)
-                .filter(|&&id| top.contains(&Key::U64(u64::from(id))))
-                .count()
-        })
-        .sum();
-    let recall = found as f64 / (nq * RECALL_AT).max(1) as f64;
-    let lat = Latency::of(&pass.ms);
-    let qps = if args.threads == 1 {
-        lat.qps()
+    let settings: Vec<(Option<usize>, Option<usize>)> = if ivf.is_some() {
+        nprobes
+            .iter()
+            .flat_map(|&np| reranks.iter().map(move |&rr| (Some(np), Some(rr))))
+            .collect()
     } else {
-        nq as f64 / pass.wall_s.max(1e-9)
+        vec![(None, None)]
     };
-    let per_vector = |bytes: u64| round(bytes as f64 / n.max(1) as f64, 2);
-    let line = json_line(&[
-        ("engine", json!("strata")),
-        ("index", json!("flat")),
-        ("metric", json!(args.metric)),
-        ("k", json!(args.k)),
-        ("n", json!(n)),
-        ("d", json!(d)),
-        ("nq", json!(nq)),
-        ("recall_at_10", json!(round(recall, 4))),
-        ("qps", json!(round(qps, 1))),
-        ("mean_ms", json!(round(lat.mean_ms, 4))),
-        ("p50_ms", json!(round(lat.p50_ms, 4))),
-        ("p99_ms", json!(round(lat.p99_ms, 4))),
-        ("build_s", json!(round(build_s, 3))),
-        ("memory_bytes_per_vector", json!(per_vector(resident))),
-        ("disk_bytes_per_vector", json!(per_vector(disk))),
-        ("threads", json!(args.threads)),
-        ("nprobe", Value::Null),
-        ("rerank", Value::Null),
-    ]);
-    println!("{line}");
+    let ivf_stats = snap.segments().iter().find_map(|s| s.segment.ivf().map(|i| i.stats()));
+    for (nprobe, rerank) in settings {
+        let params = match (nprobe, rerank) {
+            (Some(np), Some(rr)) => SearchParams { k: args.k, nprobe: np, rerank: rr, exact: false },
+            _ => SearchParams::exact(args.k),
+        };
+        let warm = WARM_UP.min(nq);
+        for q in query_rows.iter().take(warm) {
+            snap.search_with(q, &params)?;
+        }
+        let pass = timed_pass(&snap, &query_rows, &params, args.threads)?;
+        let found: usize = pass
+            .hits
+            .iter()
+            .enumerate()
+            .map(|(i, hits)| {
+                let top = key_set(hits.get(..RECALL_AT.min(hits.len())).unwrap_or_default());
+                gt.row(i)
+                    .iter()
+                    .take(RECALL_AT)
+                    .filter(|&&id| top.contains(&Key::U64(u64::from(id))))
+                    .count()
+            })
+            .sum();
+        let recall = found as f64 / (nq * RECALL_AT).max(1) as f64;
+        let lat = Latency::of(&pass.ms);
+        let qps = if args.threads == 1 {
+            lat.qps()
+        } else {
+            nq as f64 / pass.wall_s.max(1e-9)
+        };
+        let per_vector = |bytes: u64| round(bytes as f64 / n.max(1) as f64, 2);
+        let opt = |v: Option<usize>| v.map_or(Value::Null, |x| json!(x));
+        let mut fields = vec![
+            ("engine", json!("strata")),
+            ("index", json!(args.index)),
+            ("metric", json!(args.metric)),
+            ("k", json!(args.k)),
+            ("n", json!(n)),
+            ("d", json!(d)),
+            ("nq", json!(nq)),
+            ("recall_at_10", json!(round(recall, 4))),
+            ("qps", json!(round(qps, 1))),
+            ("mean_ms", json!(round(lat.mean_ms, 4))),
+            ("p50_ms", json!(round(lat.p50_ms, 4))),
+            ("p99_ms", json!(round(lat.p99_ms, 4))),
+            ("build_s", json!(round(build_s, 3))),
+            ("memory_bytes_per_vector", json!(per_vector(resident))),
+            ("disk_bytes_per_vector", json!(per_vector(disk))),
+            ("disk_bytes_read_per_query", json!(round(pass.disk_bytes as f64 / nq.max(1) as f64, 1))),
+            ("threads", json!(args.threads)),
+            ("nprobe", opt(nprobe)),
+            ("rerank", opt(rerank)),
+        ];
+        if let Some(p) = ivf {
+            fields.extend([
+                ("nlist", json!(p.nlist)),
+                ("m", json!(p.m)),
+                ("nbits", json!(p.nbits)),
+                ("balanced", json!(p.balanced)),
+                ("residual", json!(p.residual)),
+            ]);
+            if let Some(st) = ivf_stats {
+                fields.extend([
+                    ("list_spread", json!(round(f64::from(st.list_spread), 3))),
+                    ("code_entropy_bits", json!(round(f64::from(st.code_entropy), 3))),
+                ]);
+            }
+        }
+        println!("{}", json_line(&fields));
+    }
     Ok(())
+}
+
+/// Parses a comma-separated list of positive integers, or `default` when absent.
+fn parse_list(flag: &str, list: Option<&str>, default: usize) -> CliResult<Vec<usize>> {
+    let Some(list) = list else { return Ok(vec![default]) };
+    list.split(',')
+        .map(|x| {
+            x.trim()
+                .parse::<usize>()
+                .map_err(|_| CliError::Usage(format!("{flag}: '{x}' is not a number")))
+        })
+        .collect()
 }
 
 /// One JSON object on one line, with the fields in the order given (serde_json's own maps

@@ -292,3 +292,20 @@ fn hsum(v: __m256) -> f32 {
     let s = _mm_add_ss(s, _mm_shuffle_ps::<0b01>(s, s)); // 1 lane
     _mm_cvtss_f32(s)
 }
+
+/// Prefetches the cache lines of the `len` bytes at `ptr` into L1 (`prefetcht0`).
+pub(super) fn prefetch_range((ptr, len): (*const u8, usize)) {
+    // SAFETY: `prefetch_sse` only needs SSE, which every x86_64 CPU has (it is part of the
+    // x86_64 baseline), and a prefetch never dereferences its address, so no pointer can make
+    // it fault or read memory.
+    unsafe { prefetch_sse(ptr, len) }
+}
+
+#[target_feature(enable = "sse")]
+fn prefetch_sse(ptr: *const u8, len: usize) {
+    let mut off = 0;
+    while off < len {
+        _mm_prefetch::<_MM_HINT_T0>(ptr.wrapping_add(off).cast::<i8>());
+        off += 64;
+    }
+}

@@ -91,6 +91,22 @@ pub fn norm_f32(v: &[f32]) -> f32 {
     (best().dot_f32)(v, v).sqrt()
 }
 
+/// Hints the CPU to start loading the cache lines of `data` (a row about to be re-ranked).
+/// A no-op where no prefetch instruction is available; never faults.
+#[inline]
+pub fn prefetch<T>(data: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    avx2::prefetch_range(byte_range(data));
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
+}
+
+/// The bytes of `data`, for prefetching only (the address range, not the values, matters).
+#[cfg(target_arch = "x86_64")]
+fn byte_range<T>(data: &[T]) -> (*const u8, usize) {
+    (data.as_ptr().cast::<u8>(), std::mem::size_of_val(data))
+}
+
 /// The table `best()` returns for a given value of `STRATA_KERNELS`: scalar if asked for,
 /// otherwise the last (fastest) available one.
 fn choose(forced: Option<&str>) -> &'static Kernels {
