@@ -5,22 +5,47 @@ mod common;
 use common::*;
 use std::sync::Arc;
 use strata::io::{Directory, MemDirectory};
-use strata::{Document, Error, Index, Key, KeyKind, Metric, Reader, Schema};
+use strata::{
+    DenseIndex, Document, Error, Index, IvfPqParams, Key, KeyKind, Metric, Reader, Schema,
+};
 
-/// An index with every file kind: two segments (f32 and string keys), deletes, a manifest.
 fn build() -> MemDirectory {
+    static CLEAN: std::sync::OnceLock<Vec<(String, Vec<u8>)>> = std::sync::OnceLock::new();
+    let files = CLEAN.get_or_init(|| {
+        let dir = build_once();
+        let names = dir.list().unwrap();
+        names
+            .into_iter()
+            .map(|n| (n.clone(), dir.read(&n).unwrap().to_vec()))
+            .collect()
+    });
+    let dir = MemDirectory::new();
+    for (name, bytes) in files {
+        dir.put(name, bytes.clone());
+    }
+    dir
+}
+
+/// An index with every file kind: two segments (string keys; the first large enough for an
+/// IVF-PQ component), deletes, a manifest.
+fn build_once() -> MemDirectory {
     let dir = MemDirectory::new();
     let d: Arc<dyn Directory> = Arc::new(dir.clone());
-    let mut index = Index::create_in(
-        d,
-        Schema::dense(KeyKind::Str, DIM as u32, Metric::Cosine),
-        options_sync(),
-    )
-    .unwrap();
+    let ivf = IvfPqParams {
+        nlist: 4,
+        m: 4,
+        nbits: 4,
+        balanced: false,
+        residual: true,
+        min_rows: 0,
+    };
+    let schema =
+        Schema::dense(KeyKind::Str, DIM as u32, Metric::Cosine).with_index(DenseIndex::IvfPq(ivf));
+    let mut index = Index::create_in(d, schema, options_sync()).unwrap();
     let mut rng = Rng(9);
-    for batch in 0..2 {
+    for (batch, size) in [(0, 300), (1, 20)] {
         let mut txn = index.begin();
-        for k in 0..20 {
+        for k in 0..size {
             txn.add(Document::new(format!("doc-{batch}-{k}"), rng.vector(DIM)))
                 .unwrap();
         }
@@ -59,7 +84,7 @@ fn assert_rejected(dir: &MemDirectory, file: &str, what: &str) {
 #[test]
 fn every_file_kind_is_present() {
     let names = files(&build());
-    for suffix in [".vec", ".keys", ".del"] {
+    for suffix in [".vec", ".keys", ".del", ".ivf"] {
         assert!(
             names.iter().any(|n| n.ends_with(suffix)),
             "no {suffix} file in {names:?}"

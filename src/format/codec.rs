@@ -109,6 +109,15 @@ impl<'a> ByteReader<'a> {
             .collect())
     }
 
+    /// Reads `n` little-endian `u16`s.
+    pub fn u16_vec(&mut self, n: usize, what: &str) -> Result<Vec<u16>> {
+        let bytes = self.take(n.checked_mul(2).ok_or_else(|| self.corrupt(what))?, what)?;
+        Ok(bytes
+            .chunks_exact(2)
+            .map(|c| c.try_into().map(u16::from_le_bytes).unwrap_or_default())
+            .collect())
+    }
+
     /// Reads `n` little-endian `u32`s.
     pub fn u32_vec(&mut self, n: usize, what: &str) -> Result<Vec<u32>> {
         let bytes = self.take(n.checked_mul(4).ok_or_else(|| self.corrupt(what))?, what)?;
@@ -174,6 +183,26 @@ impl<'a> ByteReader<'a> {
         }
         Ok(())
     }
+}
+
+/// The little-endian `u32` at byte `at` of `bytes`, if it lies inside.
+#[inline]
+pub fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
+    bytes
+        .get(at..at.checked_add(4)?)?
+        .try_into()
+        .ok()
+        .map(u32::from_le_bytes)
+}
+
+/// The little-endian `u64` at byte `at` of `bytes`, if it lies inside.
+#[inline]
+pub fn u64_at(bytes: &[u8], at: usize) -> Option<u64> {
+    bytes
+        .get(at..at.checked_add(8)?)?
+        .try_into()
+        .ok()
+        .map(u64::from_le_bytes)
 }
 
 /// Appends little-endian values to a buffer.

@@ -8,5 +8,5 @@
 mod codec;
 mod trailer;
 
-pub use codec::{ByteReader, ByteWriter};
+pub use codec::{ByteReader, ByteWriter, u32_at, u64_at};
 pub use trailer::{FileKind, FormatVersion, TRAILER_LEN, Trailer, checksum, seal, unseal};

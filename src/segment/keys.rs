@@ -119,11 +119,7 @@ impl KeyColumn {
     }
 
     fn u64_at(&self, at: usize) -> Option<u64> {
-        self.file
-            .get(at..at + 8)?
-            .try_into()
-            .ok()
-            .map(u64::from_le_bytes)
+        crate::format::u64_at(&self.file, at)
     }
 
     /// The key of `row`.

@@ -74,6 +74,10 @@ pub struct BenchArgs {
     /// Rows per ingest transaction.
     #[arg(long, default_value_t = 50_000)]
     batch: usize,
+    /// Search the index already in --dir (built by an earlier run with the same base and
+    /// parameters) instead of building one; build_s is then reported as null.
+    #[arg(long, requires = "dir")]
+    reuse: bool,
     /// Use only the first N queries.
     #[arg(long)]
     max_queries: Option<usize>,
@@ -240,20 +244,26 @@ pub fn run(args: &BenchArgs) -> CliResult {
     if let Some(p) = ivf {
         schema = schema.with_index(DenseIndex::IvfPq(p));
     }
-    let mut index = create_index(work.path(), schema)?;
-    let keys = (0..n as u64).map(Key::U64).collect();
-    // An IVF-PQ index is trained per segment: ingest it as one segment so it is trained once.
-    let batch = if ivf.is_some() { n.max(1) } else { args.batch };
-    let report = ingest_batches(&mut index, &base, keys, batch)?;
-    drop(index);
-    let build_s = t.elapsed().as_secs_f64();
+    let build_s = if args.reuse {
+        eprintln!("searching the existing index in {}", work.path().display());
+        None
+    } else {
+        let mut index = create_index(work.path(), schema)?;
+        let keys = (0..n as u64).map(Key::U64).collect();
+        // An IVF-PQ index is trained per segment: ingest it as one segment, trained once.
+        let batch = if ivf.is_some() { n.max(1) } else { args.batch };
+        let report = ingest_batches(&mut index, &base, keys, batch)?;
+        drop(index);
+        let build_s = t.elapsed().as_secs_f64();
+        eprintln!(
+            "built in {build_s:.2} s ({} transactions, {:.0} docs/s) in {}",
+            report.batches,
+            report.docs_per_sec(),
+            work.path().display()
+        );
+        Some(build_s)
+    };
     drop(base);
-    eprintln!(
-        "built in {build_s:.2} s ({} transactions, {:.0} docs/s) in {}",
-        report.batches,
-        report.docs_per_sec(),
-        work.path().display()
-    );
 
     let reader = Reader::open(work.path())?;
     let snap = reader.snapshot();
@@ -268,10 +278,18 @@ pub fn run(args: &BenchArgs) -> CliResult {
     } else {
         vec![(None, None)]
     };
-    let ivf_stats = snap.segments().iter().find_map(|s| s.segment.ivf().map(|i| i.stats()));
+    let ivf_stats = snap
+        .segments()
+        .iter()
+        .find_map(|s| s.segment.ivf().map(|i| i.stats()));
     for (nprobe, rerank) in settings {
         let params = match (nprobe, rerank) {
-            (Some(np), Some(rr)) => SearchParams { k: args.k, nprobe: np, rerank: rr, exact: false },
+            (Some(np), Some(rr)) => SearchParams {
+                k: args.k,
+                nprobe: np,
+                rerank: rr,
+                exact: false,
+            },
             _ => SearchParams::exact(args.k),
         };
         let warm = WARM_UP.min(nq);
@@ -314,10 +332,16 @@ pub fn run(args: &BenchArgs) -> CliResult {
             ("mean_ms", json!(round(lat.mean_ms, 4))),
             ("p50_ms", json!(round(lat.p50_ms, 4))),
             ("p99_ms", json!(round(lat.p99_ms, 4))),
-            ("build_s", json!(round(build_s, 3))),
+            (
+                "build_s",
+                build_s.map_or(Value::Null, |b| json!(round(b, 3))),
+            ),
             ("memory_bytes_per_vector", json!(per_vector(resident))),
             ("disk_bytes_per_vector", json!(per_vector(disk))),
-            ("disk_bytes_read_per_query", json!(round(pass.disk_bytes as f64 / nq.max(1) as f64, 1))),
+            (
+                "disk_bytes_read_per_query",
+                json!(round(pass.disk_bytes as f64 / nq.max(1) as f64, 1)),
+            ),
             ("threads", json!(args.threads)),
             ("nprobe", opt(nprobe)),
             ("rerank", opt(rerank)),
@@ -333,7 +357,10 @@ pub fn run(args: &BenchArgs) -> CliResult {
             if let Some(st) = ivf_stats {
                 fields.extend([
                     ("list_spread", json!(round(f64::from(st.list_spread), 3))),
-                    ("code_entropy_bits", json!(round(f64::from(st.code_entropy), 3))),
+                    (
+                        "code_entropy_bits",
+                        json!(round(f64::from(st.code_entropy), 3)),
+                    ),
                 ]);
             }
         }
@@ -344,7 +371,9 @@ pub fn run(args: &BenchArgs) -> CliResult {
 
 /// Parses a comma-separated list of positive integers, or `default` when absent.
 fn parse_list(flag: &str, list: Option<&str>, default: usize) -> CliResult<Vec<usize>> {
-    let Some(list) = list else { return Ok(vec![default]) };
+    let Some(list) = list else {
+        return Ok(vec![default]);
+    };
     list.split(',')
         .map(|x| {
             x.trim()
