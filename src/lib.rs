@@ -20,8 +20,10 @@ pub mod types;
 
 pub use error::{Error, Result};
 pub use schema::{DenseIndex, IvfPqParams, Schema, VectorStorage};
-pub use txn::{QueryStats, SearchParams,
-    Document, Index, IndexOptions, MergePolicy, Reader, Snapshot, WriteTxn};
+pub use txn::{
+    Document, Index, IndexOptions, MergePolicy, QueryStats, Reader, SearchParams, Snapshot,
+    WriteTxn,
+};
 pub use types::{Hit, Key, KeyKind, Metric, Vector};
 
 #[cfg(target_endian = "big")]

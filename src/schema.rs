@@ -41,7 +41,14 @@ pub struct IvfPqParams {
 
 impl Default for IvfPqParams {
     fn default() -> Self {
-        IvfPqParams { nlist: 1024, m: 48, nbits: 4, balanced: false, residual: true, min_rows: 10_000 }
+        IvfPqParams {
+            nlist: 1024,
+            m: 48,
+            nbits: 4,
+            balanced: false,
+            residual: true,
+            min_rows: 10_000,
+        }
     }
 }
 
@@ -328,7 +335,9 @@ mod tests {
             (KeyKind::U64, Metric::Dot, VectorStorage::F32),
         ] {
             let s = Schema::dense(key, 384, metric).with_storage(storage);
-            let s2 = s.clone().with_index(DenseIndex::IvfPq(IvfPqParams::default()));
+            let s2 = s
+                .clone()
+                .with_index(DenseIndex::IvfPq(IvfPqParams::default()));
             let mut w = ByteWriter::new();
             s2.encode(&mut w);
             let buf = w.into_inner();

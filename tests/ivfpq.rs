@@ -25,14 +25,26 @@ fn clustered(n: usize, seed: u64) -> Vec<Vec<f32>> {
 fn params(nbits: u8, balanced: bool) -> IvfPqParams {
     // 4-bit codes get twice the sub-quantizers so both code sizes spend 8 bytes per vector.
     let m = if nbits == 4 { 16 } else { 8 };
-    IvfPqParams { nlist: 32, m, nbits, balanced, residual: true, min_rows: 1000 }
+    IvfPqParams {
+        nlist: 32,
+        m,
+        nbits,
+        balanced,
+        residual: true,
+        min_rows: 1000,
+    }
 }
 
 fn recall(snap: &strata::Snapshot, queries: &[Vec<f32>], p: &SearchParams) -> f64 {
     let mut hit = 0usize;
     for q in queries {
-        let exact: HashSet<Key> =
-            snap.search_with(q, &SearchParams::exact(10)).unwrap().0.into_iter().map(|h| h.key).collect();
+        let exact: HashSet<Key> = snap
+            .search_with(q, &SearchParams::exact(10))
+            .unwrap()
+            .0
+            .into_iter()
+            .map(|h| h.key)
+            .collect();
         let got = snap.search_with(q, p).unwrap().0;
         hit += got.iter().filter(|h| exact.contains(&h.key)).count();
     }
@@ -59,15 +71,34 @@ fn recall_against_exact_search_for_every_metric_and_code_size() {
         for nbits in [4u8, 8] {
             let (_tmp, index) = build(metric, params(nbits, false), &data);
             let snap = index.snapshot();
-            assert!(snap.segments()[0].segment.ivf().is_some(), "segment should be IVF-PQ");
-            let p = SearchParams { k: 10, nprobe: 8, rerank: 100, exact: false };
+            assert!(
+                snap.segments()[0].segment.ivf().is_some(),
+                "segment should be IVF-PQ"
+            );
+            let p = SearchParams {
+                k: 10,
+                nprobe: 8,
+                rerank: 100,
+                exact: false,
+            };
             let r = recall(&snap, &queries, &p);
             assert!(r >= 0.85, "{metric:?} {nbits}-bit recall {r}");
             // Without re-ranking the PQ scores alone still find most neighbours.
             let r0 = recall(&snap, &queries, &SearchParams { rerank: 0, ..p });
-            assert!(r0 >= 0.4, "{metric:?} {nbits}-bit recall without re-rank {r0}");
+            assert!(
+                r0 >= 0.4,
+                "{metric:?} {nbits}-bit recall without re-rank {r0}"
+            );
             // Probing every list and re-ranking deeply is (almost) exact.
-            let all = recall(&snap, &queries, &SearchParams { nprobe: 32, rerank: 1000, ..p });
+            let all = recall(
+                &snap,
+                &queries,
+                &SearchParams {
+                    nprobe: 32,
+                    rerank: 1000,
+                    ..p
+                },
+            );
             assert!(all >= 0.99, "{metric:?} full probe recall {all}");
         }
     }
@@ -78,9 +109,18 @@ fn balanced_training_evens_list_sizes() {
     let data = clustered(6000, 3);
     let (_t1, plain) = build(Metric::Dot, params(4, false), &data);
     let (_t2, bal) = build(Metric::Dot, params(4, true), &data);
-    let sp = plain.snapshot().segments()[0].segment.ivf().unwrap().stats();
+    let sp = plain.snapshot().segments()[0]
+        .segment
+        .ivf()
+        .unwrap()
+        .stats();
     let sb = bal.snapshot().segments()[0].segment.ivf().unwrap().stats();
-    assert!(sb.list_spread < sp.list_spread, "balanced spread {} vs plain {}", sb.list_spread, sp.list_spread);
+    assert!(
+        sb.list_spread < sp.list_spread,
+        "balanced spread {} vs plain {}",
+        sb.list_spread,
+        sp.list_spread
+    );
 }
 
 #[test]
@@ -88,7 +128,12 @@ fn deletes_are_honoured_and_reopen_and_merge_keep_the_index() {
     let data = clustered(3000, 4);
     let (tmp, mut index) = build(Metric::Dot, params(4, false), &data);
     let queries = clustered(20, 5);
-    let p = SearchParams { k: 10, nprobe: 32, rerank: 300, exact: false };
+    let p = SearchParams {
+        k: 10,
+        nprobe: 32,
+        rerank: 300,
+        exact: false,
+    };
     // Delete every current top-3 hit of every query.
     let mut deleted = HashSet::new();
     let snap = index.snapshot();

@@ -205,8 +205,12 @@ pub fn exact_rank(q: &FlatQuery<'_>, rows: VectorsView<'_>, norms: &[f32], row: 
     let k = q.kernels;
     let span = row * dim..(row + 1) * dim;
     let s = match (rows, q.metric) {
-        (VectorsView::F32(v), Metric::L2) => (k.l2sq_f32)(q.vector, v.get(span).unwrap_or_default()),
-        (VectorsView::F16(v), Metric::L2) => (k.l2sq_f16)(q.vector, v.get(span).unwrap_or_default()),
+        (VectorsView::F32(v), Metric::L2) => {
+            (k.l2sq_f32)(q.vector, v.get(span).unwrap_or_default())
+        }
+        (VectorsView::F16(v), Metric::L2) => {
+            (k.l2sq_f16)(q.vector, v.get(span).unwrap_or_default())
+        }
         (VectorsView::F32(v), _) => (k.dot_f32)(q.vector, v.get(span).unwrap_or_default()),
         (VectorsView::F16(v), _) => (k.dot_f16)(q.vector, v.get(span).unwrap_or_default()),
     };

@@ -2,10 +2,10 @@
 
 use super::keys::KeyColumn;
 use super::{ComponentRef, DeleteSet, SegmentMeta, VectorsView, deletes, vectors};
+use crate::dense::ivf::IvfPq;
 use crate::error::{Error, Result};
 use crate::format::{FileKind, TRAILER_LEN, unseal};
 use crate::io::{Directory, FileBytes};
-use crate::dense::ivf::IvfPq;
 use crate::schema::Schema;
 use crate::types::Key;
 
@@ -86,7 +86,9 @@ impl Segment {
             Some(c) => {
                 let bytes = open_component(dir, c, true)?;
                 let body_len = body(&bytes).len();
-                Some(IvfPq::decode(&c.file, &bytes, body_len, dim, metric, meta.rows)?)
+                Some(IvfPq::decode(
+                    &c.file, &bytes, body_len, dim, metric, meta.rows,
+                )?)
             }
             None => None,
         };

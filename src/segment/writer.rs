@@ -4,11 +4,11 @@
 //! commit protocol does that once for all new files before it writes the manifest.
 
 use super::{ComponentRef, SegmentMeta, deletes, file_name, keys, vectors};
+use crate::dense::ivf::IvfPq;
 use crate::dense::kernels;
 use crate::error::{Error, Result};
 use crate::format::{FileKind, seal};
 use crate::io::Directory;
-use crate::dense::ivf::IvfPq;
 use crate::schema::{DenseIndex, Schema, VectorStorage};
 use crate::types::{Key, Vector};
 use half::f16;
@@ -100,7 +100,9 @@ pub fn write_segment(
                 Vector::F32(v) => data.extend_from_slice(v),
                 Vector::F16(v) => data.extend(v.iter().map(|x| x.to_f32())),
             }
-            let row = data.get(data.len().saturating_sub(dim)..).unwrap_or_default();
+            let row = data
+                .get(data.len().saturating_sub(dim)..)
+                .unwrap_or_default();
             norms.push((k.dot_f32)(row, row).sqrt());
         }
         Stored::F32(data)

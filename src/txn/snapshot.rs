@@ -130,12 +130,22 @@ pub struct SearchParams {
 impl SearchParams {
     /// Approximate search with default effort: 32 lists, re-rank 4·k candidates.
     pub fn new(k: usize) -> SearchParams {
-        SearchParams { k, nprobe: 32, rerank: 4 * k, exact: false }
+        SearchParams {
+            k,
+            nprobe: 32,
+            rerank: 4 * k,
+            exact: false,
+        }
     }
 
     /// Exact search.
     pub fn exact(k: usize) -> SearchParams {
-        SearchParams { k, nprobe: 0, rerank: 0, exact: true }
+        SearchParams {
+            k,
+            nprobe: 0,
+            rerank: 0,
+            exact: true,
+        }
     }
 }
 
@@ -298,13 +308,22 @@ impl Snapshot {
             ));
         }
         if let Some(i) = query.iter().position(|x| !x.is_finite()) {
-            return Err(Error::input("<query>", None, format!("value at column {i} is not finite")));
+            return Err(Error::input(
+                "<query>",
+                None,
+                format!("value at column {i} is not finite"),
+            ));
         }
         self.run(&FlatQuery::new(query, metric), p)
     }
 
     fn run(&self, q: &FlatQuery<'_>, p: &SearchParams) -> Result<(Vec<Hit>, QueryStats)> {
-        let keys: Vec<&KeyColumn> = self.inner.segments.iter().map(|s| s.segment.keys()).collect();
+        let keys: Vec<&KeyColumn> = self
+            .inner
+            .segments
+            .iter()
+            .map(|s| s.segment.keys())
+            .collect();
         let cmp = flat::key_order(&keys);
         let row_cmp = |a: &Cand, b: &Cand| a.row.cmp(&b.row);
         let mut top = TopK::new(p.k);
@@ -315,7 +334,15 @@ impl Snapshot {
             let (rows, norms) = s.segment.vectors();
             let ivf = if p.exact { None } else { s.segment.ivf() };
             let Some(ivf) = ivf else {
-                flat::scan_segment(q, i as u32, rows, norms, s.deletes.as_deref(), &mut top, &cmp);
+                flat::scan_segment(
+                    q,
+                    i as u32,
+                    rows,
+                    norms,
+                    s.deletes.as_deref(),
+                    &mut top,
+                    &cmp,
+                );
                 stats.exact_rows += norms.len() as u64;
                 continue;
             };
@@ -328,13 +355,24 @@ impl Snapshot {
             } else {
                 q.vector
             };
-            let want = if p.rerank == 0 { p.k } else { p.rerank.max(p.k) };
+            let want = if p.rerank == 0 {
+                p.k
+            } else {
+                p.rerank.max(p.k)
+            };
             let mut cands = TopK::new(want);
             let live = |row: u32| s.is_live(row);
             let mut scanned = 0u64;
             ivf.scan(qv, p.nprobe, &mut scratch, &live, &mut |rank, row| {
                 scanned += 1;
-                cands.push(Cand { rank, seg: i as u32, row }, &row_cmp);
+                cands.push(
+                    Cand {
+                        rank,
+                        seg: i as u32,
+                        row,
+                    },
+                    &row_cmp,
+                );
                 cands.threshold()
             });
             stats.offered += scanned;
@@ -365,7 +403,14 @@ impl Snapshot {
                     prefetch(next.row);
                 }
                 let rank = flat::exact_rank(q, rows, norms, c.row as usize);
-                top.push(Cand { rank, seg: i as u32, row: c.row }, &cmp);
+                top.push(
+                    Cand {
+                        rank,
+                        seg: i as u32,
+                        row: c.row,
+                    },
+                    &cmp,
+                );
             }
         }
         let out = top
@@ -373,7 +418,10 @@ impl Snapshot {
             .into_iter()
             .filter_map(|c| {
                 let key = keys.get(c.seg as usize)?.get(c.row as usize)?;
-                Some(Hit { key, score: q.metric.rank_value(c.rank) })
+                Some(Hit {
+                    key,
+                    score: q.metric.rank_value(c.rank),
+                })
             })
             .collect();
         Ok((out, stats))
