@@ -1,14 +1,23 @@
 //! Every on-disk decoder of strata on arbitrary bytes.
 //!
-//! The input is read three ways:
+//! The input is read four ways:
 //!
-//! 1. as one whole file of each kind (manifest, keys, deletes, vectors), both as it is and
+//! 1. as one whole file of each kind (manifest, keys, deletes, vectors, IVF-PQ), as it is and
 //!    sealed with a valid trailer (`strata::format::seal`), so the fuzzer gets past the
 //!    checksum and explores the decoders behind it;
 //! 2. as a bundle of component files (see [`Bundle`]) that a manifest built here refers to
 //!    with the right lengths and checksums, opened with `Segment::open`,
-//!    `Segment::open_deletes`, `Reader::open_in` and `Index::open_in`;
-//! 3. as the bytes of `MANIFEST-0000000000000001` in a directory, opened by a reader.
+//!    `Segment::open_deletes`, `Reader::open_in` and `Index::open_in` (then searched, exactly
+//!    and through IVF-PQ, and merged); `fuzz/seeds/segment_open/` holds real bundles, written
+//!    by `fuzz/examples/make_seeds.rs`;
+//! 3. as the bytes of `MANIFEST-0000000000000001` in a directory, opened by a reader;
+//! 4. as a recipe for damaging a real index (see [`Damage`]): an index with a segment or two
+//!    and deletes is written with the library, one of its files is edited, optionally
+//!    resealed with a valid trailer and its manifest reference fixed up so the checksums
+//!    hold, and the result is opened by a reader and a writer. This reaches the structure
+//!    checks behind the checksums from valid files, where random bytes rarely get.
+//!
+//! The first byte chooses between 2 (even) and 4 (odd); 1 and 3 run on every input.
 //!
 //! Errors are expected and fine. A panic, an abort or a huge allocation is a bug; so is a
 //! decoder that accepts bytes and then breaks one of its own stated invariants (checked with
@@ -16,14 +25,20 @@
 
 #![no_main]
 
+use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use std::sync::Arc;
+use strata::dense::ivf::IvfPq;
 use strata::format::{FileKind, TRAILER_LEN, checksum, seal, unseal};
-use strata::io::{FileBytes, MemDirectory};
-use strata::segment::{self, ComponentRef, Segment, SegmentMeta, VectorsView, deletes, keys};
-use strata::segment::vectors;
-use strata::txn::manifest::Manifest;
-use strata::{Index, IndexOptions, Key, KeyKind, Metric, Reader, Schema, VectorStorage};
+use strata::io::{Directory, FileBytes, MemDirectory};
+use strata::segment::{
+    self, ComponentRef, Segment, SegmentMeta, VectorsView, deletes, keys, vectors,
+};
+use strata::txn::manifest::{self, Manifest};
+use strata::{
+    DenseIndex, Document, Index, IndexOptions, IvfPqParams, Key, KeyKind, Metric, Reader, Schema,
+    SearchParams, Snapshot, Vector, VectorStorage,
+};
 
 /// The name a reader looks for: generation 1.
 const MANIFEST: &str = "MANIFEST-0000000000000001";
@@ -68,7 +83,11 @@ fn manifest_file(bytes: &[u8]) {
     for name in [MANIFEST, "fuzz.manifest"] {
         if let Ok(m) = Manifest::decode(name, bytes) {
             let again = Manifest::decode(name, &m.to_file_bytes());
-            assert_eq!(again.ok().as_ref(), Some(&m), "manifest does not round-trip");
+            assert_eq!(
+                again.ok().as_ref(),
+                Some(&m),
+                "manifest does not round-trip"
+            );
             for s in &m.segments {
                 assert!(s.deleted <= s.rows && s.id < m.next_segment_id);
             }
@@ -110,7 +129,7 @@ fn deletes_file(bytes: &[u8]) {
 
 fn check_delete_set(set: &segment::DeleteSet, rows: u64) {
     assert!(set.len() <= rows);
-    assert_eq!(set.is_empty(), set.len() == 0);
+    assert_eq!(set.is_empty(), set.bitmap().is_empty());
     for r in set.bitmap().iter().take(MAX_ROWS_READ) {
         assert!(u64::from(r) < rows, "deleted row {r} beyond {rows} rows");
         assert!(set.contains(r));
@@ -145,35 +164,65 @@ fn vectors_file(bytes: &[u8]) {
     }
 }
 
-/// Several component files cut from one input:
+fn ivf_file(bytes: &[u8]) {
+    let file = aligned(bytes);
+    let Ok((body, _)) = unseal("i.ivf", &file, FileKind::Ivf, true) else {
+        return;
+    };
+    // The header's own dimension, metric and row count, so the match checks can pass.
+    let dim = le_u32(body, 0).unwrap_or(1) as usize;
+    let metric = match body.get(8) {
+        Some(1) => Metric::Cosine,
+        Some(2) => Metric::Dot,
+        _ => Metric::L2,
+    };
+    let rows = le_u64(body, 24).unwrap_or(0);
+    let body_len = body.len();
+    for (dim, rows) in [(dim, rows), (4, rows), (dim, 0)] {
+        let _ = IvfPq::decode("i.ivf", &file, body_len, dim, metric, rows);
+    }
+}
+
+/// Several component files cut from one input (after the selector byte):
 ///
 /// ```text
 /// 0     flags: bit 0 string keys, bits 1-3 seal the vectors / keys / deletes part,
 ///       bit 4 the segment has a deletes file, bits 5-6 metric, bit 7 f16 storage
-/// 1..3  length of the vectors part (u16 LE)
-/// 3..5  length of the keys part (u16 LE)
-/// 5..   vectors part, keys part, and the rest is the deletes part
+/// 1     more flags: bit 0 the segment has an IVF-PQ file, bit 1 seal it,
+///       bit 2 the schema asks for IVF-PQ segments
+/// 2..4  length of the vectors part (u16 LE)
+/// 4..6  length of the keys part (u16 LE)
+/// 6..8  length of the deletes part (u16 LE)
+/// 8..   the vectors, keys and deletes parts; the rest is the IVF-PQ part
 /// ```
 struct Bundle<'a> {
-    flags: u8,
+    flags: u16,
     vectors: &'a [u8],
     keys: &'a [u8],
     deletes: &'a [u8],
+    ivf: &'a [u8],
 }
 
 impl<'a> Bundle<'a> {
     fn parse(data: &'a [u8]) -> Option<Bundle<'a>> {
-        let (&flags, rest) = data.split_first()?;
-        let vlen = usize::from(u16::from_le_bytes(rest.get(0..2)?.try_into().ok()?));
-        let klen = usize::from(u16::from_le_bytes(rest.get(2..4)?.try_into().ok()?));
-        let rest = rest.get(4..)?;
-        let (vectors, rest) = rest.split_at(vlen.min(rest.len()));
-        let (keys, deletes) = rest.split_at(klen.min(rest.len()));
+        let u16_at = |at: usize| -> Option<u16> {
+            Some(u16::from_le_bytes(data.get(at..at + 2)?.try_into().ok()?))
+        };
+        let flags = u16_at(0)?;
+        let (vlen, klen, dlen) = (u16_at(2)?, u16_at(4)?, u16_at(6)?);
+        let mut rest = data.get(8..)?;
+        let mut cut = |n: u16| {
+            let (part, tail) = rest.split_at(usize::from(n).min(rest.len()));
+            rest = tail;
+            part
+        };
+        let (vectors, keys, deletes) = (cut(vlen), cut(klen), cut(dlen));
         Some(Bundle {
             flags,
             vectors,
             keys,
             deletes,
+            ivf: rest,
         })
     }
 
@@ -205,6 +254,7 @@ fn component(
     c
 }
 
+/// Path 2: a bundle of component files under a manifest that names them correctly.
 fn bundle(data: &[u8]) {
     let Some(b) = Bundle::parse(data) else {
         return;
@@ -228,6 +278,16 @@ fn bundle(data: &[u8]) {
     let mut schema = Schema::dense(key_kind, dim, metric);
     if b.bit(7) {
         schema = schema.with_storage(VectorStorage::F16);
+    }
+    if b.bit(10) {
+        schema = schema.with_index(DenseIndex::IvfPq(IvfPqParams {
+            nlist: 2,
+            m: 1,
+            nbits: 4,
+            balanced: false,
+            residual: true,
+            min_rows: 0,
+        }));
     }
 
     let dir = MemDirectory::new();
@@ -255,10 +315,20 @@ fn bundle(data: &[u8]) {
             b.bit(3),
         )
     });
+    let mut components = vec![vref, kref];
+    if b.bit(8) {
+        components.push(component(
+            &dir,
+            FileKind::Ivf,
+            segment::file_name(id, FileKind::Ivf, 0),
+            b.ivf,
+            b.bit(9),
+        ));
+    }
     let mut meta = SegmentMeta {
         id,
         rows,
-        components: vec![vref, kref],
+        components,
         deletes: None,
         deleted: 0,
     };
@@ -268,7 +338,10 @@ fn bundle(data: &[u8]) {
         assert_eq!(seg.rows() as u64, rows);
         assert_eq!(seg.keys().len() as u64, rows);
         assert_eq!(seg.dim(), dim as usize);
-        assert!(seg.keys().iter().all(|k| k.kind() == key_kind));
+        // Keys are validated on open and decoded on demand: every row must decode.
+        let all = seg.keys().to_vec();
+        assert_eq!(all.len() as u64, rows, "a validated key column lost keys");
+        assert!(all.iter().all(|k| k.kind() == key_kind));
         for row in 0..seg.rows().min(MAX_ROWS_READ) {
             let v = seg.vector_f32(row).expect("a row of an open segment");
             assert_eq!(v.len(), dim as usize);
@@ -303,27 +376,311 @@ fn bundle(data: &[u8]) {
         Err(e) => panic!("segment and deletes open alone but not through a reader: {e}"),
     };
     let snap = reader.snapshot();
-    let mut live = 0u64;
-    snap.for_each_live(|_, _, _| live += 1);
-    assert_eq!(live, meta.live(), "for_each_live disagrees with the manifest");
     assert_eq!(snap.num_docs(), meta.live());
-    let query = vec![0.5f32; dim as usize];
-    let hits = snap
-        .search(&query, 10)
-        .unwrap_or_else(|e| panic!("search of a valid query failed: {e}"));
-    assert_eq!(hits.len() as u64, live.min(10), "search lost live documents");
+    check_snapshot(&snap);
 
     // The writer's recovery path over the same files (it also rejects duplicate live keys).
-    let options = IndexOptions {
+    if let Ok(mut index) = Index::open_in(Arc::new(dir), options()) {
+        check_writer(&mut index);
+    }
+}
+
+fn options() -> IndexOptions {
+    IndexOptions {
         background_merges: false,
         ..Default::default()
-    };
-    if let Ok(index) = Index::open_in(Arc::new(dir), options) {
-        let mut seen = std::collections::HashSet::<Key>::new();
-        index.snapshot().for_each_live(|k, _, _| {
-            assert!(seen.insert(k.clone()), "writer opened with key {k} live twice");
-        });
     }
+}
+
+/// What any snapshot that opened must satisfy, whatever its vectors hold.
+fn check_snapshot(snap: &Snapshot) {
+    let mut live = 0u64;
+    snap.for_each_live(|_, s, row| {
+        live += 1;
+        assert!(
+            s.segment.vector_f32(row as usize).is_some(),
+            "live row without a vector"
+        );
+    });
+    assert_eq!(
+        live,
+        snap.num_docs(),
+        "for_each_live disagrees with the manifest"
+    );
+    let dim = snap.schema().dense_field().map_or(1, |(d, _, _)| d);
+    let hits = snap
+        .search(&vec![0.5f32; dim], 10)
+        .unwrap_or_else(|e| panic!("search of a valid query failed: {e}"));
+    assert_eq!(
+        hits.len() as u64,
+        live.min(10),
+        "search lost live documents"
+    );
+    // Through the IVF-PQ indexes where segments have one: approximate, so only the count of
+    // results is bounded (re-ranked, and PQ scores alone).
+    for p in [
+        SearchParams::new(10),
+        SearchParams {
+            rerank: 0,
+            ..SearchParams::new(3)
+        },
+    ] {
+        let (hits, _) = snap
+            .search_with(&vec![0.5f32; dim], &p)
+            .unwrap_or_else(|e| panic!("approximate search of a valid query failed: {e}"));
+        assert!(hits.len() <= p.k);
+    }
+}
+
+/// A writer that opened: no key is live twice, and merging everything keeps every document.
+fn check_writer(index: &mut Index) {
+    let snap = index.snapshot();
+    let mut seen = std::collections::HashSet::<Key>::new();
+    snap.for_each_live(|k, _, _| {
+        assert!(
+            seen.insert(k.clone()),
+            "writer opened with key {k} live twice"
+        );
+    });
+    check_snapshot(&snap);
+    drop(snap);
+    if let Err(e) = index.merge_all() {
+        panic!("merge of an index that opened failed: {e}");
+    }
+    let merged = index.snapshot();
+    let mut after = std::collections::HashSet::<Key>::new();
+    merged.for_each_live(|k, _, _| {
+        after.insert(k.clone());
+    });
+    assert_eq!(after, seen, "merge changed the live keys");
+    check_snapshot(&merged);
+}
+
+/// One edit of a file's bytes; offsets wrap around the file length.
+#[derive(Arbitrary, Debug)]
+enum Edit {
+    Xor { at: u16, mask: u8 },
+    SetU32 { at: u16, value: u32 },
+    SetU64 { at: u16, value: u64 },
+    Truncate { len: u16 },
+    Insert { at: u16, bytes: Vec<u8> },
+    Remove { at: u16, n: u8 },
+}
+
+impl Edit {
+    fn apply(&self, f: &mut Vec<u8>) {
+        let at = |a: u16| usize::from(a) % (f.len() + 1);
+        match *self {
+            Edit::Xor { at: a, mask } => {
+                let i = at(a);
+                if let Some(b) = f.get_mut(i) {
+                    *b ^= mask;
+                }
+            }
+            Edit::SetU32 { at: a, value } => {
+                let i = at(a);
+                if let Some(d) = f.get_mut(i..i + 4) {
+                    d.copy_from_slice(&value.to_le_bytes());
+                }
+            }
+            Edit::SetU64 { at: a, value } => {
+                let i = at(a);
+                if let Some(d) = f.get_mut(i..i + 8) {
+                    d.copy_from_slice(&value.to_le_bytes());
+                }
+            }
+            Edit::Truncate { len } => f.truncate(usize::from(len)),
+            Edit::Insert { at: a, ref bytes } => {
+                let i = at(a);
+                f.splice(i..i, bytes.iter().copied().take(64));
+            }
+            Edit::Remove { at: a, n } => {
+                let i = at(a);
+                let j = (i + usize::from(n)).min(f.len());
+                f.drain(i..j);
+            }
+        }
+    }
+}
+
+/// A recipe for a damaged index (path 4).
+#[derive(Arbitrary, Debug)]
+struct Damage {
+    str_keys: bool,
+    dim: u8,
+    metric: u8,
+    storage: u8,
+    /// First commit: (key, vector seed, f16).
+    first: Vec<(u8, i8, bool)>,
+    /// Second commit: keys to delete, then upserts.
+    deletes: Vec<u8>,
+    second: Vec<(u8, i8, bool)>,
+    /// Which file to damage (index into the sorted file list).
+    target: u8,
+    edits: Vec<Edit>,
+    /// Put a valid trailer on the damaged body.
+    reseal: bool,
+    /// Make the manifest's reference (length, checksum) match the damaged component.
+    fix_reference: bool,
+}
+
+fn kind_of(name: &str) -> Option<FileKind> {
+    if name.starts_with("MANIFEST-") {
+        Some(FileKind::Manifest)
+    } else if name.ends_with(".vec") {
+        Some(FileKind::Vectors)
+    } else if name.ends_with(".keys") {
+        Some(FileKind::Keys)
+    } else if name.ends_with(".del") {
+        Some(FileKind::Deletes)
+    } else if name.ends_with(".ivf") {
+        Some(FileKind::Ivf)
+    } else {
+        None
+    }
+}
+
+fn key(str_keys: bool, k: u8) -> Key {
+    if str_keys {
+        Key::Str(format!("k{}", "é".repeat(usize::from(k % 4))) + &k.to_string())
+    } else {
+        Key::U64(u64::from(k))
+    }
+}
+
+fn vector(dim: usize, seed: i8, half: bool) -> Vector {
+    let v: Vec<f32> = (0..dim)
+        .map(|i| f32::from(seed.wrapping_add(i as i8)) / 4.0)
+        .collect();
+    if half {
+        Vector::F16(v.iter().map(|&x| half::f16::from_f32(x)).collect())
+    } else {
+        Vector::F32(v)
+    }
+}
+
+/// Writes the index a recipe describes (the library must accept every step).
+fn build_index(d: &Damage) -> MemDirectory {
+    let dim = usize::from(d.dim % 8) + 1;
+    let metric = match d.metric % 3 {
+        0 => Metric::Dot,
+        1 => Metric::Cosine,
+        _ => Metric::L2,
+    };
+    let storage = match d.storage % 3 {
+        0 => VectorStorage::Auto,
+        1 => VectorStorage::F32,
+        _ => VectorStorage::F16,
+    };
+    let kind = if d.str_keys {
+        KeyKind::Str
+    } else {
+        KeyKind::U64
+    };
+    let schema = Schema::dense(kind, dim as u32, metric).with_storage(storage);
+    let dir = MemDirectory::new();
+    let mut index = Index::create_in(Arc::new(dir.clone()), schema, options())
+        .unwrap_or_else(|e| panic!("create: {e}"));
+    let mut txn = index.begin();
+    for &(k, seed, half) in d.first.iter().take(64) {
+        let r = txn.upsert(Document::new(key(d.str_keys, k), vector(dim, seed, half)));
+        r.unwrap_or_else(|e| panic!("upsert: {e}"));
+    }
+    txn.commit().unwrap_or_else(|e| panic!("commit: {e}"));
+    let mut txn = index.begin();
+    for &k in d.deletes.iter().take(64) {
+        txn.delete(&key(d.str_keys, k))
+            .unwrap_or_else(|e| panic!("delete: {e}"));
+    }
+    for &(k, seed, half) in d.second.iter().take(64) {
+        let r = txn.upsert(Document::new(key(d.str_keys, k), vector(dim, seed, half)));
+        r.unwrap_or_else(|e| panic!("upsert: {e}"));
+    }
+    txn.commit().unwrap_or_else(|e| panic!("commit: {e}"));
+    dir
+}
+
+/// Path 4: damage one file of a real index, then open it.
+fn damaged_index(data: &[u8]) {
+    let Ok(d) = Damage::arbitrary(&mut Unstructured::new(data)) else {
+        return;
+    };
+    let dir = build_index(&d);
+    let mut files: Vec<String> = dir
+        .list()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| kind_of(n).is_some())
+        .collect();
+    files.sort();
+    let Some(name) = files
+        .get(usize::from(d.target) % files.len().max(1))
+        .cloned()
+    else {
+        return;
+    };
+    let Some(kind) = kind_of(&name) else {
+        return;
+    };
+    let Ok(original) = dir.read(&name) else {
+        return;
+    };
+    let mut f = original.to_vec();
+    for e in d.edits.iter().take(8) {
+        e.apply(&mut f);
+    }
+    if d.reseal {
+        let body = f
+            .get(..f.len().saturating_sub(TRAILER_LEN))
+            .unwrap_or_default();
+        f = seal(kind, body.to_vec());
+    }
+    let newest = manifest::list_generations(&dir)
+        .ok()
+        .and_then(|g| g.first().copied())
+        .map(manifest::manifest_name);
+    let crc = trailer_crc(&f);
+    let len = f.len() as u64;
+    dir.put(&name, f);
+    if d.fix_reference && kind != FileKind::Manifest {
+        fix_reference(&dir, newest.as_deref(), &name, len, crc);
+    }
+    // A reader retries when a named file is missing (a concurrent GC may have removed it);
+    // a manifest edited to name other files would only make it sleep.
+    if let Some(m) = newest.as_deref() {
+        let names = dir.list().unwrap_or_default();
+        let decoded = dir.read(m).ok().and_then(|b| Manifest::decode(m, &b).ok());
+        if decoded.is_some_and(|m| m.files().iter().any(|f| !names.contains(f))) {
+            return;
+        }
+    }
+    if let Ok(r) = Reader::open_in(Arc::new(dir.clone())) {
+        check_snapshot(&r.snapshot());
+    }
+    if let Ok(mut index) = Index::open_in(Arc::new(dir), options()) {
+        check_writer(&mut index);
+    }
+}
+
+/// Rewrites the newest manifest so its reference to `file` has this length and checksum.
+fn fix_reference(dir: &MemDirectory, newest: Option<&str>, file: &str, len: u64, crc: u32) {
+    let Some(name) = newest else { return };
+    let Some(mut m) = dir
+        .read(name)
+        .ok()
+        .and_then(|b| Manifest::decode(name, &b).ok())
+    else {
+        return;
+    };
+    for s in &mut m.segments {
+        for c in s.components.iter_mut().chain(s.deletes.iter_mut()) {
+            if c.file == file {
+                c.len = len;
+                c.crc = crc;
+            }
+        }
+    }
+    dir.put(name, m.to_file_bytes());
 }
 
 /// The input as the newest manifest of a directory.
@@ -354,11 +711,17 @@ fuzz_target!(|data: &[u8]| {
     deletes_file(&sealed(FileKind::Deletes));
     vectors_file(data);
     vectors_file(&sealed(FileKind::Vectors));
+    ivf_file(data);
+    ivf_file(&sealed(FileKind::Ivf));
 
     manifest_in_directory(data);
     manifest_in_directory(&sealed(FileKind::Manifest));
 
-    bundle(data);
+    match data.split_first() {
+        Some((selector, rest)) if selector % 2 == 1 => damaged_index(rest),
+        Some((_, rest)) => bundle(rest),
+        None => {}
+    }
 
     // The trailer checksum helper agrees with what seal wrote.
     let s = sealed(FileKind::Keys);

@@ -133,8 +133,10 @@ fn contents(snap: &Snapshot) -> Model {
     out
 }
 
+/// Exact here (see [`Vec4::vector`]). Accumulates from +0.0 like the kernels do: `Iterator::sum`
+/// starts from -0.0, and -0.0 orders before +0.0 in `compare_hits`' `total_cmp`.
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    a.iter().zip(b).fold(0.0, |s, (x, y)| s + x * y)
 }
 
 struct World {
@@ -191,7 +193,9 @@ impl World {
     }
 
     /// Drops the index and opens it again, rebooting or retrying through armed crashes and
-    /// faults. Recovery on a disk that is working must succeed.
+    /// faults. Recovery on a disk that is working must succeed (a crash inside recovery,
+    /// too, must leave a recoverable disk: see `recovery_after_a_failed_directory_sync_keeps_
+    /// the_index` in tests/fuzz_regressions.rs).
     fn reopen(&mut self) {
         self.index = None;
         for _ in 0..4 {
@@ -334,7 +338,11 @@ impl World {
     fn merge(&mut self, all: bool) {
         self.rollback();
         let index = self.index();
-        let r = if all { index.merge_all() } else { index.merge() };
+        let r = if all {
+            index.merge_all()
+        } else {
+            index.merge()
+        };
         let m = self.committed.clone();
         self.after_disk_op(r.map(|_| ()), m.clone(), m);
     }

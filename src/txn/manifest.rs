@@ -134,7 +134,12 @@ impl Manifest {
                 1 => Some(decode_ref(&mut r)?),
                 b => return Err(r.corrupt(format!("bad deletes flag {b}"))),
             };
-            if id >= next_segment_id || deleted > rows || segments.iter().any(|s| s.id == id) {
+            // A segment records deleted rows exactly when it names a deletes file.
+            if id >= next_segment_id
+                || deleted > rows
+                || (deleted == 0) != deletes.is_none()
+                || segments.iter().any(|s| s.id == id)
+            {
                 return Err(r.corrupt(format!("segment {id} is inconsistent")));
             }
             segments.push(SegmentMeta {

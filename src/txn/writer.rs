@@ -187,6 +187,11 @@ impl Index {
         let m = manifest::load_newest(dir.as_ref())?.ok_or_else(|| Error::NotAnIndex {
             path: dir.describe(),
         })?;
+        // The newest manifest's name may not be durable yet (a crash, or a failed directory
+        // fsync, right after its rename): make it durable before removing anything it
+        // supersedes, or a crash during recovery could leave no manifest at all.
+        dir.sync_dir()
+            .map_err(|e| Error::io("fsync", dir.describe(), e))?;
         let keep: HashSet<String> = m.files().into_iter().collect();
         let names = dir
             .list()

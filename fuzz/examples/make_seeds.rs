@@ -1,0 +1,153 @@
+//! Writes the seed corpus of the `segment_open` target to `fuzz/seeds/segment_open/`.
+//!
+//! Random bytes almost never form a vectors file and a keys file that agree with each other,
+//! so the seeds are real component files written by the library: whole files and bare bodies
+//! for the single-file decoders, and bundles (see the target's `Bundle`) for the segment path.
+//! Run from the repository root after a format change:
+//!
+//! ```sh
+//! cargo run --manifest-path fuzz/Cargo.toml --example make_seeds
+//! ```
+
+use std::path::Path;
+use std::sync::Arc;
+use strata::format::TRAILER_LEN;
+use strata::io::{Directory, MemDirectory};
+use strata::txn::manifest;
+use strata::{
+    DenseIndex, Document, Index, IndexOptions, IvfPqParams, KeyKind, Metric, Schema, VectorStorage,
+};
+
+/// Writes an index with two commits (adds, then a delete and an add) and returns its files.
+fn index_files(key: KeyKind, storage: VectorStorage, ivf: bool) -> Vec<(String, Vec<u8>)> {
+    let dir = MemDirectory::new();
+    let mut schema = Schema::dense(key, 4, Metric::Cosine).with_storage(storage);
+    if ivf {
+        schema = schema.with_index(DenseIndex::IvfPq(IvfPqParams {
+            nlist: 2,
+            m: 2,
+            nbits: 4,
+            balanced: false,
+            residual: true,
+            min_rows: 0,
+        }));
+    }
+    let options = IndexOptions {
+        background_merges: false,
+        ..Default::default()
+    };
+    let mut index = Index::create_in(Arc::new(dir.clone()), schema, options).expect("create");
+    let doc = |k: u64, x: f32| match key {
+        KeyKind::U64 => Document::new(k, vec![x, 1.0, -x, 0.5]),
+        KeyKind::Str => Document::new(format!("key-{k}"), vec![x, 1.0, -x, 0.5]),
+    };
+    // IVF-PQ indexes are built only for segments of at least 256 rows (MIN_IVF_ROWS).
+    let rows = if ivf { 256 } else { 3 };
+    let mut txn = index.begin();
+    for k in 0..rows {
+        txn.add(doc(k, (k % 7) as f32)).expect("add");
+    }
+    txn.commit().expect("commit");
+    let mut txn = index.begin();
+    txn.delete(&doc(1, 0.0).key).expect("delete");
+    txn.commit().expect("commit");
+    drop(index);
+    let mut names = dir.list().expect("list");
+    names.retain(|n| n != strata::txn::LOCK_FILE);
+    names.sort();
+    names
+        .into_iter()
+        .map(|n| {
+            let bytes = dir.read(&n).expect("read").to_vec();
+            (n, bytes)
+        })
+        .collect()
+}
+
+fn body(file: &[u8]) -> &[u8] {
+    &file[..file.len() - TRAILER_LEN]
+}
+
+fn find<'a>(files: &'a [(String, Vec<u8>)], suffix: &str) -> &'a [u8] {
+    &files
+        .iter()
+        .find(|(n, _)| n.ends_with(suffix))
+        .unwrap_or_else(|| panic!("no {suffix} file"))
+        .1
+}
+
+/// A bundle: selector (even), flags (u16), part lengths, then the parts.
+fn bundle(flags: u16, parts: [&[u8]; 4]) -> Vec<u8> {
+    let mut out = vec![0];
+    out.extend_from_slice(&flags.to_le_bytes());
+    for p in &parts[..3] {
+        out.extend_from_slice(&(p.len() as u16).to_le_bytes());
+    }
+    for p in parts {
+        out.extend_from_slice(p);
+    }
+    out
+}
+
+fn main() {
+    let out = Path::new("fuzz/seeds/segment_open");
+    std::fs::create_dir_all(out).expect("create the seed directory");
+    let mut seeds: Vec<(String, Vec<u8>)> = Vec::new();
+    // Bundle flags: bit 0 string keys, bits 1-3 sealed parts, bit 4 deletes, bits 5-6 metric
+    // (1: cosine, as written here), bit 7 f16, bit 8 IVF part, bit 9 sealed, bit 10 IVF schema.
+    const COSINE: u16 = 1 << 5;
+    for (tag, key, storage, ivf, flag_bits) in [
+        ("u64-f32", KeyKind::U64, VectorStorage::F32, false, COSINE),
+        (
+            "str-f16",
+            KeyKind::Str,
+            VectorStorage::F16,
+            false,
+            COSINE | 1 | 1 << 7,
+        ),
+        (
+            "u64-ivf",
+            KeyKind::U64,
+            VectorStorage::Auto,
+            true,
+            COSINE | 0b111 << 8,
+        ),
+    ] {
+        let files = index_files(key, storage, ivf);
+        for (name, bytes) in &files {
+            if ivf && !name.ends_with(".ivf") {
+                continue; // the other files are like those above, only larger
+            }
+            let kind = match manifest::parse_manifest_name(name) {
+                Some(g) => format!("manifest{g}"),
+                None => name.rsplit('.').next().unwrap_or("file").to_owned(),
+            };
+            seeds.push((format!("{tag}-file-{kind}"), bytes.clone()));
+            seeds.push((format!("{tag}-body-{kind}"), body(bytes).to_vec()));
+        }
+        let (v, k, d) = (
+            find(&files, ".vec"),
+            find(&files, ".keys"),
+            find(&files, ".del"),
+        );
+        let i: &[u8] = if ivf { find(&files, ".ivf") } else { &[] };
+        // Bits 1-3 (and 9): seal the parts; bit 4: the segment has a deletes file.
+        let sealed = flag_bits | 0b1_1110 | (flag_bits & 1 << 8) << 1;
+        seeds.push((
+            format!("{tag}-bundle-bodies"),
+            bundle(
+                sealed,
+                [body(v), body(k), body(d), if ivf { body(i) } else { i }],
+            ),
+        ));
+        let unsealed = (flag_bits | 1 << 4) & !(1 << 9);
+        seeds.push((
+            format!("{tag}-bundle-files"),
+            bundle(unsealed, [v, k, d, i]),
+        ));
+    }
+    for (name, bytes) in &seeds {
+        std::fs::write(out.join(name), bytes).expect("write a seed");
+    }
+    println!("wrote {} seeds to {}", seeds.len(), out.display());
+}

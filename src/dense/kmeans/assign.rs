@@ -1,0 +1,247 @@
+//! Blocked point-to-centroid distances: the GEMM-shaped inner loop of k-means.
+//!
+//! Squared distances are computed as `‖x‖² − 2·x·c + ‖c‖²`, so the work is one inner product
+//! per (point, centroid) pair. A block of [`ROW_BLOCK`] points is scored against a tile of
+//! [`COL_TILE`] centroids at a time with the dispatched `dot_f32_many` kernel (AVX2 where the
+//! CPU has it), so both the point block and the centroid tile stay in L2 while they are reused.
+//! This is a safe, row-by-row GEMM; `matrixmultiply::sgemm` would be faster per flop but is an
+//! `unsafe fn`, and this module (like the crate) denies `unsafe`.
+//!
+//! Rows of at most [`SMALL_DIM`] values (PQ sub-vectors) use two inline loops instead of the
+//! kernels ([`dot_many_for`], [`l2sq_many_for`]): there a kernel call's fixed cost dominates.
+//! They are checked against the scalar kernels in the tests.
+//!
+//! Every row's result depends only on that row and the centroids, never on the block or thread
+//! it was computed in, so assignments are identical for any thread count.
+
+use super::par::par_map;
+use crate::dense::kernels;
+
+/// Points scored together against one centroid tile.
+pub(crate) const ROW_BLOCK: usize = 64;
+
+/// Centroids per tile (32 × 384 f32 = 48 KiB, which stays in L2 next to the point block).
+const COL_TILE: usize = 32;
+
+/// Rows of at most this many values are scored with the inline loops at the bottom of this file
+/// rather than the dispatched kernels: at these lengths (PQ sub-vectors) a kernel call's fixed
+/// cost, and its tail handling when the length is not a multiple of 8, outweigh the arithmetic.
+pub(crate) const SMALL_DIM: usize = 16;
+
+/// One query against consecutive rows, with the contract of the kernels' `*_many` functions.
+pub(crate) type ScoreMany = fn(&[f32], &[f32], &mut [f32]);
+
+/// The fastest inner-product `*_many` function for rows of `dim` values.
+pub(crate) fn dot_many_for(dim: usize) -> ScoreMany {
+    if dim <= SMALL_DIM {
+        dot_many_small
+    } else {
+        kernels::best().dot_f32_many
+    }
+}
+
+/// The fastest squared-L2 `*_many` function for rows of `dim` values.
+pub(crate) fn l2sq_many_for(dim: usize) -> ScoreMany {
+    if dim <= SMALL_DIM {
+        l2sq_many_small
+    } else {
+        kernels::best().l2sq_f32_many
+    }
+}
+
+/// Points per parallel task.
+pub(crate) const TASK_ROWS: usize = 512;
+
+/// Squared norm of every centroid (`k` rows of `dim`).
+pub(crate) fn norms(rows: &[f32], dim: usize) -> Vec<f32> {
+    let dot = kernels::best().dot_f32;
+    if dim == 0 {
+        return Vec::new();
+    }
+    rows.chunks_exact(dim).map(|r| dot(r, r)).collect()
+}
+
+/// Squared L2 distances from each row of `rows` to every centroid, written row-major into `out`
+/// (`rows × k`, `k = c_norms.len()`). Distances are clamped at zero (the expansion can go
+/// slightly negative through rounding). Requires `dim > 0`.
+pub(crate) fn block_distances(
+    rows: &[f32],
+    cents: &[f32],
+    c_norms: &[f32],
+    dim: usize,
+    out: &mut [f32],
+) {
+    let kern = kernels::best();
+    let dot_many = dot_many_for(dim);
+    let k = c_norms.len();
+    if k == 0 || dim == 0 {
+        return;
+    }
+    for (t, tile) in cents.chunks(COL_TILE * dim).enumerate() {
+        let c0 = t * COL_TILE;
+        for (row, orow) in rows.chunks_exact(dim).zip(out.chunks_exact_mut(k)) {
+            if let Some(o) = orow.get_mut(c0..) {
+                dot_many(row, tile, o);
+            }
+        }
+    }
+    for (row, orow) in rows.chunks_exact(dim).zip(out.chunks_exact_mut(k)) {
+        let xn = (kern.dot_f32)(row, row);
+        for (o, &cn) in orow.iter_mut().zip(c_norms) {
+            *o = (xn + cn - 2.0 * *o).max(0.0);
+        }
+    }
+}
+
+/// Index and value of the smallest entry (the first one on ties; NaN never wins).
+pub(crate) fn argmin(row: &[f32]) -> (u32, f32) {
+    let mut best = (0u32, f32::INFINITY);
+    for (j, &d) in row.iter().enumerate() {
+        if d < best.1 {
+            best = (j as u32, d);
+        }
+    }
+    best
+}
+
+/// Nearest centroid (squared L2) of every row of `data`, and its distance.
+pub(crate) fn nearest_all(
+    data: &[f32],
+    dim: usize,
+    cents: &[f32],
+    threads: usize,
+) -> (Vec<u32>, Vec<f32>) {
+    if dim == 0 {
+        return (Vec::new(), Vec::new());
+    }
+    let c_norms = norms(cents, dim);
+    let k = c_norms.len();
+    let n = data.len() / dim;
+    let parts = par_map(n.div_ceil(TASK_ROWS), threads, |task| {
+        let rows = task_rows(data, dim, task);
+        let mut dist = vec![0.0f32; ROW_BLOCK * k];
+        let mut a = Vec::with_capacity(rows.len() / dim);
+        let mut d = Vec::with_capacity(rows.len() / dim);
+        for block in rows.chunks(ROW_BLOCK * dim) {
+            block_distances(block, cents, &c_norms, dim, &mut dist);
+            for row in dist.chunks_exact(k.max(1)).take(block.len() / dim) {
+                let (j, v) = argmin(row);
+                a.push(j);
+                d.push(v);
+            }
+        }
+        (a, d)
+    });
+    let mut assign = Vec::with_capacity(n);
+    let mut dists = Vec::with_capacity(n);
+    for (a, d) in parts {
+        assign.extend(a);
+        dists.extend(d);
+    }
+    (assign, dists)
+}
+
+/// The `t` nearest centroids of every row (`t ≤ k`) as two `n × t` matrices: centroid ids and
+/// squared distances. With `sorted` each row is nearest first (ties by the lower id); without,
+/// only the nearest is guaranteed to come first (cheaper; Sinkhorn needs no more).
+pub(crate) fn nearest_t(
+    data: &[f32],
+    dim: usize,
+    cents: &[f32],
+    t: usize,
+    threads: usize,
+    sorted: bool,
+) -> (Vec<u32>, Vec<f32>) {
+    if dim == 0 {
+        return (Vec::new(), Vec::new());
+    }
+    let c_norms = norms(cents, dim);
+    let k = c_norms.len();
+    let t = t.min(k);
+    let n = data.len() / dim;
+    let parts = par_map(n.div_ceil(TASK_ROWS), threads, |task| {
+        let rows = task_rows(data, dim, task);
+        let mut dist = vec![0.0f32; ROW_BLOCK * k];
+        let mut pairs: Vec<(f32, u32)> = Vec::with_capacity(k);
+        let mut ids = Vec::with_capacity(rows.len() / dim * t);
+        let mut ds = Vec::with_capacity(rows.len() / dim * t);
+        for block in rows.chunks(ROW_BLOCK * dim) {
+            block_distances(block, cents, &c_norms, dim, &mut dist);
+            for row in dist.chunks_exact(k.max(1)).take(block.len() / dim) {
+                smallest(row, t, sorted, &mut pairs);
+                ids.extend(pairs.iter().map(|p| p.1));
+                ds.extend(pairs.iter().map(|p| p.0));
+            }
+        }
+        (ids, ds)
+    });
+    let mut ids = Vec::with_capacity(n * t);
+    let mut ds = Vec::with_capacity(n * t);
+    for (i, d) in parts {
+        ids.extend(i);
+        ds.extend(d);
+    }
+    (ids, ds)
+}
+
+/// The `t` smallest entries of `row` as `(value, index)`: ascending (ties by index) if
+/// `sorted`, otherwise in no particular order except that the smallest comes first.
+pub(crate) fn smallest(row: &[f32], t: usize, sorted: bool, out: &mut Vec<(f32, u32)>) {
+    out.clear();
+    if t == 0 {
+        return;
+    }
+    out.extend(row.iter().enumerate().map(|(j, &d)| (d, j as u32)));
+    let cmp = |a: &(f32, u32), b: &(f32, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+    if t < out.len() {
+        out.select_nth_unstable_by(t - 1, cmp);
+        out.truncate(t);
+    }
+    if sorted {
+        out.sort_unstable_by(cmp);
+    } else if let Some((first, _)) = out.iter().enumerate().min_by(|a, b| cmp(a.1, b.1)) {
+        out.swap(0, first);
+    }
+}
+
+/// The rows of parallel task `task` (an empty slice past the end).
+fn task_rows(data: &[f32], dim: usize, task: usize) -> &[f32] {
+    let start = (task * TASK_ROWS * dim).min(data.len());
+    let end = ((task + 1) * TASK_ROWS * dim).min(data.len());
+    data.get(start..end).unwrap_or_default()
+}
+
+/// `dot_f32_many` for short rows: four lanes that the compiler keeps in one SSE register,
+/// then a horizontal sum.
+pub(crate) fn dot_many_small(q: &[f32], rows: &[f32], out: &mut [f32]) {
+    small_many(q, rows, out, |x, y| x * y);
+}
+
+/// `l2sq_f32_many` for short rows (see [`dot_many_small`]).
+pub(crate) fn l2sq_many_small(q: &[f32], rows: &[f32], out: &mut [f32]) {
+    small_many(q, rows, out, |x, y| (x - y) * (x - y));
+}
+
+#[inline(always)]
+fn small_many(q: &[f32], rows: &[f32], out: &mut [f32], term: impl Fn(f32, f32) -> f32) {
+    if q.is_empty() {
+        out.fill(0.0);
+        return;
+    }
+    let (q4, q_tail) = q.as_chunks::<4>();
+    for (o, row) in out.iter_mut().zip(rows.chunks_exact(q.len())) {
+        let (r4, r_tail) = row.as_chunks::<4>();
+        let mut acc = [0.0f32; 4];
+        for (x, y) in q4.iter().zip(r4) {
+            for ((s, &a), &b) in acc.iter_mut().zip(x).zip(y) {
+                *s += term(a, b);
+            }
+        }
+        let [a0, a1, a2, a3] = acc;
+        let mut sum = (a0 + a2) + (a1 + a3);
+        for (&a, &b) in q_tail.iter().zip(r_tail) {
+            sum += term(a, b);
+        }
+        *o = sum;
+    }
+}
