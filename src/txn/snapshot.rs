@@ -261,29 +261,10 @@ impl Snapshot {
         }
     }
 
-    /// Exact top-`k` search over every live document.
+    /// Exact top-`k` search over every live document (IVF-PQ indexes are not used).
     pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
-        let (dim, metric, _) = self
-            .inner
-            .schema
-            .dense_field()
-            .ok_or_else(|| Error::Schema("no dense vector field".to_owned()))?;
-        if query.len() != dim {
-            return Err(Error::input(
-                "<query>",
-                None,
-                format!("query has dimension {}, the index has {dim}", query.len()),
-            ));
-        }
-        if let Some(i) = query.iter().position(|x| !x.is_finite()) {
-            return Err(Error::input(
-                "<query>",
-                None,
-                format!("value at column {i} is not finite"),
-            ));
-        }
-        let q = FlatQuery::new(query, metric);
-        self.search_prepared(&q, k)
+        self.search_with(query, &SearchParams::exact(k))
+            .map(|(h, _)| h)
     }
 
     /// Exact search with a prepared query (lets callers choose the kernels).
@@ -295,6 +276,12 @@ impl Snapshot {
     /// (probing `nprobe` lists, re-ranking the best `rerank` candidates with their full
     /// vectors; `rerank == 0` returns PQ scores), the others exactly.
     pub fn search_with(&self, query: &[f32], p: &SearchParams) -> Result<(Vec<Hit>, QueryStats)> {
+        let metric = self.check_query(query)?;
+        self.run(&FlatQuery::new(query, metric), p)
+    }
+
+    /// Checks a query's dimension and values against the schema; returns the metric.
+    fn check_query(&self, query: &[f32]) -> Result<Metric> {
         let (dim, metric, _) = self
             .inner
             .schema
@@ -314,7 +301,7 @@ impl Snapshot {
                 format!("value at column {i} is not finite"),
             ));
         }
-        self.run(&FlatQuery::new(query, metric), p)
+        Ok(metric)
     }
 
     fn run(&self, q: &FlatQuery<'_>, p: &SearchParams) -> Result<(Vec<Hit>, QueryStats)> {
