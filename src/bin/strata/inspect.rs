@@ -32,6 +32,19 @@ struct SegmentStat {
     deleted: u64,
     elem: &'static str,
     files: Vec<FileStat>,
+    /// The IVF-PQ index's shape and training quality, if the segment has one.
+    ivf: Option<IvfStat>,
+}
+
+/// What `stats` reports of a segment's IVF-PQ index.
+struct IvfStat {
+    nlist: usize,
+    m: usize,
+    nbits: u8,
+    balanced: bool,
+    list_spread: f32,
+    code_entropy: f32,
+    resident: u64,
 }
 
 fn kind_name(kind: FileKind) -> &'static str {
@@ -60,6 +73,15 @@ fn segment_stats(snap: &Snapshot) -> Vec<SegmentStat> {
             live: s.meta.live(),
             deleted: s.meta.deleted,
             elem: elem_name(s.segment.elem()),
+            ivf: s.segment.ivf().map(|i| IvfStat {
+                nlist: i.nlist(),
+                m: i.m(),
+                nbits: i.nbits(),
+                balanced: i.balanced(),
+                list_spread: i.stats().list_spread,
+                code_entropy: i.stats().code_entropy,
+                resident: i.resident_bytes(),
+            }),
             files: s
                 .meta
                 .components
@@ -113,6 +135,11 @@ pub fn stats(dir: &Path, as_json: bool) -> CliResult {
                 json!({
                     "id": s.id, "rows": s.rows, "live": s.live, "deleted": s.deleted,
                     "elem": s.elem,
+                    "ivf": s.ivf.as_ref().map(|i| json!({
+                        "nlist": i.nlist, "m": i.m, "nbits": i.nbits, "balanced": i.balanced,
+                        "list_spread": i.list_spread, "code_entropy_bits": i.code_entropy,
+                        "resident_bytes": i.resident,
+                    })),
                     "files": s.files.iter().map(|f| json!({
                         "file": f.name, "kind": f.kind, "bytes": f.bytes,
                     })).collect::<Vec<_>>(),
@@ -153,7 +180,7 @@ pub fn stats(dir: &Path, as_json: bool) -> CliResult {
         human_bytes(index_bytes)
     );
     println!(
-        "memory      {} resident (keys, delete sets); {} mapped (vector files)",
+        "memory      {} resident (IVF-PQ memory tier, delete sets); {} mapped (vector files)",
         human_bytes(resident),
         human_bytes(mapped)
     );
@@ -163,6 +190,20 @@ pub fn stats(dir: &Path, as_json: bool) -> CliResult {
             "  segment {}: {} rows, {} live, {} deleted, {}",
             s.id, s.rows, s.live, s.deleted, s.elem
         );
+        if let Some(i) = &s.ivf {
+            println!(
+                "    ivf-pq   nlist {}, m {} x {} bits, {}; list spread (max/mean) {:.3}, \
+                 code entropy {:.3} of {} bits; {} resident",
+                i.nlist,
+                i.m,
+                i.nbits,
+                if i.balanced { "balanced" } else { "plain" },
+                i.list_spread,
+                i.code_entropy,
+                i.nbits,
+                human_bytes(i.resident)
+            );
+        }
         for f in &s.files {
             println!(
                 "    {:<8} {:<42} {:>12} B  ({})",
