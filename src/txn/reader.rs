@@ -11,7 +11,7 @@ use super::manifest::{self, Manifest};
 use super::snapshot::{PinTable, SegmentCache, Snapshot};
 use super::writer::Shared;
 use crate::error::{Error, Result};
-use crate::io::{Directory, FsDirectory};
+use crate::io::Directory;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
@@ -74,15 +74,7 @@ impl Reader {
 
     /// Opens the index at `path` read-only. Works while another process writes to it.
     pub fn open(path: impl AsRef<Path>) -> Result<Reader> {
-        let p = Error::path_string(path.as_ref());
-        let dir = FsDirectory::open_existing(path.as_ref()).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::NotAnIndex { path: p.clone() }
-            } else {
-                Error::io("open directory", p.clone(), e)
-            }
-        })?;
-        Reader::open_in(Arc::new(dir))
+        Reader::open_in(Arc::new(super::writer::open_existing_dir(path.as_ref())?))
     }
 
     /// Opens the index in `dir` read-only.

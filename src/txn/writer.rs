@@ -122,6 +122,18 @@ fn is_strata_file(name: &str) -> bool {
     name.starts_with("seg-") || name.starts_with("MANIFEST-")
 }
 
+/// Opens an existing index directory; a missing one is `Error::NotAnIndex`.
+pub(crate) fn open_existing_dir(path: &Path) -> Result<FsDirectory> {
+    FsDirectory::open_existing(path).map_err(|e| {
+        let p = Error::path_string(path);
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::NotAnIndex { path: p }
+        } else {
+            Error::io("open directory", p, e)
+        }
+    })
+}
+
 pub(crate) fn lock_state(m: &Mutex<WriterState>) -> MutexGuard<'_, WriterState> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -136,15 +148,10 @@ impl Index {
 
     /// Opens the index in the directory at `path` for writing, recovering from any crash.
     pub fn open(path: impl AsRef<Path>) -> Result<Index> {
-        let p = Error::path_string(path.as_ref());
-        let dir = FsDirectory::open_existing(path.as_ref()).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::NotAnIndex { path: p.clone() }
-            } else {
-                Error::io("open directory", p.clone(), e)
-            }
-        })?;
-        Index::open_in(Arc::new(dir), IndexOptions::default())
+        Index::open_in(
+            Arc::new(open_existing_dir(path.as_ref())?),
+            IndexOptions::default(),
+        )
     }
 
     /// Creates a new index in `dir`.
