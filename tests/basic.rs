@@ -81,3 +81,38 @@ fn upsert_replaces_and_rollback_discards() {
     assert_eq!(m.get(&7), Some(&vec![2.0; DIM]));
     assert_eq!(m.len(), 1);
 }
+
+#[test]
+fn read_only_reader_refreshes_and_old_snapshots_survive_gc() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rng = Rng(3);
+    let mut index = Index::create(tmp.path(), schema(Metric::L2)).unwrap();
+    let mut txn = index.begin();
+    for k in 0..50u64 {
+        txn.add(Document::new(k, rng.vector(DIM))).unwrap();
+    }
+    txn.commit().unwrap();
+    let reader = Reader::open(tmp.path()).unwrap();
+    let old = reader.snapshot();
+    let q = rng.vector(DIM);
+    let before = old.search(&q, 5).unwrap();
+    // The writer replaces everything the old snapshot uses: deletes, a merge, GC.
+    let mut txn = index.begin();
+    for k in 0..25u64 {
+        txn.delete(&Key::U64(k)).unwrap();
+    }
+    for k in 100..120u64 {
+        txn.add(Document::new(k, rng.vector(DIM))).unwrap();
+    }
+    txn.commit().unwrap();
+    index.merge_all().unwrap();
+    index.collect_garbage().unwrap();
+    // The old snapshot still answers from the files it mapped, unchanged.
+    assert_eq!(old.search(&q, 5).unwrap(), before);
+    assert!(reader.refresh().unwrap());
+    let new = reader.snapshot();
+    assert!(new.generation() > old.generation());
+    assert_eq!(new.num_docs(), 45);
+    assert_eq!(new.segments().len(), 1);
+    assert!(!reader.refresh().unwrap(), "nothing newer to see");
+}
