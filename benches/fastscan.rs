@@ -6,13 +6,11 @@
 //! on shared machines; compare the lines of one group, measured in the same run. Run with
 //! `cargo bench --bench fastscan -- --warm-up-time 1 --measurement-time 2`.
 
+mod common;
+use common::short;
 use std::hint::black_box;
-use std::time::Duration;
 
-use criterion::measurement::WallTime;
-use criterion::{
-    BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
-};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use strata::dense::kernels::fastscan::{self, FastScan};
 
 /// Vectors per scan.
@@ -40,11 +38,6 @@ fn values(n: usize, seed: u64) -> Vec<f32> {
         .chunks_exact(4)
         .map(|b| (u32::from_le_bytes([b[0], b[1], b[2], 0]) as f32 / (1u32 << 23) as f32) - 1.0)
         .collect()
-}
-
-fn short(group: &mut BenchmarkGroup<'_, WallTime>) {
-    group.warm_up_time(Duration::from_millis(500));
-    group.measurement_time(Duration::from_secs(2));
 }
 
 /// The implementations to compare: the scalar oracle and whatever `best()` picked.

@@ -10,36 +10,18 @@
 //! Absolute times are noisy on shared machines; compare the lines of one group, which were
 //! measured in the same run. Run with `cargo bench --bench ivfpq`.
 
+mod common;
+use common::{short, values};
 use std::hint::black_box;
-use std::time::Duration;
 
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use strata::dense::kmeans::{self, KMeans, KMeansConfig};
 use strata::dense::pq::{PqConfig, ProductQuantizer};
 
 const DIM: usize = 384;
 
-/// Deterministic values in [-1, 1) (an LCG; quality is irrelevant here).
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
-
 fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |t| t.get())
-}
-
-fn short(group: &mut BenchmarkGroup<'_, WallTime>) {
-    group.warm_up_time(Duration::from_millis(500));
-    group.measurement_time(Duration::from_secs(2));
 }
 
 /// One k-means iteration (assignment + centroid update), from fixed initial centroids.

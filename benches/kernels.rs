@@ -5,11 +5,11 @@
 //! measured in the same run. Run with
 //! `cargo bench --bench kernels -- --warm-up-time 1 --measurement-time 2`.
 
+mod common;
+use common::{short, values};
 use std::hint::black_box;
-use std::time::Duration;
 
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use half::f16;
 use simsimd::SpatialSimilarity;
 use strata::dense::kernels::{self, Kernels};
@@ -22,26 +22,8 @@ const ROWS_CACHED: usize = 1024;
 /// Rows in the out-of-cache scan: the size of a WordNet-sized segment (116,659 × 384 f16 ≈ 90 MB).
 const ROWS_DRAM: usize = 116_659;
 
-/// Deterministic values in [-1, 1) (an LCG; quality is irrelevant here).
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
-}
-
 fn to_f16(v: &[f32]) -> Vec<f16> {
     v.iter().map(|&x| f16::from_f32(x)).collect()
-}
-
-fn short(group: &mut BenchmarkGroup<'_, WallTime>) {
-    group.warm_up_time(Duration::from_millis(500));
-    group.measurement_time(Duration::from_secs(2));
 }
 
 /// The implementations to compare: the scalar oracle and whatever `best()` picked.

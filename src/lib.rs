@@ -13,6 +13,7 @@ pub mod error;
 pub mod format;
 pub mod input;
 pub mod io;
+pub mod rng;
 pub mod schema;
 pub mod segment;
 pub mod txn;
