@@ -103,6 +103,7 @@ pub struct IvfScratch {
     qc: Vec<f32>,
     sums4: Vec<u16>,
     sums8: Vec<f32>,
+    centroid_scores: Vec<f32>,
 }
 
 /// A candidate from the code scan: approximate rank value (larger is better) and row.
@@ -331,11 +332,7 @@ impl IvfPq {
         let m = self.pq.m;
         let nprobe = nprobe.clamp(1, self.nlist);
         // Coarse ranking: larger is better for every metric.
-        s.coarse.clear();
-        match self.metric {
-            Metric::L2 => self.nearest_l2(q, nprobe, &mut s.coarse),
-            _ => self.nearest_ip(q, nprobe, &mut s.coarse),
-        }
+        self.probe(q, nprobe, s);
         let ksub = self.pq.ksub;
         s.lut.resize(m * ksub, 0.0);
         let shared_lut = !(self.residual && self.metric == Metric::L2);
@@ -406,19 +403,18 @@ impl IvfPq {
         s.coarse = coarse;
     }
 
-    fn nearest_ip(&self, q: &[f32], n: usize, out: &mut Vec<(f32, u32)>) {
+    /// The `n` best lists for `q` into `s.coarse` (larger is better for every metric), using
+    /// `s.centroid_scores` as the per-query buffer.
+    fn probe(&self, q: &[f32], n: usize, s: &mut IvfScratch) {
         let k = kernels::best();
-        let mut scores = vec![0f32; self.nlist];
-        (k.dot_f16_many)(q, &self.centroids, &mut scores);
-        top_n(&scores, n, out);
-    }
-
-    fn nearest_l2(&self, q: &[f32], n: usize, out: &mut Vec<(f32, u32)>) {
-        let k = kernels::best();
-        let mut scores = vec![0f32; self.nlist];
-        (k.l2sq_f16_many)(q, &self.centroids, &mut scores);
-        scores.iter_mut().for_each(|s| *s = -*s);
-        top_n(&scores, n, out);
+        s.centroid_scores.resize(self.nlist, 0.0);
+        if self.metric == Metric::L2 {
+            (k.l2sq_f16_many)(q, &self.centroids, &mut s.centroid_scores);
+            s.centroid_scores.iter_mut().for_each(|x| *x = -*x);
+        } else {
+            (k.dot_f16_many)(q, &self.centroids, &mut s.centroid_scores);
+        }
+        top_n(&s.centroid_scores, n, &mut s.coarse);
     }
 
     /// Encodes the index (see docs/FORMAT.md, "IVF-PQ body").

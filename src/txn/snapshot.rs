@@ -114,6 +114,11 @@ impl SegmentCache {
     }
 }
 
+thread_local! {
+    /// The IVF scan's scratch space of this thread, lent to one query at a time.
+    static SCRATCH: std::cell::Cell<IvfScratch> = std::cell::Cell::new(IvfScratch::default());
+}
+
 /// How to search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SearchParams {
@@ -315,7 +320,8 @@ impl Snapshot {
         let row_cmp = |a: &Cand, b: &Cand| a.row.cmp(&b.row);
         let mut top = TopK::new(p.k);
         let mut stats = QueryStats::default();
-        let mut scratch = IvfScratch::default();
+        // Per-query buffers are reused across this thread's queries.
+        let mut scratch = SCRATCH.with(|c| c.take());
         let mut unit: Vec<f32> = Vec::new();
         for (i, s) in self.inner.segments.iter().enumerate() {
             let (rows, norms) = s.segment.vectors();
@@ -411,6 +417,7 @@ impl Snapshot {
                 })
             })
             .collect();
+        SCRATCH.with(|c| c.replace(scratch));
         Ok((out, stats))
     }
 
