@@ -10,12 +10,15 @@
 
 pub mod dense;
 pub mod error;
+pub mod eval;
 pub mod format;
 pub mod input;
 pub mod io;
 pub mod rng;
 pub mod schema;
 pub mod segment;
+pub mod sparse;
+pub mod text;
 pub mod txn;
 pub mod types;
 

@@ -17,6 +17,7 @@
 //! All little-endian decoding of input bytes lives at the bottom of this file (the `le_*`
 //! functions), so the parsers only slice and check.
 
+pub mod jsonl;
 mod keys;
 mod npy;
 mod vecs;

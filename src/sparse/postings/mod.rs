@@ -1,0 +1,1 @@
+//! Block-compressed postings lists.
