@@ -25,8 +25,8 @@ pub mod types;
 pub use error::{Error, Result};
 pub use schema::{DenseIndex, IvfPqParams, Schema, VectorStorage};
 pub use txn::{
-    Document, Index, IndexOptions, MergePolicy, QueryStats, Reader, SearchParams, Snapshot,
-    WriteTxn,
+    DocFilter, Document, Index, IndexOptions, MergePolicy, QueryStats, Reader, SearchParams,
+    Snapshot, TextHit, TextQuery, WriteTxn,
 };
 pub use types::{Hit, Key, KeyKind, Metric, Vector};
 

@@ -1,13 +1,15 @@
 //! The schema: what an index stores per document.
 //!
-//! Schema v1 holds an external key kind and one dense vector field. The encoding is a list of
-//! tagged fields, each with length-prefixed parameters, so later field kinds (text fields, a
-//! sparse-vector field, stored fields) are added as new tags without changing how older ones
-//! are read, and an older build meeting a newer tag fails with a clear message instead of
+//! A schema holds an external key kind and named fields: at most one dense vector field, any
+//! number of analyzed text fields (each optionally stored), and at most one sparse-vector field
+//! (term → weight). The encoding is a list of tagged fields, each with length-prefixed
+//! parameters, so later field kinds are added as new tags without changing how older ones are
+//! read, and an older build meeting a newer tag fails with a clear message instead of
 //! misreading it.
 
 use crate::error::{Error, Result};
 use crate::format::{ByteReader, ByteWriter};
+use crate::text::AnalyzerConfig;
 use crate::types::{KeyKind, Metric};
 
 /// How a dense field stores vectors on disk.
@@ -77,6 +79,19 @@ pub enum FieldKind {
         /// Per-segment index.
         index: DenseIndex,
     },
+    /// Analyzed text, indexed for BM25.
+    Text {
+        /// How text becomes terms (the same analyzer serves documents and queries).
+        analyzer: AnalyzerConfig,
+        /// Keep the original text in the segment's stored-fields file.
+        stored: bool,
+    },
+    /// A sparse vector (term → non-negative weight), as learned-sparse encoders produce,
+    /// indexed as quantized impacts.
+    Sparse {
+        /// Bits of an impact: weights are quantized to 1..2^bits−1 with a scale kept per segment.
+        impact_bits: u8,
+    },
 }
 
 /// A named field.
@@ -98,6 +113,21 @@ pub struct Schema {
 }
 
 const TAG_DENSE: u16 = 1;
+const TAG_TEXT: u16 = 2;
+const TAG_SPARSE: u16 = 3;
+
+/// One text field as [`Schema::text_fields`] lists it.
+#[derive(Debug, Clone, Copy)]
+pub struct TextField<'a> {
+    /// Position of the field in the schema.
+    pub index: u16,
+    /// Its name.
+    pub name: &'a str,
+    /// Its analyzer.
+    pub analyzer: &'a AnalyzerConfig,
+    /// Whether its text is stored.
+    pub stored: bool,
+}
 
 fn metric_code(m: Metric) -> u8 {
     match m {
@@ -132,67 +162,170 @@ impl Schema {
         }
     }
 
+    /// A schema with no fields yet.
+    pub fn new(key: KeyKind) -> Schema {
+        Schema {
+            key,
+            fields: Vec::new(),
+        }
+    }
+
+    /// Adds a dense vector field (flat, storage `Auto`).
+    pub fn with_dense(mut self, name: &str, dim: u32, metric: Metric) -> Schema {
+        self.fields.push(Field {
+            name: name.to_owned(),
+            kind: FieldKind::DenseVector {
+                dim,
+                metric,
+                storage: VectorStorage::Auto,
+                index: DenseIndex::Flat,
+            },
+        });
+        self
+    }
+
+    /// Adds a text field analyzed by `analyzer`; `stored` keeps its original text.
+    pub fn with_text(mut self, name: &str, analyzer: AnalyzerConfig, stored: bool) -> Schema {
+        self.fields.push(Field {
+            name: name.to_owned(),
+            kind: FieldKind::Text { analyzer, stored },
+        });
+        self
+    }
+
+    /// Adds a sparse-vector field whose weights are quantized to `impact_bits` bits.
+    pub fn with_sparse(mut self, name: &str, impact_bits: u8) -> Schema {
+        self.fields.push(Field {
+            name: name.to_owned(),
+            kind: FieldKind::Sparse { impact_bits },
+        });
+        self
+    }
+
     /// Sets the storage of the dense field.
     pub fn with_storage(mut self, storage: VectorStorage) -> Schema {
         for f in &mut self.fields {
-            let FieldKind::DenseVector { storage: s, .. } = &mut f.kind;
-            *s = storage;
+            if let FieldKind::DenseVector { storage: s, .. } = &mut f.kind {
+                *s = storage;
+            }
         }
         self
     }
 
-    /// The dense field's (dim, metric, storage). v1 schemas always have exactly one.
+    /// The dense field's (dim, metric, storage), if the schema has one.
     pub fn dense_field(&self) -> Option<(usize, Metric, VectorStorage)> {
-        self.fields
-            .iter()
-            .map(|f| match f.kind {
-                FieldKind::DenseVector {
-                    dim,
-                    metric,
-                    storage,
-                    ..
-                } => (dim as usize, metric, storage),
-            })
-            .next()
+        self.fields.iter().find_map(|f| match f.kind {
+            FieldKind::DenseVector {
+                dim,
+                metric,
+                storage,
+                ..
+            } => Some((dim as usize, metric, storage)),
+            _ => None,
+        })
     }
 
     /// The dense field's per-segment index.
     pub fn dense_index(&self) -> DenseIndex {
         self.fields
             .iter()
-            .map(|f| match f.kind {
-                FieldKind::DenseVector { index, .. } => index,
+            .find_map(|f| match f.kind {
+                FieldKind::DenseVector { index, .. } => Some(index),
+                _ => None,
             })
-            .next()
             .unwrap_or_default()
     }
 
     /// Sets the dense field's per-segment index.
     pub fn with_index(mut self, index: DenseIndex) -> Schema {
         for f in &mut self.fields {
-            let FieldKind::DenseVector { index: i, .. } = &mut f.kind;
-            *i = index;
+            if let FieldKind::DenseVector { index: i, .. } = &mut f.kind {
+                *i = index;
+            }
         }
         self
     }
 
+    /// The text fields, in schema order.
+    pub fn text_fields(&self) -> Vec<TextField<'_>> {
+        self.fields
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| match &f.kind {
+                FieldKind::Text { analyzer, stored } => Some(TextField {
+                    index: i as u16,
+                    name: &f.name,
+                    analyzer,
+                    stored: *stored,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The sparse-vector field's (position, name, impact bits), if any.
+    pub fn sparse_field(&self) -> Option<(u16, &str, u8)> {
+        self.fields
+            .iter()
+            .enumerate()
+            .find_map(|(i, f)| match f.kind {
+                FieldKind::Sparse { impact_bits } => Some((i as u16, f.name.as_str(), impact_bits)),
+                _ => None,
+            })
+    }
+
+    /// Whether any field is indexed in the inverted index (text or sparse).
+    pub fn has_inverted(&self) -> bool {
+        self.fields
+            .iter()
+            .any(|f| matches!(f.kind, FieldKind::Text { .. } | FieldKind::Sparse { .. }))
+    }
+
+    /// Position of the field called `name`.
+    pub fn field_index(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name == name)
+    }
+
     /// Checks the schema is one this build can serve.
     pub fn validate(&self) -> Result<()> {
-        let dense = self
-            .fields
-            .iter()
-            .filter(|f| matches!(f.kind, FieldKind::DenseVector { .. }))
-            .count();
-        if dense != 1 {
+        let count = |p: fn(&FieldKind) -> bool| self.fields.iter().filter(|f| p(&f.kind)).count();
+        let dense = count(|k| matches!(k, FieldKind::DenseVector { .. }));
+        let sparse = count(|k| matches!(k, FieldKind::Sparse { .. }));
+        if self.fields.is_empty() || dense > 1 || sparse > 1 || self.fields.len() > 1024 {
             return Err(Error::Schema(format!(
-                "need exactly one dense vector field, got {dense}"
+                "a schema needs 1 to 1024 fields with at most one dense vector field and at most \
+                 one sparse-vector field (got {} fields, {dense} dense, {sparse} sparse)",
+                self.fields.len()
             )));
         }
-        for f in &self.fields {
+        for (i, f) in self.fields.iter().enumerate() {
             if f.name.is_empty() {
                 return Err(Error::Schema("a field has an empty name".to_owned()));
             }
-            let FieldKind::DenseVector { dim, index, .. } = f.kind;
+            if self.fields.iter().take(i).any(|g| g.name == f.name) {
+                return Err(Error::Schema(format!("field name {} is used twice", f.name)));
+            }
+            let (dim, index) = match &f.kind {
+                FieldKind::DenseVector { dim, index, .. } => (*dim, *index),
+                FieldKind::Text { analyzer, .. } => {
+                    if analyzer.max_token_len == 0 {
+                        return Err(Error::Schema(format!(
+                            "field {}: the analyzer's maximum token length must be ≥ 1",
+                            f.name
+                        )));
+                    }
+                    continue;
+                }
+                FieldKind::Sparse { impact_bits } => {
+                    if !(4..=16).contains(impact_bits) {
+                        return Err(Error::Schema(format!(
+                            "field {}: impact bits must be 4..=16, got {impact_bits}",
+                            f.name
+                        )));
+                    }
+                    continue;
+                }
+            };
             if let DenseIndex::IvfPq(x) = index
                 && (x.nlist == 0 || x.m == 0 || x.m > dim || !matches!(x.nbits, 4 | 8) || x.m > 256)
             {
@@ -222,8 +355,8 @@ impl Schema {
         for f in &self.fields {
             w.str(&f.name);
             let mut p = ByteWriter::new();
-            let tag = match f.kind {
-                FieldKind::DenseVector {
+            let tag = match &f.kind {
+                &FieldKind::DenseVector {
                     dim,
                     metric,
                     storage,
@@ -245,6 +378,15 @@ impl Schema {
                         }
                     }
                     TAG_DENSE
+                }
+                FieldKind::Text { analyzer, stored } => {
+                    analyzer.encode(&mut p);
+                    p.u8(u8::from(*stored));
+                    TAG_TEXT
+                }
+                FieldKind::Sparse { impact_bits } => {
+                    p.u8(*impact_bits);
+                    TAG_SPARSE
                 }
             };
             w.u16(tag);
@@ -309,6 +451,17 @@ impl Schema {
                         index,
                     }
                 }
+                TAG_TEXT => {
+                    let analyzer = AnalyzerConfig::decode(&mut p)
+                        .map_err(|e| r.corrupt(format!("field {name}: analyzer: {e}")))?;
+                    FieldKind::Text {
+                        analyzer,
+                        stored: p.u8("stored")? != 0,
+                    }
+                }
+                TAG_SPARSE => FieldKind::Sparse {
+                    impact_bits: p.u8("impact bits")?,
+                },
                 t => {
                     return Err(r.corrupt(format!(
                         "field {name}: unknown field kind {t} (written by a newer strata?)"
@@ -362,6 +515,49 @@ mod tests {
         let buf = w.into_inner();
         let err = Schema::decode(&mut ByteReader::new("m", &buf)).unwrap_err();
         assert!(err.to_string().contains("unknown field kind 99"), "{err}");
+    }
+
+    #[test]
+    fn text_and_sparse_fields_round_trip() {
+        let s = Schema::new(KeyKind::Str)
+            .with_text("title", AnalyzerConfig::default(), true)
+            .with_text(
+                "body",
+                AnalyzerConfig {
+                    stopwords: false,
+                    ..AnalyzerConfig::default()
+                },
+                false,
+            )
+            .with_sparse("splade", 8)
+            .with_dense("vector", 8, Metric::Dot);
+        s.validate().unwrap();
+        let mut w = ByteWriter::new();
+        s.encode(&mut w);
+        let buf = w.into_inner();
+        assert_eq!(Schema::decode(&mut ByteReader::new("m", &buf)).unwrap(), s);
+        assert_eq!(s.text_fields().len(), 2);
+        assert_eq!(s.sparse_field().map(|f| f.1), Some("splade"));
+    }
+
+    #[test]
+    fn bad_schemas_are_rejected() {
+        let a = AnalyzerConfig::default;
+        for s in [
+            Schema::new(KeyKind::U64),
+            Schema::new(KeyKind::U64)
+                .with_text("t", a(), false)
+                .with_text("t", a(), false),
+            Schema::new(KeyKind::U64)
+                .with_sparse("a", 8)
+                .with_sparse("b", 8),
+            Schema::new(KeyKind::U64).with_sparse("a", 3),
+            Schema::new(KeyKind::U64)
+                .with_dense("a", 4, Metric::Dot)
+                .with_dense("b", 4, Metric::Dot),
+        ] {
+            assert!(s.validate().is_err(), "{s:?}");
+        }
     }
 
     #[test]

@@ -22,6 +22,8 @@
 mod bench;
 #[path = "strata/demo.rs"]
 mod demo;
+#[path = "strata/eval.rs"]
+mod eval;
 #[path = "strata/inspect.rs"]
 mod inspect;
 #[path = "strata/ops.rs"]
@@ -49,9 +51,25 @@ enum Command {
     Create {
         /// The index directory (created if missing; must not hold an index).
         dir: PathBuf,
-        /// Vector dimension.
+        /// Vector dimension (adds a dense field named `vector`).
         #[arg(long)]
-        dim: u32,
+        dim: Option<u32>,
+        /// Text fields to index for BM25, comma-separated (e.g. title,text).
+        #[arg(long)]
+        text: Option<String>,
+        /// Keep the original text of the text fields (returned with hits).
+        #[arg(long)]
+        store: bool,
+        /// Analyzer of the text fields: english (stop words + Porter2 stemming), nostem, raw
+        /// (lower-casing only).
+        #[arg(long, value_enum, default_value_t = AnalyzerArg::English)]
+        analyzer: AnalyzerArg,
+        /// Name of a sparse-vector field (term → weight, e.g. SPLADE output).
+        #[arg(long)]
+        sparse: Option<String>,
+        /// Bits per quantized impact of the sparse field (4..=16).
+        #[arg(long, default_value_t = 8)]
+        impact_bits: u8,
         /// Similarity: cosine, dot (alias ip) or l2 (squared Euclidean distance).
         #[arg(long, default_value = "cosine", value_parser = parse_metric)]
         metric: Metric,
@@ -62,13 +80,18 @@ enum Command {
         #[arg(long, value_enum, default_value_t = StorageArg::Auto)]
         storage: StorageArg,
     },
-    /// Add vectors from .npy/.fvecs/.bvecs files, one transaction per batch.
+    /// Add vectors from .npy/.fvecs/.bvecs files, or documents from a JSON Lines file, one
+    /// transaction per batch.
     Ingest {
         /// The index directory.
         dir: PathBuf,
         /// Vector files, comma-separated; concatenated in order.
+        #[arg(long, required_unless_present = "jsonl", conflicts_with = "jsonl")]
+        vectors: Option<String>,
+        /// A JSON Lines file (plain or .zst) of documents: a key ("key", "_id" or "id"), text
+        /// members named like the text fields, optional "sparse" {term: weight} and "vector".
         #[arg(long)]
-        vectors: String,
+        jsonl: Option<PathBuf>,
         /// Key file, one key per line (default: the global row number across the files).
         #[arg(long)]
         keys: Option<PathBuf>,
@@ -76,13 +99,16 @@ enum Command {
         #[arg(long, default_value_t = 50_000)]
         batch: usize,
     },
-    /// Search with a row of a vector file; prints `rank key score` lines.
+    /// Search with a row of a vector file, or with text; prints `rank key score` lines.
     Search {
         /// The index directory.
         dir: PathBuf,
         /// A vector file (.npy/.fvecs/.bvecs) holding the query.
+        #[arg(long, required_unless_present = "text", conflicts_with = "text")]
+        query: Option<PathBuf>,
+        /// A text query, scored with BM25 over every text field.
         #[arg(long)]
-        query: PathBuf,
+        text: Option<String>,
         /// Which row of the query file to search.
         #[arg(long, default_value_t = 0, conflicts_with = "all")]
         row: usize,
@@ -123,6 +149,39 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Benchmark an index kind on an ANN data set; prints one JSON line per setting.
     BenchAnn(bench::BenchArgs),
+    /// Evaluate BM25 on a BEIR folder (or time it on a corpus without qrels); one JSON line.
+    Eval(eval::EvalArgs),
+}
+
+/// Text analyzers as spelled on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AnalyzerArg {
+    /// Lower-case, English stop words, possessives, Snowball English (Porter2) stemming.
+    English,
+    /// As english without stemming.
+    Nostem,
+    /// Lower-casing only.
+    Raw,
+}
+
+impl From<AnalyzerArg> for strata::text::AnalyzerConfig {
+    fn from(a: AnalyzerArg) -> Self {
+        use strata::text::{AnalyzerConfig, Stemmer};
+        let d = AnalyzerConfig::default();
+        match a {
+            AnalyzerArg::English => d,
+            AnalyzerArg::Nostem => AnalyzerConfig {
+                stemmer: Stemmer::None,
+                ..d
+            },
+            AnalyzerArg::Raw => AnalyzerConfig {
+                stemmer: Stemmer::None,
+                stopwords: false,
+                possessive: false,
+                ..d
+            },
+        }
+    }
 }
 
 /// Key kinds as spelled on the command line.
@@ -213,23 +272,55 @@ fn run(cli: Cli) -> CliResult {
         Command::Create {
             dir,
             dim,
+            text,
+            store,
+            analyzer,
+            sparse,
+            impact_bits,
             metric,
             key,
             storage,
-        } => ops::create(&dir, dim, metric, key.into(), storage.into()),
+        } => {
+            let mut schema = strata::Schema::new(key.into());
+            if let Some(dim) = dim {
+                schema = schema
+                    .with_dense("vector", dim, metric)
+                    .with_storage(storage.into());
+            }
+            for name in text.iter().flat_map(|t| t.split(',')).map(str::trim) {
+                if !name.is_empty() {
+                    schema = schema.with_text(name, analyzer.into(), store);
+                }
+            }
+            if let Some(name) = sparse {
+                schema = schema.with_sparse(&name, impact_bits);
+            }
+            ops::create(&dir, schema)
+        }
         Command::Ingest {
             dir,
             vectors,
+            jsonl,
             keys,
             batch,
-        } => ops::ingest(&dir, &vectors, keys.as_deref(), batch),
+        } => match (vectors, jsonl) {
+            (_, Some(jsonl)) => ops::ingest_jsonl(&dir, &jsonl, batch),
+            (Some(vectors), None) => ops::ingest(&dir, &vectors, keys.as_deref(), batch),
+            (None, None) => Err(CliError::Usage("give --vectors or --jsonl".to_owned())),
+        },
         Command::Search {
             dir,
             query,
+            text,
             row,
             all,
             k,
-        } => ops::search(&dir, &query, (!all).then_some(row), k),
+        } => match (query, text) {
+            (_, Some(text)) => ops::search_text(&dir, &text, k),
+            (Some(query), None) => ops::search(&dir, &query, (!all).then_some(row), k),
+            (None, None) => Err(CliError::Usage("give --query or --text".to_owned())),
+        },
+        Command::Eval(args) => eval::run(&args),
         Command::Delete { dir, keys } => ops::delete(&dir, &keys),
         Command::Merge { dir } => ops::merge(&dir),
         Command::Stats { dir, json } => inspect::stats(&dir, json),

@@ -61,6 +61,11 @@ pub enum FileKind {
     Deletes = 4,
     /// A segment's IVF-PQ index: centroids, codebooks, lists of codes and row ids.
     Ivf = 5,
+    /// A segment's inverted index: per text or sparse field a term dictionary, postings and
+    /// document lengths.
+    Inverted = 6,
+    /// A segment's stored fields, in zstd-compressed blocks.
+    Stored = 7,
 }
 
 impl FileKind {
@@ -72,17 +77,21 @@ impl FileKind {
             3 => Some(FileKind::Keys),
             4 => Some(FileKind::Deletes),
             5 => Some(FileKind::Ivf),
+            6 => Some(FileKind::Inverted),
+            7 => Some(FileKind::Stored),
             _ => None,
         }
     }
 
     /// Every kind, for tests that damage each one.
-    pub const ALL: [FileKind; 5] = [
+    pub const ALL: [FileKind; 7] = [
         FileKind::Manifest,
         FileKind::Vectors,
         FileKind::Keys,
         FileKind::Deletes,
         FileKind::Ivf,
+        FileKind::Inverted,
+        FileKind::Stored,
     ];
 }
 

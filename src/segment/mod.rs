@@ -4,6 +4,9 @@
 //!
 //! - `seg-<id>.vec` — the full-precision vectors and their norms ([`vectors`]);
 //! - `seg-<id>.keys` — the external keys, row by row ([`keys`]);
+//! - `seg-<id>.ivf` — the IVF-PQ index of the vectors, if the schema asks for one;
+//! - `seg-<id>.inv` — the inverted index of the text and sparse fields ([`inverted`]);
+//! - `seg-<id>.doc` — the stored text fields ([`stored`]);
 //! - `seg-<id>-<gen>.del` — one generation of deleted rows ([`deletes`]); a commit that
 //!   deletes rows of a segment writes a new generation and the manifest points at it.
 //!
@@ -13,8 +16,10 @@
 //! trailer before any byte is used.
 
 pub mod deletes;
+pub mod inverted;
 pub mod keys;
 mod reader;
+pub mod stored;
 pub mod vectors;
 mod writer;
 
@@ -76,6 +81,8 @@ pub fn file_name(id: u64, kind: FileKind, generation: u64) -> String {
         FileKind::Vectors => format!("seg-{id:016x}.vec"),
         FileKind::Keys => format!("seg-{id:016x}.keys"),
         FileKind::Ivf => format!("seg-{id:016x}.ivf"),
+        FileKind::Inverted => format!("seg-{id:016x}.inv"),
+        FileKind::Stored => format!("seg-{id:016x}.doc"),
         FileKind::Deletes => format!("seg-{id:016x}-{generation:016x}.del"),
         FileKind::Manifest => format!("MANIFEST-{generation:016x}"),
     }

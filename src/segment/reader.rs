@@ -1,6 +1,8 @@
 //! Opening a segment: every component checked against the manifest and its trailer.
 
 use super::keys::KeyColumn;
+use super::inverted::InvertedIndex;
+use super::stored::StoredFields;
 use super::{ComponentRef, DeleteSet, SegmentMeta, VectorsView, deletes, vectors};
 use crate::dense::ivf::IvfPq;
 use crate::error::{Error, Result};
@@ -21,6 +23,8 @@ pub struct Segment {
     keys: KeyColumn,
     vec_name: String,
     ivf: Option<IvfPq>,
+    inverted: Option<InvertedIndex>,
+    stored: Option<StoredFields>,
 }
 
 /// Reads `c` (mapping it if `map`), checks it is the file the manifest names and that its
@@ -60,9 +64,6 @@ fn body(bytes: &FileBytes) -> &[u8] {
 impl Segment {
     /// Opens the segment `meta` describes.
     pub fn open(dir: &dyn Directory, meta: &SegmentMeta, schema: &Schema) -> Result<Segment> {
-        let (dim, metric, _) = schema
-            .dense_field()
-            .ok_or_else(|| Error::Schema("no dense vector field".to_owned()))?;
         let find = |kind: FileKind| {
             meta.components
                 .iter()
@@ -75,32 +76,72 @@ impl Segment {
                     )
                 })
         };
-        let vref = find(FileKind::Vectors)?;
+        let rows = usize::try_from(meta.rows).map_err(|_| {
+            Error::corrupt(format!("segment {}", meta.id), 0, "row count overflows")
+        })?;
+        let (dim, vec_file, layout, vec_name, ivf) = match schema.dense_field() {
+            Some((dim, metric, _)) => {
+                let vref = find(FileKind::Vectors)?;
+                let vec_file = open_component(dir, vref, true)?;
+                let layout = vectors::decode_layout(&vref.file, body(&vec_file), dim, meta.rows)?;
+                vectors::views(&vref.file, body(&vec_file), &layout)?;
+                let ivf = match meta.components.iter().find(|c| c.kind == FileKind::Ivf) {
+                    Some(c) => {
+                        let bytes = open_component(dir, c, true)?;
+                        let body_len = body(&bytes).len();
+                        Some(IvfPq::decode(
+                            &c.file, &bytes, body_len, dim, metric, meta.rows,
+                        )?)
+                    }
+                    None => None,
+                };
+                (dim, vec_file, layout, vref.file.clone(), ivf)
+            }
+            None => {
+                let layout = vectors::Layout {
+                    dim: 0,
+                    elem: vectors::Elem::F32,
+                    rows,
+                    norms_offset: 0,
+                };
+                (0, FileBytes::copy_from(&[]), layout, String::new(), None)
+            }
+        };
         let kref = find(FileKind::Keys)?;
-        let vec_file = open_component(dir, vref, true)?;
-        let layout = vectors::decode_layout(&vref.file, body(&vec_file), dim, meta.rows)?;
-        vectors::views(&vref.file, body(&vec_file), &layout)?;
         let kbytes = open_component(dir, kref, true)?;
         let keys = KeyColumn::open(&kref.file, kbytes, schema.key, meta.rows)?;
-        let ivf = match meta.components.iter().find(|c| c.kind == FileKind::Ivf) {
-            Some(c) => {
-                let bytes = open_component(dir, c, true)?;
-                let body_len = body(&bytes).len();
-                Some(IvfPq::decode(
-                    &c.file, &bytes, body_len, dim, metric, meta.rows,
-                )?)
-            }
-            None => None,
+        let inverted = if schema.has_inverted() {
+            let c = find(FileKind::Inverted)?;
+            let bytes = open_component(dir, c, true)?;
+            let body_len = body(&bytes).len();
+            Some(InvertedIndex::decode(
+                &c.file, bytes, body_len, meta.rows, schema,
+            )?)
+        } else {
+            None
+        };
+        let n_stored = schema.text_fields().iter().filter(|f| f.stored).count();
+        let stored = if n_stored > 0 {
+            let c = find(FileKind::Stored)?;
+            let bytes = open_component(dir, c, true)?;
+            let body_len = body(&bytes).len();
+            Some(StoredFields::decode(
+                &c.file, bytes, body_len, meta.rows, n_stored,
+            )?)
+        } else {
+            None
         };
         Ok(Segment {
             id: meta.id,
-            rows: layout.rows,
+            rows,
             dim,
             vec_file,
             layout,
             keys,
-            vec_name: vref.file.clone(),
+            vec_name,
             ivf,
+            inverted,
+            stored,
         })
     }
 
@@ -160,6 +201,16 @@ impl Segment {
     /// The IVF-PQ index, if the segment has one.
     pub fn ivf(&self) -> Option<&IvfPq> {
         self.ivf.as_ref()
+    }
+
+    /// The inverted index of the text and sparse fields, if the schema has any.
+    pub fn inverted(&self) -> Option<&InvertedIndex> {
+        self.inverted.as_ref()
+    }
+
+    /// The stored fields, if the schema stores any.
+    pub fn stored(&self) -> Option<&StoredFields> {
+        self.stored.as_ref()
     }
 
     /// Bytes this segment holds in process memory, as opposed to mapped file pages (keys and

@@ -3,7 +3,8 @@
 //! Each function writes complete files and fsyncs them, but does not sync the directory: the
 //! commit protocol does that once for all new files before it writes the manifest.
 
-use super::{ComponentRef, SegmentMeta, deletes, file_name, keys, vectors};
+use super::inverted::{self, FieldBuild};
+use super::{ComponentRef, SegmentMeta, deletes, file_name, keys, stored, vectors};
 use crate::dense::ivf::IvfPq;
 use crate::dense::kernels;
 use crate::error::{Error, Result};
@@ -19,8 +20,12 @@ use roaring::RoaringBitmap;
 pub struct Row {
     /// The external key.
     pub key: Key,
-    /// The vector.
-    pub vector: Vector,
+    /// The vector (present exactly when the schema has a dense field).
+    pub vector: Option<Vector>,
+    /// Text by field position (several entries for one field are concatenated).
+    pub text: Vec<(u16, String)>,
+    /// Sparse-vector weights.
+    pub sparse: Vec<(String, f32)>,
 }
 
 const CHUNK: usize = 1 << 20;
@@ -60,17 +65,78 @@ fn write_component(
     })
 }
 
-/// Writes a new segment holding `rows` and returns what the manifest records of it.
+/// Writes a new segment holding `rows` and returns what the manifest records of it. The
+/// inverted fields are built from the rows' text and sparse weights unless `inverted` gives
+/// them ready-made (a merge).
 pub fn write_segment(
     dir: &dyn Directory,
     id: u64,
     schema: &Schema,
     rows: &[Row],
+    inverted: Option<Vec<FieldBuild>>,
 ) -> Result<SegmentMeta> {
+    let mut components = Vec::new();
+    if schema.dense_field().is_some() {
+        components.extend(write_vectors(dir, id, schema, rows)?);
+    }
+    let key_list: Vec<Key> = rows.iter().map(|r| r.key.clone()).collect();
+    let keys_body = keys::encode(schema.key, &key_list);
+    let keys_name = file_name(id, FileKind::Keys, 0);
+    components.push(write_component(dir, &keys_name, FileKind::Keys, 0, keys_body)?);
+    if schema.has_inverted() {
+        let fields = match inverted {
+            Some(f) => f,
+            None => inverted::build_from_rows(schema, rows),
+        };
+        let body = inverted::encode(&fields, rows.len())?;
+        let name = file_name(id, FileKind::Inverted, 0);
+        components.push(write_component(dir, &name, FileKind::Inverted, 0, body)?);
+    }
+    let stored_fields: Vec<u16> = schema
+        .text_fields()
+        .iter()
+        .filter(|f| f.stored)
+        .map(|f| f.index)
+        .collect();
+    if !stored_fields.is_empty() {
+        let body = stored::encode(rows.iter().map(|r| {
+            stored_fields
+                .iter()
+                .map(|&f| {
+                    r.text
+                        .iter()
+                        .find(|(g, _)| *g == f)
+                        .map_or("", |(_, t)| t.as_str())
+                })
+                .collect()
+        }))?;
+        let name = file_name(id, FileKind::Stored, 0);
+        components.push(write_component(dir, &name, FileKind::Stored, 0, body)?);
+    }
+    Ok(SegmentMeta {
+        id,
+        rows: rows.len() as u64,
+        components,
+        deletes: None,
+        deleted: 0,
+    })
+}
+
+/// Writes the vectors component and, if the schema asks for it and the segment is big
+/// enough, the IVF-PQ component.
+fn write_vectors(
+    dir: &dyn Directory,
+    id: u64,
+    schema: &Schema,
+    rows: &[Row],
+) -> Result<Vec<ComponentRef>> {
     let (dim, metric, storage) = schema
         .dense_field()
         .ok_or_else(|| Error::Schema("no dense vector field".to_owned()))?;
-    let all_f16 = rows.iter().all(|r| matches!(r.vector, Vector::F16(_)));
+    let missing = || Error::Schema("a row has no vector but the schema has a dense field".into());
+    let all_f16 = rows
+        .iter()
+        .all(|r| matches!(r.vector, Some(Vector::F16(_))));
     let use_f16 = match storage {
         VectorStorage::F16 => true,
         VectorStorage::F32 => false,
@@ -82,7 +148,7 @@ pub fn write_segment(
     let stored = if use_f16 {
         let mut data: Vec<f16> = Vec::with_capacity(rows.len() * dim);
         for r in rows {
-            match &r.vector {
+            match r.vector.as_ref().ok_or_else(missing)? {
                 Vector::F16(v) => data.extend_from_slice(v),
                 Vector::F32(v) => data.extend(v.iter().map(|&x| f16::from_f32(x))),
             }
@@ -96,7 +162,7 @@ pub fn write_segment(
     } else {
         let mut data: Vec<f32> = Vec::with_capacity(rows.len() * dim);
         for r in rows {
-            match &r.vector {
+            match r.vector.as_ref().ok_or_else(missing)? {
                 Vector::F32(v) => data.extend_from_slice(v),
                 Vector::F16(v) => data.extend(v.iter().map(|x| x.to_f32())),
             }
@@ -114,11 +180,7 @@ pub fn write_segment(
     let body = vectors::encode(dim, rows.len(), view, &norms);
     let vec_name = file_name(id, FileKind::Vectors, 0);
     let vec_ref = write_component(dir, &vec_name, FileKind::Vectors, 0, body)?;
-    let key_list: Vec<Key> = rows.iter().map(|r| r.key.clone()).collect();
-    let keys_body = keys::encode(schema.key, &key_list);
-    let keys_name = file_name(id, FileKind::Keys, 0);
-    let keys_ref = write_component(dir, &keys_name, FileKind::Keys, 0, keys_body)?;
-    let mut components = vec![vec_ref, keys_ref];
+    let mut components = vec![vec_ref];
     if let DenseIndex::IvfPq(p) = schema.dense_index()
         && rows.len() as u64 >= p.min_rows.max(MIN_IVF_ROWS)
     {
@@ -126,13 +188,7 @@ pub fn write_segment(
         let name = file_name(id, FileKind::Ivf, 0);
         components.push(write_component(dir, &name, FileKind::Ivf, 0, ivf.encode())?);
     }
-    Ok(SegmentMeta {
-        id,
-        rows: rows.len() as u64,
-        components,
-        deletes: None,
-        deleted: 0,
-    })
+    Ok(components)
 }
 
 /// Writes deletes generation `generation` for segment `id` of `rows` rows.

@@ -9,6 +9,8 @@
 use super::snapshot::SnapshotSegment;
 use super::writer::{Shared, lock_state};
 use crate::error::Result;
+use crate::schema::Schema;
+use crate::segment::inverted::{FieldBuild, merge_field_into};
 use crate::segment::{Row, VectorsView, write_deletes, write_segment};
 use crate::types::Vector;
 use crossbeam::channel::{Receiver, Sender, unbounded};
@@ -72,32 +74,85 @@ impl MergePolicy {
     }
 }
 
-/// Copies the live rows of `sources` and records where each went.
-fn gather(sources: &[SnapshotSegment]) -> (Vec<Row>, HashMap<(u64, u32), u32>) {
+/// What a merge writes: the rows, the merged inverted fields, and where each old row went.
+type Gathered = (Vec<Row>, Vec<FieldBuild>, HashMap<(u64, u32), u32>);
+
+/// Copies the live rows of `sources` (keys, vectors, stored text), merges their postings, and
+/// records where each row went.
+fn gather(
+    sources: &[SnapshotSegment],
+    schema: &Schema,
+) -> Result<Gathered> {
     let mut rows = Vec::new();
     let mut map = HashMap::new();
+    let mut remaps: Vec<Vec<Option<u32>>> = Vec::with_capacity(sources.len());
+    let has_dense = schema.dense_field().is_some();
+    let stored_fields: Vec<u16> = schema
+        .text_fields()
+        .iter()
+        .filter(|f| f.stored)
+        .map(|f| f.index)
+        .collect();
     for s in sources {
         let seg = &s.segment;
         let dim = seg.dim();
         let (view, _) = seg.vectors();
+        let stored = match seg.stored() {
+            Some(st) if !stored_fields.is_empty() => st.all()?,
+            _ => Vec::new(),
+        };
+        let mut remap = vec![None; seg.rows()];
         for row in 0..seg.rows() {
             if !s.is_live(row as u32) {
                 continue;
             }
             let Some(key) = seg.key(row) else { continue };
             let span = row * dim..(row + 1) * dim;
-            let vector = match view {
+            let vector = has_dense.then(|| match view {
                 VectorsView::F32(v) => Vector::F32(v.get(span).unwrap_or_default().to_vec()),
                 VectorsView::F16(v) => Vector::F16(v.get(span).unwrap_or_default().to_vec()),
-            };
-            map.insert((s.meta.id, row as u32), rows.len() as u32);
+            });
+            let text = stored_fields
+                .iter()
+                .copied()
+                .zip(stored.get(row).cloned().unwrap_or_default())
+                .collect();
+            let new = rows.len() as u32;
+            map.insert((s.meta.id, row as u32), new);
+            if let Some(slot) = remap.get_mut(row) {
+                *slot = Some(new);
+            }
             rows.push(Row {
                 key: key.clone(),
                 vector,
+                text,
+                sparse: Vec::new(),
             });
         }
+        remaps.push(remap);
     }
-    (rows, map)
+    let mut fields = Vec::new();
+    let mut targets: Vec<FieldBuild> = schema
+        .text_fields()
+        .iter()
+        .map(|f| {
+            let mut b = FieldBuild::text(f.index);
+            b.lengths = vec![0; rows.len()];
+            b
+        })
+        .collect();
+    if let Some((index, _, bits)) = schema.sparse_field() {
+        targets.push(FieldBuild::sparse(index, bits));
+    }
+    for mut target in targets {
+        for (s, remap) in sources.iter().zip(&remaps) {
+            if let Some(view) = s.segment.inverted().and_then(|inv| inv.field(target.field)) {
+                merge_field_into(&mut target, &view, remap)?;
+            }
+        }
+        fields.push(target);
+    }
+    Ok((rows, fields, map))
 }
 
 /// Merges the segments `ids` into one and commits. Returns the new generation, or `None` if
@@ -121,10 +176,14 @@ pub(crate) fn run_merge(shared: &Arc<Shared>, ids: &[u64]) -> Result<Option<u64>
         (id, st.manifest.schema.clone())
     };
     let dir = shared.dir.as_ref();
-    let (rows, map) = gather(&sources);
+    let (rows, fields, map) = gather(&sources, &schema)?;
+    // Pin every file the new segment may get, so a commit's GC never removes one mid-merge.
     let planned: Vec<String> = [
         crate::format::FileKind::Vectors,
         crate::format::FileKind::Keys,
+        crate::format::FileKind::Ivf,
+        crate::format::FileKind::Inverted,
+        crate::format::FileKind::Stored,
     ]
     .iter()
     .map(|k| crate::segment::file_name(new_id, *k, 0))
@@ -149,7 +208,7 @@ pub(crate) fn run_merge(shared: &Arc<Shared>, ids: &[u64]) -> Result<Option<u64>
         shared.publish(&mut st, m, &[])?;
         return Ok(Some(st.manifest.generation));
     }
-    let mut meta = match write_segment(dir, new_id, &schema, &rows) {
+    let mut meta = match write_segment(dir, new_id, &schema, &rows, Some(fields)) {
         Ok(m) => m,
         Err(e) => {
             remove_all(&planned);

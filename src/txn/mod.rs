@@ -4,6 +4,7 @@
 //! - `manifest`: the per-commit file that names every live segment component.
 //! - `writer`: [`Index`] (the single writer), [`WriteTxn`], commit and recovery, GC.
 //! - `snapshot`: [`Snapshot`], immutable views of one commit, and file pinning.
+//! - `text`: BM25 and sparse-vector search over a snapshot, document filters.
 //! - `merge`: the tiered merge policy and the background merge thread.
 //! - `reader`: [`Reader`], snapshot sources for other threads and read-only processes.
 
@@ -11,9 +12,11 @@ pub mod manifest;
 mod merge;
 mod reader;
 mod snapshot;
+mod text;
 mod writer;
 
 pub use merge::MergePolicy;
 pub use reader::Reader;
 pub use snapshot::{QueryStats, SearchParams, Snapshot, SnapshotSegment};
+pub use text::{DocFilter, TextHit, TextQuery};
 pub use writer::{Document, Index, IndexOptions, LOCK_FILE, WriteTxn};

@@ -29,8 +29,12 @@ pub const LOCK_FILE: &str = "LOCK";
 pub struct Document {
     /// Its external key.
     pub key: Key,
-    /// Its vector.
-    pub vector: Vector,
+    /// Its vector: required when the schema has a dense field, refused otherwise.
+    pub vector: Option<Vector>,
+    /// Text by field name (a field named twice is concatenated with a space).
+    pub text: Vec<(String, String)>,
+    /// Sparse-vector weights (term → weight ≥ 0) for the schema's sparse field.
+    pub sparse: Vec<(String, f32)>,
 }
 
 impl Document {
@@ -38,8 +42,38 @@ impl Document {
     pub fn new(key: impl Into<Key>, vector: impl Into<Vector>) -> Document {
         Document {
             key: key.into(),
-            vector: vector.into(),
+            vector: Some(vector.into()),
+            text: Vec::new(),
+            sparse: Vec::new(),
         }
+    }
+
+    /// A document with only a key; add content with the `with_*` methods.
+    pub fn with_key(key: impl Into<Key>) -> Document {
+        Document {
+            key: key.into(),
+            vector: None,
+            text: Vec::new(),
+            sparse: Vec::new(),
+        }
+    }
+
+    /// Adds text to the field `field`.
+    pub fn with_text(mut self, field: &str, text: impl Into<String>) -> Document {
+        self.text.push((field.to_owned(), text.into()));
+        self
+    }
+
+    /// Sets the sparse-vector weights.
+    pub fn with_sparse(mut self, weights: Vec<(String, f32)>) -> Document {
+        self.sparse = weights;
+        self
+    }
+
+    /// Sets the vector.
+    pub fn with_vector(mut self, vector: impl Into<Vector>) -> Document {
+        self.vector = Some(vector.into());
+        self
     }
 }
 
@@ -437,7 +471,9 @@ pub struct WriteTxn<'a> {
 }
 
 impl WriteTxn<'_> {
-    fn check(&self, doc: &Document) -> Result<()> {
+    /// Checks `doc` against the schema and the transaction; returns its text by field
+    /// position.
+    fn check(&self, doc: &Document) -> Result<Vec<(u16, String)>> {
         let st = lock_state(&self.index.shared.state);
         let schema = &st.manifest.schema;
         if doc.key.kind() != schema.key {
@@ -448,29 +484,49 @@ impl WriteTxn<'_> {
                 schema.key
             )));
         }
-        let (dim, _, _) = schema
-            .dense_field()
-            .ok_or_else(|| Error::Schema("no vector field".into()))?;
-        if doc.vector.dim() != dim {
-            return Err(Error::input(
-                "<api>",
-                None,
-                format!(
-                    "document {}: dimension {}, the index has {dim}",
-                    doc.key,
-                    doc.vector.dim()
-                ),
-            ));
+        let bad = |what: String| Error::input("<api>", None, format!("document {}: {what}", doc.key));
+        match (schema.dense_field(), &doc.vector) {
+            (Some((dim, _, _)), Some(v)) => {
+                if v.dim() != dim {
+                    return Err(bad(format!("dimension {}, the index has {dim}", v.dim())));
+                }
+                if let Some(i) = v.first_non_finite() {
+                    return Err(bad(format!("value at column {i} is NaN or infinite")));
+                }
+            }
+            (Some(_), None) => return Err(bad("has no vector; the schema has a dense field".into())),
+            (None, Some(_)) => return Err(bad("has a vector; the schema has no dense field".into())),
+            (None, None) => {}
         }
-        if let Some(i) = doc.vector.first_non_finite() {
-            return Err(Error::input(
-                "<api>",
-                None,
-                format!(
-                    "document {}: value at column {i} is NaN or infinite",
-                    doc.key
-                ),
-            ));
+        let text_fields = schema.text_fields();
+        let mut text: Vec<(u16, String)> = Vec::new();
+        for (name, t) in &doc.text {
+            let Some(f) = text_fields.iter().find(|f| f.name == name) else {
+                return Err(bad(format!("the schema has no text field {name:?}")));
+            };
+            match text.iter_mut().find(|(i, _)| *i == f.index) {
+                Some((_, prev)) => {
+                    prev.push(' ');
+                    prev.push_str(t);
+                }
+                None => text.push((f.index, t.clone())),
+            }
+        }
+        if !doc.sparse.is_empty() {
+            if schema.sparse_field().is_none() {
+                return Err(bad("has sparse weights; the schema has no sparse field".into()));
+            }
+            let mut seen = HashSet::new();
+            for (term, w) in &doc.sparse {
+                if term.is_empty() || !w.is_finite() || *w < 0.0 {
+                    return Err(bad(format!(
+                        "sparse term {term:?} has weight {w} (terms must be non-empty, weights finite and ≥ 0)"
+                    )));
+                }
+                if !seen.insert(term.as_str()) {
+                    return Err(bad(format!("sparse term {term:?} appears twice")));
+                }
+            }
         }
         if self.added.contains_key(&doc.key) {
             return Err(Error::input(
@@ -485,16 +541,18 @@ impl WriteTxn<'_> {
                 doc.key
             )));
         }
-        Ok(())
+        Ok(text)
     }
 
     /// Adds a document. Its key must not be live (use [`WriteTxn::upsert`] to replace).
     pub fn add(&mut self, doc: Document) -> Result<()> {
-        self.check(&doc)?;
+        let text = self.check(&doc)?;
         self.added.insert(doc.key.clone(), self.adds.len());
         self.adds.push(Some(Row {
             key: doc.key,
             vector: doc.vector,
+            text,
+            sparse: doc.sparse,
         }));
         Ok(())
     }
@@ -596,7 +654,7 @@ fn commit_changes(
         if !adds.is_empty() {
             let id = m.next_segment_id;
             m.next_segment_id += 1;
-            let meta = write_segment(dir, id, &m.schema, &adds)?;
+            let meta = write_segment(dir, id, &m.schema, &adds, None)?;
             new_files.extend(meta.files().map(str::to_owned));
             m.segments.push(meta);
         }

@@ -54,6 +54,8 @@ fn kind_name(kind: FileKind) -> &'static str {
         FileKind::Keys => "keys",
         FileKind::Deletes => "deletes",
         FileKind::Ivf => "ivf-pq",
+        FileKind::Inverted => "inverted",
+        FileKind::Stored => "stored",
     }
 }
 

@@ -5,8 +5,9 @@ use crate::{CliError, CliResult};
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::Instant;
+use strata::input::jsonl::{JsonKey, read_jsonl};
 use strata::input::{read_vectors, read_vectors_many, split_paths};
-use strata::{Error, Key, KeyKind, Metric, Reader, Schema, VectorStorage};
+use strata::{Error, Key, KeyKind, Reader, Schema, TextQuery, VectorStorage};
 
 /// The dense field's dimension, or a schema error.
 fn dim_of(schema: &Schema) -> CliResult<usize> {
@@ -33,24 +34,154 @@ pub fn storage_name(storage: VectorStorage) -> &'static str {
     }
 }
 
-/// `strata create`: an empty index with one dense field.
-pub fn create(
-    dir: &Path,
-    dim: u32,
-    metric: Metric,
-    key: KeyKind,
-    storage: VectorStorage,
-) -> CliResult {
-    let schema = Schema::dense(key, dim, metric).with_storage(storage);
-    let index = create_index(dir, schema)?;
+/// `strata create`: an empty index with `schema`.
+pub fn create(dir: &Path, schema: Schema) -> CliResult {
+    if schema.fields.is_empty() {
+        return Err(CliError::Usage(
+            "give at least one of --dim, --text or --sparse".to_owned(),
+        ));
+    }
+    let key = schema.key;
+    let index = create_index(dir, schema.clone())?;
+    let mut parts = Vec::new();
+    if let Some((dim, metric, storage)) = schema.dense_field() {
+        parts.push(format!(
+            "dim {dim}, metric {}, storage {}",
+            metric.name(),
+            storage_name(storage)
+        ));
+    }
+    for f in schema.text_fields() {
+        parts.push(format!(
+            "text field {}{}",
+            f.name,
+            if f.stored { " (stored)" } else { "" }
+        ));
+    }
+    if let Some((_, name, bits)) = schema.sparse_field() {
+        parts.push(format!("sparse field {name} ({bits}-bit impacts)"));
+    }
     println!(
-        "created index {} (generation {}): dim {dim}, metric {}, {} keys, storage {}",
+        "created index {} (generation {}): {}, {} keys",
         dir.display(),
         index.snapshot().generation(),
-        metric.name(),
+        parts.join(", "),
         key_kind_name(key),
-        storage_name(storage)
     );
+    Ok(())
+}
+
+/// Turns a JSON key into an index key of `kind`.
+fn json_key(k: JsonKey, kind: KeyKind, file: &str, line: u64) -> CliResult<Key> {
+    match (k, kind) {
+        (JsonKey::U64(v), KeyKind::U64) => Ok(Key::U64(v)),
+        (JsonKey::U64(v), KeyKind::Str) => Ok(Key::Str(v.to_string())),
+        (JsonKey::Str(s), KeyKind::Str) => Ok(Key::Str(s)),
+        (JsonKey::Str(s), KeyKind::U64) => s.parse::<u64>().map(Key::U64).map_err(|_| {
+            Error::input(
+                file,
+                Some(line),
+                format!("key {s:?} is not an unsigned integer (the index has u64 keys)"),
+            )
+            .into()
+        }),
+    }
+}
+
+/// `strata ingest --jsonl`: reads and checks every line, then adds the documents `batch` per
+/// transaction. A malformed line, an unknown field or a repeated or live key stops the command
+/// before the first commit, naming the line.
+pub fn ingest_jsonl(dir: &Path, path: &Path, batch: usize) -> CliResult {
+    if batch == 0 {
+        return Err(CliError::Usage("--batch must be at least 1".to_owned()));
+    }
+    let mut index = open_writer(dir)?;
+    let schema = index.schema();
+    let file = path.display().to_string();
+    let text_names: HashSet<String> = schema
+        .text_fields()
+        .iter()
+        .map(|f| f.name.to_owned())
+        .collect();
+    let t = Instant::now();
+    let mut docs = Vec::new();
+    let mut seen = HashSet::new();
+    let snap = index.snapshot();
+    let live: HashSet<Key> = {
+        let mut s = HashSet::new();
+        snap.for_each_live(|k, _, _| {
+            s.insert(k.clone());
+        });
+        s
+    };
+    for (i, doc) in read_jsonl(path)?.enumerate() {
+        let doc = doc?;
+        let line = i as u64 + 1;
+        let key = json_key(doc.key, schema.key, &file, line)?;
+        if !seen.insert(key.clone()) || live.contains(&key) {
+            let what = format!("key {key} is repeated or already in the index");
+            return Err(Error::input(&file, Some(line), what).into());
+        }
+        let mut d = strata::Document::with_key(key);
+        d.text = doc
+            .text
+            .into_iter()
+            .filter(|(f, _)| text_names.contains(f))
+            .collect();
+        d.sparse = doc.sparse;
+        d.vector = doc.vector.map(strata::Vector::F32);
+        docs.push((line, d));
+    }
+    eprintln!(
+        "read {} documents in {:.2} s",
+        docs.len(),
+        t.elapsed().as_secs_f64()
+    );
+    // Check every document against the schema before the first commit.
+    {
+        let mut txn = index.begin();
+        for (line, d) in &docs {
+            txn.add(d.clone())
+                .map_err(|e| Error::input(&file, Some(*line), e.to_string()))?;
+        }
+        txn.rollback();
+    }
+    let t = Instant::now();
+    let mut generation = snap.generation();
+    let mut batches = 0;
+    for chunk in docs.chunks(batch) {
+        let mut txn = index.begin();
+        for (_, d) in chunk {
+            txn.add(d.clone())?;
+        }
+        generation = txn.commit()?;
+        batches += 1;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "ingested {} docs in {batches} transactions in {secs:.2} s ({:.0} docs/s); generation {generation}",
+        docs.len(),
+        docs.len() as f64 / secs.max(1e-9),
+    );
+    Ok(())
+}
+
+/// `strata search --text`: BM25 over every text field; prints `rank key score` and the stored
+/// title (the first stored field), if any.
+pub fn search_text(dir: &Path, text: &str, k: usize) -> CliResult {
+    let reader = Reader::open(dir)?;
+    let snap = reader.snapshot();
+    let hits = snap.search_text(&TextQuery::bm25(text, k))?;
+    for (rank, hit) in hits.iter().enumerate() {
+        let stored = snap.stored_text(hit)?;
+        match stored.first() {
+            Some((_, t)) => {
+                let short: String = t.chars().take(80).collect();
+                println!("{} {} {} {short}", rank + 1, hit.key, hit.score);
+            }
+            None => println!("{} {} {}", rank + 1, hit.key, hit.score),
+        }
+    }
     Ok(())
 }
 

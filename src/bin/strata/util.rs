@@ -174,7 +174,7 @@ pub fn ingest_batches(
             let vector = row_vector(set, row).ok_or_else(|| {
                 CliError::Failed(format!("{}: row {row} is out of range", set.source))
             })?;
-            txn.add(Document { key, vector })?;
+            txn.add(Document::new(key, vector))?;
             if row % 1024 == 1023 {
                 bar.set_position(row as u64 + 1);
             }

@@ -1,0 +1,391 @@
+//! Lexical and learned-sparse search over a snapshot.
+//!
+//! Scores never depend on how documents are spread over segments: BM25 statistics (documents
+//! with the field, their total length, each term's document frequency) are summed over the
+//! snapshot's segments counting live rows only, so a merge or a delete elsewhere changes a
+//! document's score only through those statistics, exactly as if the index were one segment.
+//! A query's terms are always summed in the same order (fields in schema order, then query
+//! terms in order of first appearance), so every traversal algorithm and every segmentation
+//! gives bit-identical scores.
+
+use super::Snapshot;
+use super::snapshot::SnapshotSegment;
+use crate::error::{Error, Result};
+use crate::schema::FieldKind;
+use crate::segment::inverted::{FieldView, InvKind};
+use crate::sparse::query::{self, Algorithm, AnyTerm, Bm25, Bm25Term, ImpactTerm};
+use crate::sparse::{DocCursor, TERMINATED};
+use crate::text::Analyzer;
+use crate::types::Key;
+use roaring::RoaringBitmap;
+use std::collections::{HashMap, HashSet};
+
+/// A text or sparse query.
+#[derive(Debug, Clone)]
+pub struct TextQuery<'a> {
+    /// Query text, analyzed by each searched field's analyzer and scored with BM25.
+    pub text: &'a str,
+    /// Text fields to search (empty: every text field of the schema).
+    pub fields: Vec<String>,
+    /// Weighted terms for the sparse-vector field (term → query weight ≥ 0).
+    pub sparse: Vec<(String, f32)>,
+    /// Number of hits.
+    pub k: usize,
+    /// BM25 parameters.
+    pub bm25: Bm25,
+    /// Traversal algorithm (all return the same hits; they differ in speed).
+    pub algorithm: Algorithm,
+    /// Only documents in this set are scored.
+    pub filter: Option<&'a DocFilter>,
+}
+
+impl<'a> TextQuery<'a> {
+    /// BM25 over every text field, top `k`, default parameters and algorithm.
+    pub fn bm25(text: &'a str, k: usize) -> TextQuery<'a> {
+        TextQuery {
+            text,
+            fields: Vec::new(),
+            sparse: Vec::new(),
+            k,
+            bm25: Bm25::default(),
+            algorithm: Algorithm::default(),
+            filter: None,
+        }
+    }
+
+    /// Impact scoring of the sparse field only, top `k`.
+    pub fn sparse(terms: Vec<(String, f32)>, k: usize) -> TextQuery<'a> {
+        TextQuery {
+            text: "",
+            fields: Vec::new(),
+            sparse: terms,
+            k,
+            bm25: Bm25::default(),
+            algorithm: Algorithm::default(),
+            filter: None,
+        }
+    }
+}
+
+/// One hit of a text query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextHit {
+    /// The document key.
+    pub key: Key,
+    /// Its score (higher is better).
+    pub score: f32,
+    /// The segment holding it.
+    pub segment: u64,
+    /// Its row in that segment.
+    pub row: u32,
+}
+
+/// A set of documents of one snapshot, per segment, used to restrict a query. Build it once
+/// with [`Snapshot::filter_keys`] or [`Snapshot::filter_term`] and reuse it across queries on
+/// the same snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct DocFilter {
+    sets: HashMap<u64, RoaringBitmap>,
+}
+
+impl DocFilter {
+    /// Whether row `row` of segment `segment` is in the set.
+    pub fn contains(&self, segment: u64, row: u32) -> bool {
+        self.sets.get(&segment).is_some_and(|b| b.contains(row))
+    }
+
+    /// Documents in the set.
+    pub fn len(&self) -> u64 {
+        self.sets.values().map(RoaringBitmap::len).sum()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The documents in both sets.
+    pub fn and(&self, other: &DocFilter) -> DocFilter {
+        let sets = self
+            .sets
+            .iter()
+            .filter_map(|(s, b)| Some((*s, b & other.sets.get(s)?)))
+            .collect();
+        DocFilter { sets }
+    }
+}
+
+/// One query term, resolved against the schema.
+struct QTerm {
+    field: u16,
+    kind: InvKind,
+    term: String,
+    weight: f32,
+}
+
+/// Snapshot-wide statistics of one text field.
+#[derive(Clone, Copy, Default)]
+struct FieldStats {
+    docs: u64,
+    total_len: u64,
+}
+
+fn live_df(seg: &SnapshotSegment, view: &FieldView<'_>, term: &[u8]) -> Result<u64> {
+    let Some(list) = view.postings(term)? else {
+        return Ok(0);
+    };
+    let Some(del) = seg.deletes.as_ref().filter(|d| !d.is_empty()) else {
+        return Ok(u64::from(list.df()));
+    };
+    let mut c = list.cursor();
+    let mut n = 0u64;
+    let mut d = c.doc();
+    while d != TERMINATED {
+        n += u64::from(!del.contains(d));
+        d = c.advance();
+    }
+    Ok(n)
+}
+
+impl Snapshot {
+    fn resolve_terms(&self, q: &TextQuery<'_>) -> Result<Vec<QTerm>> {
+        let schema = self.schema();
+        let text_fields = schema.text_fields();
+        for name in &q.fields {
+            if !text_fields.iter().any(|f| f.name == name) {
+                return Err(Error::InvalidArgument(format!(
+                    "the schema has no text field {name:?}"
+                )));
+            }
+        }
+        let mut out = Vec::new();
+        for f in &text_fields {
+            if !q.fields.is_empty() && !q.fields.iter().any(|n| n == f.name) {
+                continue;
+            }
+            let analyzer = Analyzer::new(f.analyzer);
+            let start = out.len();
+            analyzer.for_each_term(q.text, |t| {
+                match out.get_mut(start..).and_then(|s: &mut [QTerm]| {
+                    s.iter_mut().find(|x| x.term == t)
+                }) {
+                    Some(x) => x.weight += 1.0,
+                    None => out.push(QTerm {
+                        field: f.index,
+                        kind: InvKind::Text,
+                        term: t.to_owned(),
+                        weight: 1.0,
+                    }),
+                }
+            });
+        }
+        if !q.sparse.is_empty() {
+            let (index, name, _) = schema.sparse_field().ok_or_else(|| {
+                Error::InvalidArgument("the query has sparse terms; the schema has no sparse field".into())
+            })?;
+            for (term, w) in &q.sparse {
+                if !w.is_finite() || *w < 0.0 {
+                    return Err(Error::InvalidArgument(format!(
+                        "sparse query term {term:?} of field {name}: weight {w} is not finite and ≥ 0"
+                    )));
+                }
+                if *w > 0.0 {
+                    out.push(QTerm {
+                        field: index,
+                        kind: InvKind::Sparse,
+                        term: term.clone(),
+                        weight: *w,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn field_stats(&self, field: u16) -> FieldStats {
+        let mut st = FieldStats::default();
+        for s in self.segments() {
+            let Some(view) = s.segment.inverted().and_then(|i| i.field(field)) else {
+                continue;
+            };
+            st.docs += view.doc_count;
+            st.total_len += view.total_len;
+            if let Some(del) = &s.deletes {
+                for row in del.bitmap() {
+                    let l = view.lengths.get(row as usize).copied().unwrap_or(0);
+                    st.docs -= u64::from(l > 0).min(st.docs);
+                    st.total_len -= u64::from(l).min(st.total_len);
+                }
+            }
+        }
+        st
+    }
+
+    /// Top-`q.k` documents for a text and/or sparse query, best first (ties by key).
+    pub fn search_text(&self, q: &TextQuery<'_>) -> Result<Vec<TextHit>> {
+        let terms = self.resolve_terms(q)?;
+        if q.k == 0 || terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Snapshot-wide statistics.
+        let mut stats: HashMap<u16, FieldStats> = HashMap::new();
+        let mut df = vec![0u64; terms.len()];
+        for t in &terms {
+            if t.kind == InvKind::Text && !stats.contains_key(&t.field) {
+                stats.insert(t.field, self.field_stats(t.field));
+            }
+        }
+        for s in self.segments() {
+            let Some(inv) = s.segment.inverted() else {
+                continue;
+            };
+            for (t, d) in terms.iter().zip(df.iter_mut()) {
+                if t.kind == InvKind::Text
+                    && let Some(view) = inv.field(t.field)
+                {
+                    *d += live_df(s, &view, t.term.as_bytes())?;
+                }
+            }
+        }
+        let mut hits: Vec<TextHit> = Vec::new();
+        for s in self.segments() {
+            let Some(inv) = s.segment.inverted() else {
+                continue;
+            };
+            let views: Vec<Option<FieldView<'_>>> =
+                terms.iter().map(|t| inv.field(t.field)).collect();
+            let mut qterms = Vec::with_capacity(terms.len());
+            for ((t, view), &d) in terms.iter().zip(&views).zip(&df) {
+                let Some(view) = view else { continue };
+                let Some(list) = view.postings(t.term.as_bytes())? else {
+                    continue;
+                };
+                let scorer = match t.kind {
+                    InvKind::Text => {
+                        let st = stats.get(&t.field).copied().unwrap_or_default();
+                        let n = st.docs.max(d);
+                        let avgdl = if st.docs > 0 {
+                            (st.total_len as f64 / st.docs as f64) as f32
+                        } else {
+                            1.0
+                        };
+                        AnyTerm::Bm25(Bm25Term::new(
+                            q.bm25,
+                            query::bm25_idf(n, d),
+                            t.weight,
+                            avgdl,
+                            &view.lengths,
+                        ))
+                    }
+                    InvKind::Sparse => AnyTerm::Impact(ImpactTerm {
+                        weight: t.weight * view.scale,
+                    }),
+                };
+                qterms.push((list.cursor(), scorer));
+            }
+            if qterms.is_empty() {
+                continue;
+            }
+            let id = s.meta.id;
+            let accept = |row: u32| s.is_live(row) && q.filter.is_none_or(|f| f.contains(id, row));
+            for (score, row) in query::search(q.algorithm, &mut qterms, q.k, &accept) {
+                if let Some(key) = s.segment.key(row as usize) {
+                    hits.push(TextHit {
+                        key,
+                        score,
+                        segment: id,
+                        row,
+                    });
+                }
+            }
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
+        hits.truncate(q.k);
+        Ok(hits)
+    }
+
+    /// The set of live documents whose key is in `keys`.
+    pub fn filter_keys(&self, keys: &[Key]) -> DocFilter {
+        let want: HashSet<&Key> = keys.iter().collect();
+        let mut f = DocFilter::default();
+        for s in self.segments() {
+            let mut b = RoaringBitmap::new();
+            for row in 0..s.segment.rows() {
+                if s.is_live(row as u32)
+                    && s.segment.key(row).is_some_and(|k| want.contains(&k))
+                {
+                    b.insert(row as u32);
+                }
+            }
+            if !b.is_empty() {
+                f.sets.insert(s.meta.id, b);
+            }
+        }
+        f
+    }
+
+    /// The set of live documents whose text field `field` holds every term of `value` (after
+    /// the field's analyzer), e.g. a category or tag field.
+    pub fn filter_term(&self, field: &str, value: &str) -> Result<DocFilter> {
+        let schema = self.schema();
+        let i = schema
+            .field_index(field)
+            .ok_or_else(|| Error::InvalidArgument(format!("the schema has no field {field:?}")))?;
+        let Some(FieldKind::Text { analyzer, .. }) = schema.fields.get(i).map(|f| &f.kind) else {
+            return Err(Error::InvalidArgument(format!("field {field:?} is not a text field")));
+        };
+        let terms = Analyzer::new(analyzer).terms(value);
+        let mut f = DocFilter::default();
+        if terms.is_empty() {
+            return Ok(f);
+        }
+        for s in self.segments() {
+            let Some(view) = s.segment.inverted().and_then(|inv| inv.field(i as u16)) else {
+                continue;
+            };
+            let mut acc: Option<RoaringBitmap> = None;
+            for t in &terms {
+                let mut b = RoaringBitmap::new();
+                if let Some(list) = view.postings(t.as_bytes())? {
+                    let mut c = list.cursor();
+                    let mut d = c.doc();
+                    while d != TERMINATED {
+                        if s.is_live(d) {
+                            b.insert(d);
+                        }
+                        d = c.advance();
+                    }
+                }
+                acc = Some(match acc {
+                    Some(a) => a & b,
+                    None => b,
+                });
+            }
+            if let Some(b) = acc.filter(|b| !b.is_empty()) {
+                f.sets.insert(s.meta.id, b);
+            }
+        }
+        Ok(f)
+    }
+
+    /// The stored text fields of a hit, as (field name, text).
+    pub fn stored_text(&self, hit: &TextHit) -> Result<Vec<(String, String)>> {
+        let s = self
+            .segments()
+            .iter()
+            .find(|s| s.meta.id == hit.segment)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!("segment {} is not in this snapshot", hit.segment))
+            })?;
+        let Some(stored) = s.segment.stored() else {
+            return Ok(Vec::new());
+        };
+        let names = self
+            .schema()
+            .text_fields()
+            .into_iter()
+            .filter(|f| f.stored)
+            .map(|f| f.name.to_owned());
+        Ok(names.zip(stored.get(hit.row)?).collect())
+    }
+}
