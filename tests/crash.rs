@@ -3,13 +3,15 @@
 //! For every N in the operation trace of a commit (and of a merge, and of recovery itself),
 //! the process "dies" after operation N; the disk a reboot would see (only synced data, all
 //! written data, or a seeded torn mix) is reopened and must hold exactly the state before or
-//! after that commit, and the state after it whenever the commit was acknowledged.
+//! after that commit, and the state after it whenever the commit was acknowledged. Documents
+//! carry stored text as well as vectors, so the inverted and stored-fields files are checked
+//! too (`check_text`).
 
 mod common;
 use common::*;
 use std::sync::Arc;
 use strata::io::{CrashMode, Directory, FaultDirectory, FaultKind};
-use strata::{Document, Error, Index, Key, Metric};
+use strata::{Error, Index, Key, Metric};
 
 fn modes(n: u64) -> [CrashMode; 4] {
     [
@@ -29,11 +31,11 @@ fn vector(k: u64) -> Vec<f32> {
 /// A deterministic index with three commits (two segments, one with deletes).
 fn setup(dir: &FaultDirectory) -> (Index, Model) {
     let d: Arc<dyn Directory> = Arc::new(dir.clone());
-    let mut index = Index::create_in(d, schema(Metric::Dot), options_sync()).unwrap();
+    let mut index = Index::create_in(d, schema_text(Metric::Dot), options_sync()).unwrap();
     let mut model = Model::new();
     let mut txn = index.begin();
     for k in 0..6 {
-        txn.add(Document::new(k, vector(k))).unwrap();
+        txn.add(doc(k, vector(k))).unwrap();
         model.insert(k, vector(k));
     }
     txn.commit().unwrap();
@@ -43,7 +45,7 @@ fn setup(dir: &FaultDirectory) -> (Index, Model) {
         model.remove(&k);
     }
     for k in 10..13 {
-        txn.add(Document::new(k, vector(k))).unwrap();
+        txn.add(doc(k, vector(k))).unwrap();
         model.insert(k, vector(k));
     }
     txn.commit().unwrap();
@@ -54,11 +56,11 @@ fn setup(dir: &FaultDirectory) -> (Index, Model) {
 fn change(index: &mut Index) -> strata::Result<u64> {
     let mut txn = index.begin();
     for k in 20..24 {
-        txn.add(Document::new(k, vector(k)))?;
+        txn.add(doc(k, vector(k)))?;
     }
     txn.delete(&Key::U64(0))?;
     txn.delete(&Key::U64(11))?;
-    txn.upsert(Document::new(5u64, vector(99)))?;
+    txn.upsert(doc(5u64, vector(99)))?;
     txn.commit()
 }
 
@@ -103,6 +105,7 @@ fn commit_is_atomic_and_durable_at_every_crash_point() {
             let disk = dir.crash(mode);
             let mut index = reopen(&disk);
             let got = contents(&index);
+            check_text(&index, &got);
             if acked {
                 assert_eq!(
                     got, after,
@@ -116,7 +119,7 @@ fn commit_is_atomic_and_durable_at_every_crash_point() {
             }
             // The recovered index takes new commits and survives another clean reopen.
             let mut txn = index.begin();
-            txn.upsert(Document::new(100u64, vector(100))).unwrap();
+            txn.upsert(doc(100u64, vector(100))).unwrap();
             txn.commit().unwrap();
             let mut expect = got.clone();
             expect.insert(100, vector(100));
@@ -145,6 +148,7 @@ fn merge_is_atomic_at_every_crash_point() {
                 model,
                 "crash after op {n} of a merge, {mode:?}"
             );
+            check_text(&index, &model);
             let segs = index.snapshot().segments().len();
             if acked {
                 assert_eq!(segs, 1);
@@ -188,6 +192,7 @@ fn recovery_is_restartable_at_every_crash_point() {
                 model,
                 "crash after op {n} of recovery, {mode:?}"
             );
+            check_text(&index, &model);
         }
     }
 }
@@ -214,7 +219,7 @@ fn io_errors_fail_the_commit_cleanly() {
                         "failed commit became visible (op {n}, {kind:?})"
                     );
                     let mut txn = index.begin();
-                    let _ = txn.add(Document::new(200u64, vector(200)));
+                    let _ = txn.add(doc(200u64, vector(200)));
                     match txn.commit() {
                         Ok(_) | Err(Error::Poisoned) => {}
                         Err(e) => panic!("unexpected error after a failed commit: {e}"),

@@ -1,13 +1,13 @@
 //! Model-based state machine: random add/delete/upsert/commit/rollback/reopen/merge sequences
 //! against a BTreeMap; after every step the index's contents and its search results equal brute
-//! force over the model.
+//! force over the model, for vectors and for the text derived from them (`check_text`).
 
 mod common;
 use common::*;
 use proptest::prelude::*;
 use std::sync::Arc;
 use strata::io::{Directory, MemDirectory};
-use strata::{Document, Index, Key, Metric};
+use strata::{Index, Key, Metric};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -54,7 +54,7 @@ struct Pending {
 
 fn run(ops: Vec<Op>, metric: Metric) -> Result<(), TestCaseError> {
     let dir: Arc<dyn Directory> = Arc::new(MemDirectory::new());
-    let mut index = Some(Index::create_in(dir.clone(), schema(metric), options_sync()).unwrap());
+    let mut index = Some(Index::create_in(dir.clone(), schema_text(metric), options_sync()).unwrap());
     let mut committed = Model::new();
     let mut pending = Pending {
         ops: Vec::new(),
@@ -70,7 +70,7 @@ fn run(ops: Vec<Op>, metric: Metric) -> Result<(), TestCaseError> {
                 for p in &pending.ops {
                     apply(&mut txn, p);
                 }
-                let res = txn.add(Document::new(k, to_f32(v)));
+                let res = txn.add(doc(k, to_f32(v)));
                 prop_assert_eq!(res.is_ok(), expect_ok, "add {} -> {:?}", k, res);
                 if expect_ok {
                     pending.ops.push(op.clone());
@@ -122,6 +122,7 @@ fn run(ops: Vec<Op>, metric: Metric) -> Result<(), TestCaseError> {
         }
         let idx = index.as_ref().unwrap();
         prop_assert_eq!(&contents(idx), &committed);
+        check_text(idx, &committed);
         prop_assert_eq!(idx.snapshot().num_docs(), committed.len() as u64);
     }
     Ok(())
@@ -129,11 +130,11 @@ fn run(ops: Vec<Op>, metric: Metric) -> Result<(), TestCaseError> {
 
 fn apply(txn: &mut strata::WriteTxn<'_>, op: &Op) {
     match op {
-        Op::Add(k, v) => txn.add(Document::new(*k, to_f32(v))).unwrap(),
+        Op::Add(k, v) => txn.add(doc(*k, to_f32(v))).unwrap(),
         Op::Delete(k) => {
             txn.delete(&Key::U64(*k)).unwrap();
         }
-        Op::Upsert(k, v) => txn.upsert(Document::new(*k, to_f32(v))).unwrap(),
+        Op::Upsert(k, v) => txn.upsert(doc(*k, to_f32(v))).unwrap(),
         _ => {}
     }
 }

@@ -31,6 +31,59 @@ pub fn schema(metric: Metric) -> Schema {
     Schema::dense(KeyKind::U64, DIM as u32, metric)
 }
 
+/// The dense schema plus a stored text field `body`.
+pub fn schema_text(metric: Metric) -> Schema {
+    schema(metric).with_text("body", strata::text::AnalyzerConfig::default(), true)
+}
+
+/// Words derived from a vector (w0..w8), so a model of vectors also models text.
+pub fn text_of(v: &[f32]) -> String {
+    v.iter()
+        .map(|x| format!("w{}", ((x * 4.0).round() as i64).rem_euclid(9)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A document with vector `v` and text `text_of(v)`.
+pub fn doc(k: u64, v: Vec<f32>) -> strata::Document {
+    let t = text_of(&v);
+    strata::Document::new(k, v).with_text("body", t)
+}
+
+/// Checks the text side of an index built with [`doc`] against the model: every live
+/// document's stored text, and for every word the exact set of documents a BM25 query finds,
+/// with pruned and exhaustive traversal agreeing.
+pub fn check_text(index: &Index, model: &Model) {
+    use strata::sparse::query::Algorithm;
+    let snap = index.snapshot();
+    snap.for_each_live(|key, seg, row| {
+        let Key::U64(k) = key else { panic!("u64 keys") };
+        let stored = seg.segment.stored().expect("stored fields").get(row).unwrap();
+        assert_eq!(stored, vec![text_of(&model[k])], "stored text of {k}");
+    });
+    for w in 0..9 {
+        let word = format!("w{w}");
+        let want: std::collections::BTreeSet<u64> = model
+            .iter()
+            .filter(|(_, v)| text_of(v).split(' ').any(|t| t == word))
+            .map(|(k, _)| *k)
+            .collect();
+        let mut q = strata::TextQuery::bm25(&word, 100_000);
+        let pruned = snap.search_text(&q).unwrap();
+        q.algorithm = Algorithm::Exhaustive;
+        let exhaustive = snap.search_text(&q).unwrap();
+        assert_eq!(exhaustive, pruned, "{word}");
+        let got: std::collections::BTreeSet<u64> = pruned
+            .iter()
+            .map(|h| match h.key {
+                Key::U64(k) => k,
+                _ => panic!(),
+            })
+            .collect();
+        assert_eq!(got, want, "documents with {word}");
+    }
+}
+
 pub fn options_sync() -> IndexOptions {
     IndexOptions {
         background_merges: false,
