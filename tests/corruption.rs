@@ -27,7 +27,7 @@ fn build() -> MemDirectory {
 }
 
 /// An index with every file kind: two segments (string keys; the first large enough for an
-/// IVF-PQ component), deletes, a manifest.
+/// IVF-PQ component; stored text, text and sparse postings), deletes, a manifest.
 fn build_once() -> MemDirectory {
     let dir = MemDirectory::new();
     let d: Arc<dyn Directory> = Arc::new(dir.clone());
@@ -39,15 +39,24 @@ fn build_once() -> MemDirectory {
         residual: true,
         min_rows: 0,
     };
-    let schema =
-        Schema::dense(KeyKind::Str, DIM as u32, Metric::Cosine).with_index(DenseIndex::IvfPq(ivf));
+    let schema = Schema::dense(KeyKind::Str, DIM as u32, Metric::Cosine)
+        .with_index(DenseIndex::IvfPq(ivf))
+        .with_text("body", strata::text::AnalyzerConfig::default(), true)
+        .with_sparse("terms", 8);
     let mut index = Index::create_in(d, schema, options_sync()).unwrap();
     let mut rng = Rng(9);
     for (batch, size) in [(0, 300), (1, 20)] {
         let mut txn = index.begin();
         for k in 0..size {
-            txn.add(Document::new(format!("doc-{batch}-{k}"), rng.vector(DIM)))
-                .unwrap();
+            let v = rng.vector(DIM);
+            let text = common::text_of(&v);
+            let sparse = vec![(format!("s{}", k % 7), 0.5 + (k % 3) as f32)];
+            txn.add(
+                Document::new(format!("doc-{batch}-{k}"), v)
+                    .with_text("body", text)
+                    .with_sparse(sparse),
+            )
+            .unwrap();
         }
         txn.commit().unwrap();
     }
@@ -84,7 +93,7 @@ fn assert_rejected(dir: &MemDirectory, file: &str, what: &str) {
 #[test]
 fn every_file_kind_is_present() {
     let names = files(&build());
-    for suffix in [".vec", ".keys", ".del", ".ivf"] {
+    for suffix in [".vec", ".keys", ".del", ".ivf", ".inv", ".doc"] {
         assert!(
             names.iter().any(|n| n.ends_with(suffix)),
             "no {suffix} file in {names:?}"

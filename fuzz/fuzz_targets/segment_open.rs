@@ -2,7 +2,8 @@
 //!
 //! The input is read four ways:
 //!
-//! 1. as one whole file of each kind (manifest, keys, deletes, vectors, IVF-PQ), as it is and
+//! 1. as one whole file of each kind (manifest, keys, deletes, vectors, IVF-PQ, inverted
+//!    index, stored fields), as it is and
 //!    sealed with a valid trailer (`strata::format::seal`), so the fuzzer gets past the
 //!    checksum and explores the decoders behind it;
 //! 2. as a bundle of component files (see [`Bundle`]) that a manifest built here refers to
@@ -12,7 +13,8 @@
 //!    by `fuzz/examples/make_seeds.rs`;
 //! 3. as the bytes of `MANIFEST-0000000000000001` in a directory, opened by a reader;
 //! 4. as a recipe for damaging a real index (see [`Damage`]): an index with a segment or two
-//!    and deletes is written with the library, one of its files is edited, optionally
+//!    and deletes (documents with vectors, stored text and sparse weights) is written with the
+//!    library, one of its files is edited, optionally
 //!    resealed with a valid trailer and its manifest reference fixed up so the checksums
 //!    hold, and the result is opened by a reader and a writer. This reaches the structure
 //!    checks behind the checksums from valid files, where random bytes rarely get.
@@ -35,9 +37,13 @@ use strata::segment::{
     self, ComponentRef, Segment, SegmentMeta, VectorsView, deletes, keys, vectors,
 };
 use strata::txn::manifest::{self, Manifest};
+use strata::segment::inverted::InvertedIndex;
+use strata::segment::stored::StoredFields;
+use strata::sparse::{DocCursor, TERMINATED};
+use strata::text::AnalyzerConfig;
 use strata::{
     DenseIndex, Document, Index, IndexOptions, IvfPqParams, Key, KeyKind, Metric, Reader, Schema,
-    SearchParams, Snapshot, Vector, VectorStorage,
+    SearchParams, Snapshot, TextQuery, Vector, VectorStorage,
 };
 
 /// The name a reader looks for: generation 1.
@@ -180,6 +186,73 @@ fn ivf_file(bytes: &[u8]) {
     let body_len = body.len();
     for (dim, rows) in [(dim, rows), (4, rows), (dim, 0)] {
         let _ = IvfPq::decode("i.ivf", &file, body_len, dim, metric, rows);
+    }
+}
+
+/// The schema the text decoders are checked against: two text fields (one stored) and a
+/// sparse field.
+fn text_schema() -> Schema {
+    Schema::new(KeyKind::U64)
+        .with_text("title", AnalyzerConfig::default(), true)
+        .with_text("body", AnalyzerConfig::default(), false)
+        .with_sparse("sp", 8)
+}
+
+/// Walks at most `budget` postings of every term of every field of an inverted file.
+fn walk_inverted(inv: &InvertedIndex, budget: usize) {
+    let mut left = budget;
+    for field in 0..3u16 {
+        let Some(view) = inv.field(field) else {
+            continue;
+        };
+        for (term, off) in view.dict.stream().take(64) {
+            assert_eq!(view.dict.get(&term), Some(off), "dictionary stream disagrees with get");
+            let Ok(Some(list)) = view.postings(&term) else {
+                continue;
+            };
+            let mut c = list.cursor();
+            let mut prev = None;
+            let mut d = c.doc();
+            while d != TERMINATED && left > 0 {
+                assert!(prev.is_none_or(|p| p < d), "postings not increasing");
+                prev = Some(d);
+                let _ = c.freq();
+                d = c.advance();
+                left -= 1;
+            }
+        }
+    }
+}
+
+fn inverted_file(bytes: &[u8]) {
+    let file = aligned(bytes);
+    let Ok((body, _)) = unseal("x.inv", &file, FileKind::Inverted, true) else {
+        return;
+    };
+    let body_len = body.len();
+    let schema = text_schema();
+    // The row count the first text field's lengths section implies, and a small one.
+    for rows in [le_u64(body, 36).unwrap_or(0) / 4, 3] {
+        if let Ok(inv) = InvertedIndex::decode("x.inv", file.clone(), body_len, rows, &schema) {
+            walk_inverted(&inv, 4096);
+        }
+    }
+}
+
+fn stored_file(bytes: &[u8]) {
+    let file = aligned(bytes);
+    let Ok((body, _)) = unseal("x.doc", &file, FileKind::Stored, true) else {
+        return;
+    };
+    let body_len = body.len();
+    for (rows, fields) in [(1u64, 1usize), (16, 2), (1000, 1)] {
+        if let Ok(s) = StoredFields::decode("x.doc", file.clone(), body_len, rows, fields) {
+            for row in [0, 1, rows.saturating_sub(1) as u32] {
+                if let Ok(texts) = s.get(row) {
+                    assert_eq!(texts.len(), fields);
+                }
+            }
+        }
     }
 }
 
@@ -407,6 +480,21 @@ fn check_snapshot(snap: &Snapshot) {
         snap.num_docs(),
         "for_each_live disagrees with the manifest"
     );
+    if !snap.schema().text_fields().is_empty() {
+        // Damaged postings may be reported as errors; they must not panic or return more
+        // hits than asked, and every hit must be a live document.
+        for q in [
+            TextQuery::bm25("w1 w2 w3 k0", 10),
+            TextQuery::sparse(vec![("s1".into(), 1.0), ("s2".into(), 0.5)], 5),
+        ] {
+            if let Ok(hits) = snap.search_text(&q) {
+                assert!(hits.len() <= q.k);
+                for h in &hits {
+                    let _ = snap.stored_text(h);
+                }
+            }
+        }
+    }
     let dim = snap.schema().dense_field().map_or(1, |(d, _, _)| d);
     let hits = snap
         .search(&vec![0.5f32; dim], 10)
@@ -535,6 +623,10 @@ fn kind_of(name: &str) -> Option<FileKind> {
         Some(FileKind::Deletes)
     } else if name.ends_with(".ivf") {
         Some(FileKind::Ivf)
+    } else if name.ends_with(".inv") {
+        Some(FileKind::Inverted)
+    } else if name.ends_with(".doc") {
+        Some(FileKind::Stored)
     } else {
         None
     }
@@ -559,6 +651,13 @@ fn vector(dim: usize, seed: i8, half: bool) -> Vector {
     }
 }
 
+/// A document with a vector, text and sparse weights derived from `k` and `seed`.
+fn text_doc(key: Key, v: Vector, k: u8, seed: i8) -> Document {
+    Document::new(key, v)
+        .with_text("body", format!("w{} w{} k{}", seed % 5, k % 3, k))
+        .with_sparse(vec![(format!("s{}", k % 4), 1.0 + f32::from(seed).abs())])
+}
+
 /// Writes the index a recipe describes (the library must accept every step).
 fn build_index(d: &Damage) -> MemDirectory {
     let dim = usize::from(d.dim % 8) + 1;
@@ -577,13 +676,16 @@ fn build_index(d: &Damage) -> MemDirectory {
     } else {
         KeyKind::U64
     };
-    let schema = Schema::dense(kind, dim as u32, metric).with_storage(storage);
+    let schema = Schema::dense(kind, dim as u32, metric)
+        .with_storage(storage)
+        .with_text("body", AnalyzerConfig::default(), true)
+        .with_sparse("sp", 8);
     let dir = MemDirectory::new();
     let mut index = Index::create_in(Arc::new(dir.clone()), schema, options())
         .unwrap_or_else(|e| panic!("create: {e}"));
     let mut txn = index.begin();
     for &(k, seed, half) in d.first.iter().take(64) {
-        let r = txn.upsert(Document::new(key(d.str_keys, k), vector(dim, seed, half)));
+        let r = txn.upsert(text_doc(key(d.str_keys, k), vector(dim, seed, half), k, seed));
         r.unwrap_or_else(|e| panic!("upsert: {e}"));
     }
     txn.commit().unwrap_or_else(|e| panic!("commit: {e}"));
@@ -593,7 +695,7 @@ fn build_index(d: &Damage) -> MemDirectory {
             .unwrap_or_else(|e| panic!("delete: {e}"));
     }
     for &(k, seed, half) in d.second.iter().take(64) {
-        let r = txn.upsert(Document::new(key(d.str_keys, k), vector(dim, seed, half)));
+        let r = txn.upsert(text_doc(key(d.str_keys, k), vector(dim, seed, half), k, seed));
         r.unwrap_or_else(|e| panic!("upsert: {e}"));
     }
     txn.commit().unwrap_or_else(|e| panic!("commit: {e}"));
@@ -713,6 +815,10 @@ fuzz_target!(|data: &[u8]| {
     vectors_file(&sealed(FileKind::Vectors));
     ivf_file(data);
     ivf_file(&sealed(FileKind::Ivf));
+    inverted_file(data);
+    inverted_file(&sealed(FileKind::Inverted));
+    stored_file(data);
+    stored_file(&sealed(FileKind::Stored));
 
     manifest_in_directory(data);
     manifest_in_directory(&sealed(FileKind::Manifest));
