@@ -450,3 +450,85 @@ fn bench_ann_prints_one_json_line_with_full_recall() {
     );
     assert!(err.contains("index kind ivf is not built yet"), "{err}");
 }
+
+#[test]
+fn text_index_from_json_lines_search_and_eval() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let docs = tmp.path().join("docs.jsonl");
+    std::fs::write(
+        &docs,
+        "{\"_id\": \"a\", \"title\": \"Cats\", \"text\": \"cats purr and sleep\"}\n\
+         {\"_id\": \"b\", \"title\": \"Dogs\", \"text\": \"dogs bark at cats\"}\n\
+         \n\
+         {\"_id\": \"c\", \"title\": \"Birds\", \"text\": \"birds sing\", \"sparse\": {\"x\": 1}}\n",
+    )
+    .unwrap();
+    ok([
+        "create",
+        p(&dir),
+        "--key",
+        "string",
+        "--text",
+        "title,text",
+        "--store",
+    ]);
+    // A sparse member without a sparse field is refused, naming line 4; nothing is committed.
+    let err = fails(1, ["ingest", p(&dir), "--jsonl", p(&docs)]);
+    assert!(err.contains("line 4") || err.contains(":4"), "{err}");
+    assert_eq!(stats_json(&dir)["live_docs"], 0);
+    let bad = tmp.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"_id\": \"a\", \"text\": \"ok\"}\n{not json\n").unwrap();
+    let err = fails(1, ["ingest", p(&dir), "--jsonl", p(&bad)]);
+    assert!(err.contains("line 2") || err.contains(":2"), "{err}");
+    assert_eq!(stats_json(&dir)["live_docs"], 0);
+    std::fs::write(
+        &docs,
+        "{\"_id\": \"a\", \"title\": \"Cats\", \"text\": \"cats purr and sleep\"}\n\
+         {\"_id\": \"b\", \"title\": \"Dogs\", \"text\": \"dogs bark at cats\"}\n\
+         {\"_id\": \"c\", \"title\": \"Birds\", \"text\": \"birds sing\"}\n",
+    )
+    .unwrap();
+    ok(["ingest", p(&dir), "--jsonl", p(&docs)]);
+    assert_eq!(stats_json(&dir)["live_docs"], 3);
+    let out = ok(["search", p(&dir), "--text", "sleeping cat", "--k", "5"]);
+    let first = out.lines().next().unwrap_or_default();
+    assert!(first.starts_with("1 a "), "{out}");
+    assert!(first.ends_with("Cats"), "stored title shown: {out}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+
+    // A BEIR folder: eval builds, searches and scores; the run file matches.
+    let beir = tmp.path().join("beir");
+    std::fs::create_dir_all(beir.join("qrels")).unwrap();
+    std::fs::copy(&docs, beir.join("corpus.jsonl")).unwrap();
+    std::fs::write(
+        beir.join("queries.jsonl"),
+        "{\"_id\": \"q1\", \"text\": \"purring cats\"}\n{\"_id\": \"q2\", \"text\": \"singing\"}\n{\"_id\": \"q3\", \"text\": \"unjudged\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        beir.join("qrels/test.tsv"),
+        "query-id\tcorpus-id\tscore\nq1\ta\t1\nq2\tc\t2\n",
+    )
+    .unwrap();
+    let run = tmp.path().join("run.txt");
+    let line = ok([
+        "eval",
+        "--beir",
+        p(&beir),
+        "--k",
+        "10",
+        "--run-out",
+        p(&run),
+        "--check-exhaustive",
+    ]);
+    let v: Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(v["queries"], 2);
+    assert_eq!(v["n_docs"], 3);
+    assert_eq!(v["ndcg_at_10"], 1.0, "{v}");
+    assert_eq!(v["recall_at_10"], 1.0, "{v}");
+    assert_eq!(v["mrr_at_10"], 1.0, "{v}");
+    assert_eq!(v["pruned_vs_exhaustive_mismatches"], 0, "{v}");
+    let run = std::fs::read_to_string(&run).unwrap();
+    assert!(run.starts_with("q1 Q0 a 1 "), "{run}");
+}

@@ -13,6 +13,7 @@ use super::snapshot::SnapshotSegment;
 use crate::error::{Error, Result};
 use crate::schema::FieldKind;
 use crate::segment::inverted::{FieldView, InvKind};
+use crate::sparse::postings::PostingsList;
 use crate::sparse::query::{self, Algorithm, AnyTerm, Bm25, Bm25Term, ImpactTerm};
 use crate::sparse::{DocCursor, TERMINATED};
 use crate::text::Analyzer;
@@ -130,12 +131,10 @@ struct FieldStats {
     total_len: u64,
 }
 
-fn live_df(seg: &SnapshotSegment, view: &FieldView<'_>, term: &[u8]) -> Result<u64> {
-    let Some(list) = view.postings(term)? else {
-        return Ok(0);
-    };
+/// The number of live rows in `list`.
+fn live_df(seg: &SnapshotSegment, list: &PostingsList<'_>) -> u64 {
     let Some(del) = seg.deletes.as_ref().filter(|d| !d.is_empty()) else {
-        return Ok(u64::from(list.df()));
+        return u64::from(list.df());
     };
     let mut c = list.cursor();
     let mut n = 0u64;
@@ -144,7 +143,7 @@ fn live_df(seg: &SnapshotSegment, view: &FieldView<'_>, term: &[u8]) -> Result<u
         n += u64::from(!del.contains(d));
         d = c.advance();
     }
-    Ok(n)
+    n
 }
 
 impl Snapshot {
@@ -227,37 +226,55 @@ impl Snapshot {
         if q.k == 0 || terms.is_empty() {
             return Ok(Vec::new());
         }
-        // Snapshot-wide statistics.
+        // One view per (segment, field) and one postings lookup per (segment, term), shared
+        // by the statistics pass and the scoring pass.
+        let mut fields: Vec<u16> = terms.iter().map(|t| t.field).collect();
+        fields.sort_unstable();
+        fields.dedup();
+        let mut per_seg = Vec::with_capacity(self.segments().len());
+        for s in self.segments() {
+            let Some(inv) = s.segment.inverted() else {
+                continue;
+            };
+            let views: Vec<(u16, FieldView<'_>)> = fields
+                .iter()
+                .filter_map(|&f| Some((f, inv.field(f)?)))
+                .collect();
+            let mut lists = Vec::with_capacity(terms.len());
+            for t in &terms {
+                let view = views.iter().find(|(f, _)| *f == t.field).map(|(_, v)| v);
+                lists.push(match view {
+                    Some(v) => v.postings(t.term.as_bytes())?,
+                    None => None,
+                });
+            }
+            per_seg.push((s, views, lists));
+        }
+        // Snapshot-wide statistics over live rows.
         let mut stats: HashMap<u16, FieldStats> = HashMap::new();
-        let mut df = vec![0u64; terms.len()];
         for t in &terms {
             if t.kind == InvKind::Text && !stats.contains_key(&t.field) {
                 stats.insert(t.field, self.field_stats(t.field));
             }
         }
-        for s in self.segments() {
-            let Some(inv) = s.segment.inverted() else {
-                continue;
-            };
-            for (t, d) in terms.iter().zip(df.iter_mut()) {
+        let mut df = vec![0u64; terms.len()];
+        for (s, _, lists) in &per_seg {
+            for ((t, d), list) in terms.iter().zip(df.iter_mut()).zip(lists) {
                 if t.kind == InvKind::Text
-                    && let Some(view) = inv.field(t.field)
+                    && let Some(list) = list
                 {
-                    *d += live_df(s, &view, t.term.as_bytes())?;
+                    *d += live_df(s, list);
                 }
             }
         }
         let mut hits: Vec<TextHit> = Vec::new();
-        for s in self.segments() {
-            let Some(inv) = s.segment.inverted() else {
-                continue;
-            };
-            let views: Vec<Option<FieldView<'_>>> =
-                terms.iter().map(|t| inv.field(t.field)).collect();
+        for (s, views, lists) in &per_seg {
             let mut qterms = Vec::with_capacity(terms.len());
-            for ((t, view), &d) in terms.iter().zip(&views).zip(&df) {
-                let Some(view) = view else { continue };
-                let Some(list) = view.postings(t.term.as_bytes())? else {
+            for ((t, list), &d) in terms.iter().zip(lists).zip(&df) {
+                let (Some(list), Some(view)) = (
+                    list,
+                    views.iter().find(|(f, _)| *f == t.field).map(|(_, v)| v),
+                ) else {
                     continue;
                 };
                 let scorer = match t.kind {

@@ -111,9 +111,13 @@ pub fn stats(dir: &Path, as_json: bool) -> CliResult {
     let reader = Reader::open(dir)?;
     let snap = reader.snapshot();
     let schema = snap.schema();
-    let (dim, metric, storage) = schema
-        .dense_field()
-        .ok_or_else(|| Error::Schema("the index has no dense vector field".to_owned()))?;
+    let dense = schema.dense_field();
+    let text_fields: Vec<String> = schema
+        .text_fields()
+        .iter()
+        .map(|f| format!("{}{}", f.name, if f.stored { " (stored)" } else { "" }))
+        .collect();
+    let sparse = schema.sparse_field().map(|(_, n, bits)| (n.to_owned(), bits));
     let segs = segment_stats(&snap);
     let live: u64 = segs.iter().map(|s| s.live).sum();
     let deleted: u64 = segs.iter().map(|s| s.deleted).sum();
@@ -151,10 +155,12 @@ pub fn stats(dir: &Path, as_json: bool) -> CliResult {
         let out = json!({
             "path": dir.display().to_string(),
             "generation": snap.generation(),
-            "dim": dim,
-            "metric": metric.name(),
+            "dim": dense.map(|d| d.0),
+            "metric": dense.map(|d| d.1.name()),
             "key": key_kind_name(schema.key),
-            "storage": storage_name(storage),
+            "storage": dense.map(|d| storage_name(d.2)),
+            "text_fields": text_fields,
+            "sparse_field": sparse.as_ref().map(|s| json!({"name": s.0, "impact_bits": s.1})),
             "segments": seg_json,
             "live_docs": live,
             "deleted_docs": deleted,
@@ -168,12 +174,22 @@ pub fn stats(dir: &Path, as_json: bool) -> CliResult {
         return Ok(());
     }
     println!("index       {}", dir.display());
-    println!(
-        "schema      dim {dim}, metric {}, {} keys, storage {}",
-        metric.name(),
-        key_kind_name(schema.key),
-        storage_name(storage)
-    );
+    let mut parts = Vec::new();
+    if let Some((dim, metric, storage)) = dense {
+        parts.push(format!(
+            "dim {dim}, metric {}, storage {}",
+            metric.name(),
+            storage_name(storage)
+        ));
+    }
+    if !text_fields.is_empty() {
+        parts.push(format!("text {}", text_fields.join(", ")));
+    }
+    if let Some((name, bits)) = &sparse {
+        parts.push(format!("sparse {name} ({bits}-bit impacts)"));
+    }
+    parts.push(format!("{} keys", key_kind_name(schema.key)));
+    println!("schema      {}", parts.join("; "));
     println!("generation  {}", snap.generation());
     println!("documents   {live} live, {deleted} deleted");
     println!(
