@@ -1,21 +1,22 @@
-//! Text analysis (temporary stub; replaced by the analyzer branch).
-#![allow(missing_docs, dead_code, clippy::unwrap_used)]
-use crate::error::Result;
-use crate::format::{ByteReader, ByteWriter};
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Stemmer { None, English }
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct AnalyzerConfig { pub lowercase: bool, pub stopwords: bool, pub possessive: bool, pub stemmer: Stemmer, pub max_token_len: u32 }
-impl Default for AnalyzerConfig { fn default() -> Self { AnalyzerConfig { lowercase: true, stopwords: true, possessive: true, stemmer: Stemmer::English, max_token_len: 40 } } }
-impl AnalyzerConfig {
-    pub fn encode(&self, w: &mut ByteWriter) { w.u8(self.lowercase as u8); }
-    pub fn decode(r: &mut ByteReader<'_>) -> Result<AnalyzerConfig> { let _ = r.u8("x")?; Ok(Self::default()) }
-}
-#[derive(Debug)]
-pub struct Analyzer { c: AnalyzerConfig }
-impl Analyzer {
-    pub fn new(config: &AnalyzerConfig) -> Analyzer { Analyzer { c: config.clone() } }
-    pub fn config(&self) -> &AnalyzerConfig { &self.c }
-    pub fn for_each_term(&self, text: &str, mut f: impl FnMut(&str)) { for t in text.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()) { f(&t.to_lowercase()) } }
-    pub fn terms(&self, text: &str) -> Vec<String> { let mut v = Vec::new(); self.for_each_term(text, |t| v.push(t.to_owned())); v }
-}
+//! Text analysis: turning a field's text into the terms the inverted index stores.
+//!
+//! This module owns the analyzer chain and nothing else; it knows no index structures.
+//!
+//! - `config.rs`: [`AnalyzerConfig`] and [`Stemmer`], and their stable binary encoding (an
+//!   index records the config its text fields were analyzed with, so queries are analyzed the
+//!   same way).
+//! - `analyzer.rs`: [`Analyzer`], the chain itself: Unicode word segmentation (UAX #29),
+//!   lowercasing, possessive stripping, length and stop-word filtering, Snowball stemming.
+//!
+//! The chain follows Lucene's `EnglishAnalyzer` in spirit (its 33-word stop set, possessive
+//! filter, stop words removed before stemming) but uses Snowball English (Porter2) rather than
+//! the original Porter stemmer, and drops over-long tokens instead of splitting them.
+
+mod analyzer;
+mod config;
+
+#[cfg(test)]
+mod tests;
+
+pub use analyzer::{Analyzer, ENGLISH_STOPWORDS, is_stopword};
+pub use config::{AnalyzerConfig, Stemmer};
