@@ -8,7 +8,7 @@
 //! | bytes | field |
 //! |---|---|
 //! | … | the compressed blocks, back to back |
-//! | 4 | number of blocks B |
+//! | 8 | number of blocks B (u64) |
 //! | B × 16 | per block: first row u32, compressed length u32, offset u64 |
 //! | 8 | offset of the block table |
 //!
@@ -55,7 +55,7 @@ pub fn encode<'a>(rows: impl Iterator<Item = Vec<&'a str>>) -> Result<Vec<u8>> {
         flush(&mut block, first, &mut out)?;
     }
     let at = out.len_bytes() as u64;
-    out.u32(table.len() as u32);
+    out.len(table.len());
     for (f, l, o) in &table {
         out.u32(*f);
         out.u32(*l);
