@@ -1,1 +1,63 @@
-//! Scoring and query processing.
+//! Scoring and query processing: per-term scorers and the top-k traversals over
+//! [`DocCursor`]s.
+//!
+//! - [`score`]: the [`TermScorer`] trait, BM25 ([`Bm25Term`]), impacts ([`ImpactTerm`]) and
+//!   [`AnyTerm`] to mix them in one query.
+//! - `topk`: the collector and the single pruning test every traversal uses.
+//! - `exhaustive`: document-at-a-time over the union of all lists, the oracle.
+//! - `maxscore`: block-max MaxScore. `bmw`: block-max WAND.
+//! - [`testing`]: [`testing::VecCursor`], an in-memory cursor for tests and benchmarks.
+//!
+//! **Exactness contract.** The pruning algorithms return exactly the [`TopDocs`] of
+//! [`exhaustive`] (same docs, same f32 scores, same order) for non-negative, finite term
+//! scores: a doc's score is always its per-term contributions added in term-index order from
+//! 0.0, and pruning compares upper bounds that are nudged up to absorb rounding.
+//! `accept(doc)` is asked before a doc is scored; a rejected doc is never scored nor collected.
+
+mod bmw;
+mod bounds;
+mod exhaustive;
+mod maxscore;
+pub mod score;
+pub mod testing;
+mod topk;
+
+#[cfg(test)]
+mod tests;
+
+pub use bmw::block_max_wand;
+pub use exhaustive::exhaustive;
+pub use maxscore::maxscore;
+pub use score::{AnyTerm, Bm25, Bm25Term, ImpactTerm, TermScorer, bm25_idf};
+
+use super::DocCursor;
+
+/// Top-k collector result: (score, doc) sorted by score descending, then doc ascending; at most k.
+pub type TopDocs = Vec<(f32, u32)>;
+
+/// Which traversal [`search`] runs. All three return the same [`TopDocs`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Algorithm {
+    /// Score every doc of the union ([`exhaustive`]).
+    Exhaustive,
+    /// Block-max MaxScore ([`maxscore`]).
+    #[default]
+    MaxScore,
+    /// Block-max WAND ([`block_max_wand`]).
+    BlockMaxWand,
+}
+
+/// Runs `algo` over `terms` (one cursor and scorer per query term), keeping the `k` best docs
+/// that `accept` lets through.
+pub fn search<C: DocCursor, S: TermScorer>(
+    algo: Algorithm,
+    terms: &mut [(C, S)],
+    k: usize,
+    accept: &dyn Fn(u32) -> bool,
+) -> TopDocs {
+    match algo {
+        Algorithm::Exhaustive => exhaustive(terms, k, accept),
+        Algorithm::MaxScore => maxscore(terms, k, accept),
+        Algorithm::BlockMaxWand => block_max_wand(terms, k, accept),
+    }
+}
