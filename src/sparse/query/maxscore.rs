@@ -1,14 +1,20 @@
-//! Block-max MaxScore.
+//! MaxScore, with an optional block-max refinement.
 //!
 //! Terms are sorted by their list upper bound, ascending. The shortest prefix of that order
 //! whose summed bounds cannot enter the top-k on their own is *non-essential*: a doc that only
 //! they contain cannot make it, so only the remaining *essential* lists drive the traversal.
-//! A candidate (the smallest essential doc) first faces a window test: the sum of every term's
-//! current block bound over `[doc, end of the first block to end]`; if that cannot enter, all
-//! essential lists jump past the window. Otherwise the essential terms are scored, then the
-//! non-essential ones from the largest bound down, each probed by `seek` only while the partial
-//! score plus the remaining block bounds can still enter. As the threshold rises the
-//! non-essential prefix grows; when it covers every term, the search is over.
+//! For a candidate (the smallest essential doc) the terms that may hold it — essential ones on
+//! it, then the non-essential ones — are scored largest bound first, each only while the
+//! partial score plus what the rest can add could still enter; non-essential lists are reached
+//! by `seek`. As the threshold rises the non-essential prefix grows; when it covers every term,
+//! the search is over.
+//!
+//! The block-max refinement first bounds a candidate by every term's current block bound over
+//! the window `[doc, end of the first of those blocks to end]` (shallow seeks, cached per term)
+//! and jumps all essential lists past the window when it cannot enter; the per-term bounds then
+//! come from those blocks. On synthetic postings in random doc order it decoded ~3% fewer blocks
+//! but ran 20–50% slower than plain MaxScore (block bounds are close to list bounds there), so
+//! [`maxscore`] runs the plain version; the refinement is kept, tested, for clustered doc orders.
 
 use super::TopDocs;
 use super::bounds::{BlockCache, list_bound};
@@ -16,13 +22,13 @@ use super::score::TermScorer;
 use super::topk::{Slack, TopK, sum_in_order};
 use crate::sparse::{DocCursor, TERMINATED};
 
-/// MaxScore with block-max window skipping; the result equals [`super::exhaustive`] exactly.
+/// MaxScore (list bounds only); the result equals [`super::exhaustive`] exactly.
 pub fn maxscore<C: DocCursor, S: TermScorer>(
     terms: &mut [(C, S)],
     k: usize,
     accept: &dyn Fn(u32) -> bool,
 ) -> TopDocs {
-    maxscore_impl(terms, k, accept, true)
+    maxscore_impl(terms, k, accept, false)
 }
 
 /// The traversal; `block_max` turns the window test and per-block bounds on.

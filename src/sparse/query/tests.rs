@@ -76,6 +76,11 @@ impl Case {
             &oracle,
             "block-max wand"
         );
+        let mut terms = self.terms();
+        let (seed, pct) = (self.seed, self.reject_pct);
+        let block_max_maxscore =
+            super::maxscore::maxscore_impl(&mut terms, self.k, &|d| accepts(seed, pct, d), true);
+        prop_assert_eq!(&block_max_maxscore, &oracle, "block-max maxscore");
         Ok(())
     }
 }
@@ -343,37 +348,55 @@ fn skewed_lists(n_terms: usize, n_docs: u32, seed: u64) -> Vec<Vec<(u32, u32)>> 
         .collect()
 }
 
-#[test]
-fn accept_is_checked_before_scoring_and_pruning_prunes() {
+/// Postings scored by exhaustive, MaxScore, block-max WAND and block-max MaxScore on
+/// `lists` (impacts, term t weighted `weight(t)`), checking on the way that no doc `accept`
+/// rejects is ever scored or returned.
+fn scored_postings(lists: &[Vec<(u32, u32)>], weight: impl Fn(usize) -> f32) -> Vec<u64> {
     let lengths = vec![50u32; 5000];
-    let lists = skewed_lists(4, 5000, 7);
+    let accept = |d: u32| !d.is_multiple_of(3);
     let mut calls = Vec::new();
-    for algo in all_algorithms() {
+    for variant in 0..4 {
         let mut terms: Vec<_> = lists
             .iter()
             .enumerate()
             .map(|(t, l)| {
                 let scorer = Recording {
-                    inner: ImpactTerm {
-                        weight: 1.0 + t as f32,
-                    },
+                    inner: ImpactTerm { weight: weight(t) },
                     scored: RefCell::new(Vec::new()),
                     calls: Cell::new(0),
                 };
                 (VecCursor::new(l.clone(), 16, &lengths), scorer)
             })
             .collect();
-        let top = search(algo, &mut terms, 10, &|d| d % 3 != 0);
+        let top = match variant {
+            0 => exhaustive(&mut terms, 10, &accept),
+            1 => maxscore(&mut terms, 10, &accept),
+            2 => block_max_wand(&mut terms, 10, &accept),
+            _ => super::maxscore::maxscore_impl(&mut terms, 10, &accept, true),
+        };
         assert_eq!(top.len(), 10);
-        assert!(top.iter().all(|&(_, d)| d % 3 != 0));
+        assert!(top.iter().all(|&(_, d)| accept(d)));
         for (_, s) in &terms {
-            assert!(s.scored.borrow().iter().all(|d| d % 3 != 0), "{algo:?}");
+            assert!(s.scored.borrow().iter().all(|&d| accept(d)), "{variant}");
         }
         calls.push(terms.iter().map(|(_, s)| s.calls.get()).sum::<u64>());
     }
-    // Both pruning algorithms score far fewer postings than the oracle.
-    assert!(calls[1] * 2 < calls[0], "{calls:?}");
+    calls
+}
+
+#[test]
+fn accept_is_checked_before_scoring_and_pruning_prunes() {
+    let lists = skewed_lists(4, 5000, 7);
+    // Term bounds far apart: the list bounds alone prune.
+    let calls = scored_postings(&lists, |t| 10f32.powi(t as i32));
+    for c in &calls[1..] {
+        assert!(c * 2 < calls[0], "{calls:?}");
+    }
+    // Similar list bounds set by rare outliers: only the block bounds prune.
+    let calls = scored_postings(&lists, |t| 1.0 + t as f32);
+    assert!(calls[1] <= calls[0], "{calls:?}");
     assert!(calls[2] * 2 < calls[0], "{calls:?}");
+    assert!(calls[3] < calls[0], "{calls:?}");
 }
 
 #[test]
