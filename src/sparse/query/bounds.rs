@@ -49,7 +49,8 @@ impl BlockCache {
         }
         match cursor.block_for(target) {
             Some(meta) => {
-                // A block that ends before the target is a broken cursor: never prune on it.
+                // A block ending before the target breaks the cursor contract; clamping keeps
+                // the window non-empty so traversals still make progress.
                 let last = meta.last_doc.max(target);
                 self.bound = scorer.block_bound(&meta);
                 self.last_doc = Some(last);
