@@ -74,7 +74,10 @@ fn postings(data: &[u8]) {
                         None
                     } else {
                         let cur = metas.iter().position(|m| m.last_doc >= prev).unwrap_or(0);
-                        metas.get(cur..).and_then(|m| m.iter().find(|m| m.last_doc >= target)).copied()
+                        metas
+                            .get(cur..)
+                            .and_then(|m| m.iter().find(|m| m.last_doc >= target))
+                            .copied()
                     };
                     assert_eq!(got, want, "block_for({target})");
                 }
