@@ -1,4 +1,5 @@
-//! Writes the seed corpus of the `segment_open` target to `fuzz/seeds/segment_open/`.
+//! Writes the seed corpora of the `segment_open` and `postings` targets to
+//! `fuzz/seeds/segment_open/` and `fuzz/seeds/postings/`.
 //!
 //! Random bytes almost never form a vectors file and a keys file that agree with each other,
 //! so the seeds are real component files written by the library: whole files and bare bodies
@@ -146,6 +147,51 @@ fn main() {
             bundle(unsealed, [v, k, d, i]),
         ));
     }
+    for (name, bytes) in &seeds {
+        std::fs::write(out.join(name), bytes).expect("write a seed");
+    }
+    println!("wrote {} seeds to {}", seeds.len(), out.display());
+    postings_seeds();
+}
+
+/// Seeds of the `postings` target: selector byte (even: postings, odd: dictionary), then
+/// for postings a u32 offset, a u16 walk seed and the postings area (two lists back to back,
+/// the offset naming the second); for the dictionary, the fst bytes.
+fn postings_seeds() {
+    use strata::sparse::dict::TermDictBuilder;
+    use strata::sparse::postings::PostingsWriter;
+
+    let out = Path::new("fuzz/seeds/postings");
+    std::fs::create_dir_all(out).expect("create the seed directory");
+    let mut seeds: Vec<(String, Vec<u8>)> = Vec::new();
+    for (name, n, gap) in [("short", 5u32, 3u32), ("blocks", 300, 7), ("dense", 260, 1)] {
+        let mut w = PostingsWriter::new();
+        let mut area = Vec::new();
+        for d in 0..3u32 {
+            w.push(d * 2, 1, 10).expect("push");
+        }
+        w.finish(&mut area).expect("finish");
+        for i in 0..n {
+            w.push(i * gap + (i % 2) * (gap / 2), 1 + i % 5, 10 + i % 7)
+                .expect("push");
+        }
+        let (offset, _) = w.finish(&mut area).expect("finish");
+        let mut seed = vec![0u8];
+        seed.extend_from_slice(&(offset as u32).to_le_bytes());
+        seed.extend_from_slice(&0x1234u16.to_le_bytes());
+        seed.extend_from_slice(&area);
+        seeds.push((format!("postings-{name}"), seed));
+    }
+    let mut b = TermDictBuilder::new();
+    for (i, t) in ["apple", "apply", "banana", "band", "bandana", "can", "cane"]
+        .iter()
+        .enumerate()
+    {
+        b.insert(t.as_bytes(), i as u64 * 100).expect("insert");
+    }
+    let mut seed = vec![1u8];
+    seed.extend_from_slice(&b.finish().expect("finish"));
+    seeds.push(("dict".into(), seed));
     for (name, bytes) in &seeds {
         std::fs::write(out.join(name), bytes).expect("write a seed");
     }
