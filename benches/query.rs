@@ -40,7 +40,10 @@ impl Zipf {
     }
 
     fn text(&mut self, words: u64) -> String {
-        (0..words).map(|_| self.word()).collect::<Vec<_>>().join(" ")
+        (0..words)
+            .map(|_| self.word())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -67,9 +70,7 @@ fn traversal(c: &mut Criterion) {
     }
     let reader = Reader::open(tmp.path()).expect("open");
     let snap = reader.snapshot();
-    let queries: Vec<String> = (0..64)
-        .map(|i| z.text(2 + (i % 7) as u64))
-        .collect();
+    let queries: Vec<String> = (0..64).map(|i| z.text(2 + (i % 7) as u64)).collect();
     let mut g = c.benchmark_group("text_query");
     common::short(&mut g);
     g.throughput(Throughput::Elements(queries.len() as u64));

@@ -303,7 +303,10 @@ impl Schema {
                 return Err(Error::Schema("a field has an empty name".to_owned()));
             }
             if self.fields.iter().take(i).any(|g| g.name == f.name) {
-                return Err(Error::Schema(format!("field name {} is used twice", f.name)));
+                return Err(Error::Schema(format!(
+                    "field name {} is used twice",
+                    f.name
+                )));
             }
             let (dim, index) = match &f.kind {
                 FieldKind::DenseVector { dim, index, .. } => (*dim, *index),

@@ -54,7 +54,8 @@ struct Pending {
 
 fn run(ops: Vec<Op>, metric: Metric) -> Result<(), TestCaseError> {
     let dir: Arc<dyn Directory> = Arc::new(MemDirectory::new());
-    let mut index = Some(Index::create_in(dir.clone(), schema_text(metric), options_sync()).unwrap());
+    let mut index =
+        Some(Index::create_in(dir.clone(), schema_text(metric), options_sync()).unwrap());
     let mut committed = Model::new();
     let mut pending = Pending {
         ops: Vec::new(),

@@ -59,14 +59,15 @@ fn search(index: &Index, text: &str, k: usize, algo: Algorithm) -> Vec<TextHit> 
 }
 
 fn key_score(h: &[TextHit]) -> Vec<(Key, u32)> {
-    h.iter().map(|h| (h.key.clone(), h.score.to_bits())).collect()
+    h.iter()
+        .map(|h| (h.key.clone(), h.score.to_bits()))
+        .collect()
 }
 
 /// BM25 (Lucene idf, k1 0.9, b 0.4) computed in f64 from the analyzed documents.
 fn reference_bm25(docs: &[(u64, String)], query: &str) -> Vec<(u64, f64)> {
     let a = Analyzer::new(&AnalyzerConfig::default());
-    let analyzed: Vec<(u64, Vec<String>)> =
-        docs.iter().map(|(k, t)| (*k, a.terms(t))).collect();
+    let analyzed: Vec<(u64, Vec<String>)> = docs.iter().map(|(k, t)| (*k, a.terms(t))).collect();
     let with_field: Vec<&(u64, Vec<String>)> =
         analyzed.iter().filter(|(_, t)| !t.is_empty()).collect();
     let n = with_field.len() as f64;
@@ -116,7 +117,13 @@ fn bm25_matches_a_hand_computed_reference() {
     .collect();
     let (_d, mut index) = mem_index(body_schema());
     add_all(&mut index, &docs);
-    for query in ["quick brown fox", "lazy dogs", "fox fox den", "bears", "zebra"] {
+    for query in [
+        "quick brown fox",
+        "lazy dogs",
+        "fox fox den",
+        "bears",
+        "zebra",
+    ] {
         let want = reference_bm25(&docs, query);
         for algo in [
             Algorithm::Exhaustive,
@@ -288,7 +295,12 @@ fn sparse_impacts_of_bm25_weights_rank_like_bm25() {
         for (b, s) in bm25.iter().zip(&sparse) {
             if b.key != s.key {
                 let gap = (exact[&b.key] - exact[&s.key]).abs();
-                assert!(gap <= 2.0 * err, "{text}: {} vs {} differ by {gap}", b.key, s.key);
+                assert!(
+                    gap <= 2.0 * err,
+                    "{text}: {} vs {} differ by {gap}",
+                    b.key,
+                    s.key
+                );
             }
         }
         identical += usize::from(bm25.iter().zip(&sparse).all(|(b, s)| b.key == s.key));
@@ -322,7 +334,10 @@ fn stored_text_filters_and_reopen() {
     let stored = snap.stored_text(&hits[0]).unwrap();
     assert_eq!(
         stored,
-        vec![("title".to_owned(), "document number 17 about cats".to_owned())]
+        vec![(
+            "title".to_owned(),
+            "document number 17 about cats".to_owned()
+        )]
     );
     let even = snap.filter_term("tags", "even").unwrap();
     assert_eq!(even.len(), 150);
@@ -365,7 +380,10 @@ fn bad_documents_and_queries_are_typed_errors() {
     let mut q = TextQuery::bm25("fine", 3);
     q.fields = vec!["title".into()];
     assert!(snap.search_text(&q).is_err());
-    assert!(snap.search(&[1.0], 3).is_err(), "dense search on a text-only index");
+    assert!(
+        snap.search(&[1.0], 3).is_err(),
+        "dense search on a text-only index"
+    );
     let (_d, mut sparse) = mem_index(Schema::new(KeyKind::U64).with_sparse("s", 8));
     let mut txn = sparse.begin();
     for w in [-1.0f32, f32::NAN, f32::INFINITY] {

@@ -60,6 +60,13 @@ pub struct JsonlReader {
     lines: LineReader,
 }
 
+impl JsonlReader {
+    /// The 1-based line number of the document returned last (0 before the first).
+    pub fn line(&self) -> u64 {
+        self.lines.line_no
+    }
+}
+
 impl Iterator for JsonlReader {
     type Item = Result<JsonDoc>;
 

@@ -115,7 +115,12 @@ impl FieldBuild {
         terms.sort_unstable();
         let mut i = 0;
         while let Some(&t) = terms.get(i) {
-            let run = terms.get(i..).unwrap_or_default().iter().take_while(|&&x| x == t).count();
+            let run = terms
+                .get(i..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|&&x| x == t)
+                .count();
             if let Some(list) = self.tf.get_mut(t as usize) {
                 list.push((row, run as u32));
             }
@@ -173,14 +178,13 @@ pub fn encode(fields: &[FieldBuild], rows: usize) -> Result<Vec<u8>> {
         let (scale, max_impact) = match f.kind() {
             InvKind::Text => (1.0f32, 0u32),
             InvKind::Sparse => {
-                let max_w = f
-                    .weights
-                    .iter()
-                    .flatten()
-                    .map(|p| p.1)
-                    .fold(0f32, f32::max);
+                let max_w = f.weights.iter().flatten().map(|p| p.1).fold(0f32, f32::max);
                 let levels = (1u32 << f.impact_bits) - 1;
-                let s = if max_w > 0.0 { max_w / levels as f32 } else { 1.0 };
+                let s = if max_w > 0.0 {
+                    max_w / levels as f32
+                } else {
+                    1.0
+                };
                 (s, levels)
             }
         };
@@ -338,7 +342,10 @@ impl InvertedIndex {
         let mut r = ByteReader::new(name, body);
         let n = r.u32("field count")? as usize;
         if n > schema.fields.len() {
-            return Err(r.corrupt(format!("{n} fields, the schema has {}", schema.fields.len())));
+            return Err(r.corrupt(format!(
+                "{n} fields, the schema has {}",
+                schema.fields.len()
+            )));
         }
         let mut sections = Vec::with_capacity(n);
         for _ in 0..n {
@@ -467,7 +474,11 @@ pub fn merge_field_into(
         let mut doc = c.doc();
         while doc != crate::sparse::TERMINATED {
             let new = remap.get(doc as usize).copied().ok_or_else(|| {
-                Error::corrupt(src.file, off, format!("posting for row {doc} past the segment"))
+                Error::corrupt(
+                    src.file,
+                    off,
+                    format!("posting for row {doc} past the segment"),
+                )
             })?;
             if let Some(new) = new {
                 match src.kind {

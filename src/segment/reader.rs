@@ -1,7 +1,7 @@
 //! Opening a segment: every component checked against the manifest and its trailer.
 
-use super::keys::KeyColumn;
 use super::inverted::InvertedIndex;
+use super::keys::KeyColumn;
 use super::stored::StoredFields;
 use super::{ComponentRef, DeleteSet, SegmentMeta, VectorsView, deletes, vectors};
 use crate::dense::ivf::IvfPq;

@@ -105,14 +105,20 @@ impl StoredFields {
             let off = r.u64("block offset")?;
             let end = off.checked_add(len as u64).filter(|&e| e <= at);
             if end.is_none() || prev.is_some_and(|p| first <= p) || u64::from(first) >= rows {
-                return Err(r.corrupt(format!("block at {off}+{len} (first row {first}) is invalid")));
+                return Err(r.corrupt(format!(
+                    "block at {off}+{len} (first row {first}) is invalid"
+                )));
             }
             prev = Some(first);
             blocks.push((first, off as usize, len));
         }
         r.finish("block table")?;
         if rows > 0 && blocks.first().map(|b| b.0) != Some(0) {
-            return Err(Error::corrupt(name, at, "the first block does not start at row 0"));
+            return Err(Error::corrupt(
+                name,
+                at,
+                "the first block does not start at row 0",
+            ));
         }
         Ok(StoredFields {
             name: name.to_owned(),
@@ -131,7 +137,10 @@ impl StoredFields {
                 self.rows, self.name
             )));
         }
-        let i = self.blocks.partition_point(|b| b.0 <= row).saturating_sub(1);
+        let i = self
+            .blocks
+            .partition_point(|b| b.0 <= row)
+            .saturating_sub(1);
         let &(first, off, len) = self
             .blocks
             .get(i)
@@ -190,7 +199,11 @@ impl StoredFields {
             }
         }
         if out.len() as u64 != self.rows {
-            return Err(Error::corrupt(&self.name, 0, "blocks hold fewer rows than the segment"));
+            return Err(Error::corrupt(
+                &self.name,
+                0,
+                "blocks hold fewer rows than the segment",
+            ));
         }
         Ok(out)
     }
@@ -229,7 +242,8 @@ mod tests {
         for i in 0..body.len() {
             let mut d = body.clone();
             d[i] ^= 0x5a;
-            if let Ok(s) = StoredFields::decode("t.doc", FileBytes::copy_from(&d), d.len(), 200, 1) {
+            if let Ok(s) = StoredFields::decode("t.doc", FileBytes::copy_from(&d), d.len(), 200, 1)
+            {
                 let _ = s.get(0);
                 let _ = s.get(150);
             }

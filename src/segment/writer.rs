@@ -82,7 +82,13 @@ pub fn write_segment(
     let key_list: Vec<Key> = rows.iter().map(|r| r.key.clone()).collect();
     let keys_body = keys::encode(schema.key, &key_list);
     let keys_name = file_name(id, FileKind::Keys, 0);
-    components.push(write_component(dir, &keys_name, FileKind::Keys, 0, keys_body)?);
+    components.push(write_component(
+        dir,
+        &keys_name,
+        FileKind::Keys,
+        0,
+        keys_body,
+    )?);
     if schema.has_inverted() {
         let fields = match inverted {
             Some(f) => f,

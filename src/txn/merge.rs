@@ -79,10 +79,7 @@ type Gathered = (Vec<Row>, Vec<FieldBuild>, HashMap<(u64, u32), u32>);
 
 /// Copies the live rows of `sources` (keys, vectors, stored text), merges their postings, and
 /// records where each row went.
-fn gather(
-    sources: &[SnapshotSegment],
-    schema: &Schema,
-) -> Result<Gathered> {
+fn gather(sources: &[SnapshotSegment], schema: &Schema) -> Result<Gathered> {
     let mut rows = Vec::new();
     let mut map = HashMap::new();
     let mut remaps: Vec<Vec<Option<u32>>> = Vec::with_capacity(sources.len());

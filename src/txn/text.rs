@@ -165,9 +165,10 @@ impl Snapshot {
             let analyzer = Analyzer::new(f.analyzer);
             let start = out.len();
             analyzer.for_each_term(q.text, |t| {
-                match out.get_mut(start..).and_then(|s: &mut [QTerm]| {
-                    s.iter_mut().find(|x| x.term == t)
-                }) {
+                match out
+                    .get_mut(start..)
+                    .and_then(|s: &mut [QTerm]| s.iter_mut().find(|x| x.term == t))
+                {
                     Some(x) => x.weight += 1.0,
                     None => out.push(QTerm {
                         field: f.index,
@@ -180,7 +181,9 @@ impl Snapshot {
         }
         if !q.sparse.is_empty() {
             let (index, name, _) = schema.sparse_field().ok_or_else(|| {
-                Error::InvalidArgument("the query has sparse terms; the schema has no sparse field".into())
+                Error::InvalidArgument(
+                    "the query has sparse terms; the schema has no sparse field".into(),
+                )
             })?;
             for (term, w) in &q.sparse {
                 if !w.is_finite() || *w < 0.0 {
@@ -328,9 +331,7 @@ impl Snapshot {
         for s in self.segments() {
             let mut b = RoaringBitmap::new();
             for row in 0..s.segment.rows() {
-                if s.is_live(row as u32)
-                    && s.segment.key(row).is_some_and(|k| want.contains(&k))
-                {
+                if s.is_live(row as u32) && s.segment.key(row).is_some_and(|k| want.contains(&k)) {
                     b.insert(row as u32);
                 }
             }
@@ -349,7 +350,9 @@ impl Snapshot {
             .field_index(field)
             .ok_or_else(|| Error::InvalidArgument(format!("the schema has no field {field:?}")))?;
         let Some(FieldKind::Text { analyzer, .. }) = schema.fields.get(i).map(|f| &f.kind) else {
-            return Err(Error::InvalidArgument(format!("field {field:?} is not a text field")));
+            return Err(Error::InvalidArgument(format!(
+                "field {field:?} is not a text field"
+            )));
         };
         let terms = Analyzer::new(analyzer).terms(value);
         let mut f = DocFilter::default();

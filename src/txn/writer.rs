@@ -484,7 +484,8 @@ impl WriteTxn<'_> {
                 schema.key
             )));
         }
-        let bad = |what: String| Error::input("<api>", None, format!("document {}: {what}", doc.key));
+        let bad =
+            |what: String| Error::input("<api>", None, format!("document {}: {what}", doc.key));
         match (schema.dense_field(), &doc.vector) {
             (Some((dim, _, _)), Some(v)) => {
                 if v.dim() != dim {
@@ -494,8 +495,12 @@ impl WriteTxn<'_> {
                     return Err(bad(format!("value at column {i} is NaN or infinite")));
                 }
             }
-            (Some(_), None) => return Err(bad("has no vector; the schema has a dense field".into())),
-            (None, Some(_)) => return Err(bad("has a vector; the schema has no dense field".into())),
+            (Some(_), None) => {
+                return Err(bad("has no vector; the schema has a dense field".into()));
+            }
+            (None, Some(_)) => {
+                return Err(bad("has a vector; the schema has no dense field".into()));
+            }
             (None, None) => {}
         }
         let text_fields = schema.text_fields();
@@ -514,7 +519,9 @@ impl WriteTxn<'_> {
         }
         if !doc.sparse.is_empty() {
             if schema.sparse_field().is_none() {
-                return Err(bad("has sparse weights; the schema has no sparse field".into()));
+                return Err(bad(
+                    "has sparse weights; the schema has no sparse field".into()
+                ));
             }
             let mut seen = HashSet::new();
             for (term, w) in &doc.sparse {

@@ -58,7 +58,12 @@ pub fn check_text(index: &Index, model: &Model) {
     let snap = index.snapshot();
     snap.for_each_live(|key, seg, row| {
         let Key::U64(k) = key else { panic!("u64 keys") };
-        let stored = seg.segment.stored().expect("stored fields").get(row).unwrap();
+        let stored = seg
+            .segment
+            .stored()
+            .expect("stored fields")
+            .get(row)
+            .unwrap();
         assert_eq!(stored, vec![text_of(&model[k])], "stored text of {k}");
     });
     for w in 0..9 {

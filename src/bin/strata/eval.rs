@@ -142,7 +142,11 @@ pub fn run(args: &EvalArgs) -> CliResult {
     if args.k == 0 {
         return Err(CliError::Usage("--k must be at least 1".to_owned()));
     }
-    let corpus = with_zst(args.corpus.clone().unwrap_or(args.beir.join("corpus.jsonl")));
+    let corpus = with_zst(
+        args.corpus
+            .clone()
+            .unwrap_or(args.beir.join("corpus.jsonl")),
+    );
     let queries_path = with_zst(
         args.queries
             .clone()

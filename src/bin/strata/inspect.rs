@@ -117,7 +117,9 @@ pub fn stats(dir: &Path, as_json: bool) -> CliResult {
         .iter()
         .map(|f| format!("{}{}", f.name, if f.stored { " (stored)" } else { "" }))
         .collect();
-    let sparse = schema.sparse_field().map(|(_, n, bits)| (n.to_owned(), bits));
+    let sparse = schema
+        .sparse_field()
+        .map(|(_, n, bits)| (n.to_owned(), bits));
     let segs = segment_stats(&snap);
     let live: u64 = segs.iter().map(|s| s.live).sum();
     let deleted: u64 = segs.iter().map(|s| s.deleted).sum();

@@ -114,9 +114,10 @@ pub fn ingest_jsonl(dir: &Path, path: &Path, batch: usize) -> CliResult {
         });
         s
     };
-    for (i, doc) in read_jsonl(path)?.enumerate() {
+    let mut reader = read_jsonl(path)?;
+    while let Some(doc) = reader.next() {
+        let line = reader.line();
         let doc = doc?;
-        let line = i as u64 + 1;
         let key = json_key(doc.key, schema.key, &file, line)?;
         if !seen.insert(key.clone()) || live.contains(&key) {
             let what = format!("key {key} is repeated or already in the index");
@@ -132,20 +133,25 @@ pub fn ingest_jsonl(dir: &Path, path: &Path, batch: usize) -> CliResult {
         d.vector = doc.vector.map(strata::Vector::F32);
         docs.push((line, d));
     }
-    eprintln!(
-        "read {} documents in {:.2} s",
-        docs.len(),
-        t.elapsed().as_secs_f64()
-    );
     // Check every document against the schema before the first commit.
     {
         let mut txn = index.begin();
         for (line, d) in &docs {
-            txn.add(d.clone())
-                .map_err(|e| Error::input(&file, Some(*line), e.to_string()))?;
+            txn.add(d.clone()).map_err(|e| {
+                let what = match e {
+                    Error::Input { what, .. } => what,
+                    other => other.to_string(),
+                };
+                Error::input(&file, Some(*line), format!("line {line}: {what}"))
+            })?;
         }
         txn.rollback();
     }
+    eprintln!(
+        "read and checked {} documents in {:.2} s",
+        docs.len(),
+        t.elapsed().as_secs_f64()
+    );
     let t = Instant::now();
     let mut generation = snap.generation();
     let mut batches = 0;
