@@ -129,6 +129,7 @@ fn bm25_matches_a_hand_computed_reference() {
             Algorithm::Exhaustive,
             Algorithm::MaxScore,
             Algorithm::BlockMaxWand,
+            Algorithm::TermAtATime,
         ] {
             let got = search(&index, query, 10, algo);
             assert_eq!(got.len(), want.len(), "{query}: {got:?} vs {want:?}");
@@ -209,12 +210,14 @@ fn pruned_traversal_equals_exhaustive_through_the_index() {
                 Algorithm::Exhaustive,
                 Algorithm::MaxScore,
                 Algorithm::BlockMaxWand,
+                Algorithm::TermAtATime,
             ] {
                 q.algorithm = algo;
                 results.push(key_score(&snap.search_text(&q).unwrap()));
             }
             assert_eq!(results[0], results[1], "maxscore: {text:?} k {k}");
             assert_eq!(results[0], results[2], "wand: {text:?} k {k}");
+            assert_eq!(results[0], results[3], "term at a time: {text:?} k {k}");
             if q.filter.is_some() {
                 for (key, _) in &results[0] {
                     let Key::U64(x) = key else { panic!() };

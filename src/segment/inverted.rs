@@ -439,7 +439,8 @@ impl InvertedIndex {
             doc_count: s.doc_count,
             total_len: s.total_len,
             lengths,
-            dict: TermDict::open(&self.name, body.get(s.dict.clone())?).ok()?,
+            // Verified when the component was decoded.
+            dict: TermDict::open_trusted(&self.name, body.get(s.dict.clone())?).ok()?,
             postings: body.get(s.postings.clone())?,
         })
     }

@@ -69,6 +69,15 @@ impl<'a> TermDict<'a> {
         Ok(TermDict { map })
     }
 
+    /// Opens bytes that [`TermDict::open`] has verified before (e.g. when their segment was
+    /// opened): checks the structure only, skipping the checksum pass over every byte, so it
+    /// is cheap enough for every query.
+    pub fn open_trusted(file: &str, bytes: &'a [u8]) -> Result<TermDict<'a>> {
+        let map = fst::Map::new(bytes)
+            .map_err(|e| Error::corrupt(file, 0, format!("term dictionary: {e}")))?;
+        Ok(TermDict { map })
+    }
+
     /// The value of `term`, if present.
     pub fn get(&self, term: &[u8]) -> Option<u64> {
         self.map.get(term)

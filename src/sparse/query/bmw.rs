@@ -16,10 +16,10 @@ use super::topk::{Slack, TopK, sum_in_order};
 use crate::sparse::{DocCursor, TERMINATED};
 
 /// Block-max WAND; the result equals [`super::exhaustive`] exactly.
-pub fn block_max_wand<C: DocCursor, S: TermScorer>(
+pub fn block_max_wand<C: DocCursor, S: TermScorer, A: Fn(u32) -> bool + ?Sized>(
     terms: &mut [(C, S)],
     k: usize,
-    accept: &dyn Fn(u32) -> bool,
+    accept: &A,
 ) -> TopDocs {
     let n = terms.len();
     let mut top = TopK::new(k);

@@ -7,10 +7,10 @@ use super::topk::{TopK, sum_in_order};
 use crate::sparse::{DocCursor, TERMINATED};
 
 /// Scores every doc of the union that `accept` keeps, summing every term's contribution.
-pub fn exhaustive<C: DocCursor, S: TermScorer>(
+pub fn exhaustive<C: DocCursor, S: TermScorer, A: Fn(u32) -> bool + ?Sized>(
     terms: &mut [(C, S)],
     k: usize,
-    accept: &dyn Fn(u32) -> bool,
+    accept: &A,
 ) -> TopDocs {
     let mut top = TopK::new(k);
     if k == 0 {

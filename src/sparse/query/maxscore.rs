@@ -23,19 +23,19 @@ use super::topk::{Slack, TopK, sum_in_order};
 use crate::sparse::{DocCursor, TERMINATED};
 
 /// MaxScore (list bounds only); the result equals [`super::exhaustive`] exactly.
-pub fn maxscore<C: DocCursor, S: TermScorer>(
+pub fn maxscore<C: DocCursor, S: TermScorer, A: Fn(u32) -> bool + ?Sized>(
     terms: &mut [(C, S)],
     k: usize,
-    accept: &dyn Fn(u32) -> bool,
+    accept: &A,
 ) -> TopDocs {
     maxscore_impl(terms, k, accept, false)
 }
 
 /// The traversal; `block_max` turns the window test and per-block bounds on.
-pub(crate) fn maxscore_impl<C: DocCursor, S: TermScorer>(
+pub(crate) fn maxscore_impl<C: DocCursor, S: TermScorer, A: Fn(u32) -> bool + ?Sized>(
     terms: &mut [(C, S)],
     k: usize,
-    accept: &dyn Fn(u32) -> bool,
+    accept: &A,
     block_max: bool,
 ) -> TopDocs {
     let n = terms.len();

@@ -5,6 +5,8 @@
 //!   [`AnyTerm`] to mix them in one query.
 //! - `topk`: the collector and the single pruning test every traversal uses.
 //! - `exhaustive`: document-at-a-time over the union of all lists, the oracle.
+//! - `accumulate`: term-at-a-time into a per-thread accumulator array; scores every posting
+//!   like the oracle, without pruning, but in one tight loop per list.
 //! - `maxscore`: MaxScore (plus a block-max variant, measured slower here). `bmw`: block-max
 //!   WAND.
 //! - [`testing`]: [`testing::VecCursor`], an in-memory cursor for tests and benchmarks.
@@ -15,6 +17,7 @@
 //! 0.0, and pruning compares upper bounds that are nudged up to absorb rounding.
 //! `accept(doc)` is asked before a doc is scored; a rejected doc is never scored nor collected.
 
+mod accumulate;
 mod bmw;
 mod bounds;
 mod exhaustive;
@@ -26,6 +29,7 @@ mod topk;
 #[cfg(test)]
 mod tests;
 
+pub use accumulate::accumulate;
 pub use bmw::block_max_wand;
 pub use exhaustive::exhaustive;
 pub use maxscore::maxscore;
@@ -46,19 +50,22 @@ pub enum Algorithm {
     MaxScore,
     /// Block-max WAND ([`block_max_wand`]).
     BlockMaxWand,
+    /// Term-at-a-time accumulation ([`accumulate`]).
+    TermAtATime,
 }
 
 /// Runs `algo` over `terms` (one cursor and scorer per query term), keeping the `k` best docs
 /// that `accept` lets through.
-pub fn search<C: DocCursor, S: TermScorer>(
+pub fn search<C: DocCursor, S: TermScorer, A: Fn(u32) -> bool + ?Sized>(
     algo: Algorithm,
     terms: &mut [(C, S)],
     k: usize,
-    accept: &dyn Fn(u32) -> bool,
+    accept: &A,
 ) -> TopDocs {
     match algo {
         Algorithm::Exhaustive => exhaustive(terms, k, accept),
         Algorithm::MaxScore => maxscore(terms, k, accept),
         Algorithm::BlockMaxWand => block_max_wand(terms, k, accept),
+        Algorithm::TermAtATime => accumulate(terms, k, accept),
     }
 }

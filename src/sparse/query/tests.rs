@@ -76,6 +76,11 @@ impl Case {
             &oracle,
             "block-max wand"
         );
+        prop_assert_eq!(
+            &self.run(Algorithm::TermAtATime),
+            &oracle,
+            "term at a time"
+        );
         let mut terms = self.terms();
         let (seed, pct) = (self.seed, self.reject_pct);
         let block_max_maxscore =
