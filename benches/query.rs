@@ -1,4 +1,5 @@
-//! Text query benches: block-max WAND vs MaxScore vs exhaustive traversal, through the real
+//! Text query benches: block-max WAND vs MaxScore vs exhaustive vs term-at-a-time traversal
+//! (and the automatic choice), through the real
 //! path (create, add in a transaction, commit, reopen read-only, search).
 //!
 //! The corpus is synthetic with a Zipfian vocabulary (as natural text has), so frequent terms
@@ -79,6 +80,8 @@ fn traversal(c: &mut Criterion) {
             ("exhaustive", Algorithm::Exhaustive),
             ("maxscore", Algorithm::MaxScore),
             ("wand", Algorithm::BlockMaxWand),
+            ("taat", Algorithm::TermAtATime),
+            ("auto", Algorithm::Auto),
         ] {
             g.bench_function(BenchmarkId::new(name, format!("k{k}")), |b| {
                 b.iter(|| {

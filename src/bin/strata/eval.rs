@@ -29,6 +29,8 @@ pub enum FieldsArg {
 /// Traversal algorithms as spelled on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AlgoArg {
+    /// Term at a time for short lists, MaxScore for long ones.
+    Auto,
     /// Block-max WAND.
     Wand,
     /// MaxScore.
@@ -42,6 +44,7 @@ pub enum AlgoArg {
 impl From<AlgoArg> for Algorithm {
     fn from(a: AlgoArg) -> Algorithm {
         match a {
+            AlgoArg::Auto => Algorithm::Auto,
             AlgoArg::Wand => Algorithm::BlockMaxWand,
             AlgoArg::Maxscore => Algorithm::MaxScore,
             AlgoArg::Exhaustive => Algorithm::Exhaustive,
@@ -78,7 +81,7 @@ pub struct EvalArgs {
     #[arg(long, value_enum, default_value_t = FieldsArg::Flat)]
     fields: FieldsArg,
     /// Traversal algorithm.
-    #[arg(long, value_enum, default_value_t = AlgoArg::Wand)]
+    #[arg(long, value_enum, default_value_t = AlgoArg::Auto)]
     algorithm: AlgoArg,
     /// BM25 k1.
     #[arg(long, default_value_t = 0.9)]
@@ -92,6 +95,9 @@ pub struct EvalArgs {
     /// Index directory (default: a temporary directory, removed afterwards).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Keep stop words (the default analyzer drops the 33 English stop words).
+    #[arg(long)]
+    keep_stopwords: bool,
     /// Time every query this many times (latency figures cover all repetitions).
     #[arg(long, default_value_t = 1)]
     repeat: usize,
@@ -111,7 +117,10 @@ fn with_zst(path: PathBuf) -> PathBuf {
 }
 
 fn build(args: &EvalArgs, dir: &Path, corpus: &Path) -> CliResult<(usize, f64)> {
-    let a = AnalyzerConfig::default();
+    let a = AnalyzerConfig {
+        stopwords: !args.keep_stopwords,
+        ..AnalyzerConfig::default()
+    };
     let schema = match args.fields {
         FieldsArg::Flat => Schema::new(KeyKind::Str).with_text("body", a, false),
         FieldsArg::Multi => Schema::new(KeyKind::Str)
@@ -278,6 +287,7 @@ pub fn run(args: &EvalArgs) -> CliResult {
         "segments": snap.segments().len(),
         "fields": format!("{:?}", args.fields).to_lowercase(),
         "algorithm": format!("{:?}", args.algorithm).to_lowercase(),
+        "stopwords": !args.keep_stopwords,
         "k1": args.k1,
         "b": args.b,
     });

@@ -76,11 +76,7 @@ impl Case {
             &oracle,
             "block-max wand"
         );
-        prop_assert_eq!(
-            &self.run(Algorithm::TermAtATime),
-            &oracle,
-            "term at a time"
-        );
+        prop_assert_eq!(&self.run(Algorithm::TermAtATime), &oracle, "term at a time");
         let mut terms = self.terms();
         let (seed, pct) = (self.seed, self.reject_pct);
         let block_max_maxscore =
@@ -251,11 +247,13 @@ fn degenerate_parameters_give_finite_scores() {
     }
 }
 
-fn all_algorithms() -> [Algorithm; 3] {
+fn all_algorithms() -> [Algorithm; 5] {
     [
         Algorithm::Exhaustive,
         Algorithm::MaxScore,
         Algorithm::BlockMaxWand,
+        Algorithm::TermAtATime,
+        Algorithm::Auto,
     ]
 }
 
