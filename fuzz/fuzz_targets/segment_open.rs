@@ -33,14 +33,14 @@ use std::sync::Arc;
 use strata::dense::ivf::IvfPq;
 use strata::format::{FileKind, TRAILER_LEN, checksum, seal, unseal};
 use strata::io::{Directory, FileBytes, MemDirectory};
+use strata::segment::inverted::InvertedIndex;
+use strata::segment::stored::StoredFields;
 use strata::segment::{
     self, ComponentRef, Segment, SegmentMeta, VectorsView, deletes, keys, vectors,
 };
-use strata::txn::manifest::{self, Manifest};
-use strata::segment::inverted::InvertedIndex;
-use strata::segment::stored::StoredFields;
 use strata::sparse::{DocCursor, TERMINATED};
 use strata::text::AnalyzerConfig;
+use strata::txn::manifest::{self, Manifest};
 use strata::{
     DenseIndex, Document, Index, IndexOptions, IvfPqParams, Key, KeyKind, Metric, Reader, Schema,
     SearchParams, Snapshot, TextQuery, Vector, VectorStorage,
@@ -206,7 +206,11 @@ fn walk_inverted(inv: &InvertedIndex, budget: usize) {
             continue;
         };
         for (term, off) in view.dict.stream().take(64) {
-            assert_eq!(view.dict.get(&term), Some(off), "dictionary stream disagrees with get");
+            assert_eq!(
+                view.dict.get(&term),
+                Some(off),
+                "dictionary stream disagrees with get"
+            );
             let Ok(Some(list)) = view.postings(&term) else {
                 continue;
             };
@@ -685,7 +689,12 @@ fn build_index(d: &Damage) -> MemDirectory {
         .unwrap_or_else(|e| panic!("create: {e}"));
     let mut txn = index.begin();
     for &(k, seed, half) in d.first.iter().take(64) {
-        let r = txn.upsert(text_doc(key(d.str_keys, k), vector(dim, seed, half), k, seed));
+        let r = txn.upsert(text_doc(
+            key(d.str_keys, k),
+            vector(dim, seed, half),
+            k,
+            seed,
+        ));
         r.unwrap_or_else(|e| panic!("upsert: {e}"));
     }
     txn.commit().unwrap_or_else(|e| panic!("commit: {e}"));
@@ -695,7 +704,12 @@ fn build_index(d: &Damage) -> MemDirectory {
             .unwrap_or_else(|e| panic!("delete: {e}"));
     }
     for &(k, seed, half) in d.second.iter().take(64) {
-        let r = txn.upsert(text_doc(key(d.str_keys, k), vector(dim, seed, half), k, seed));
+        let r = txn.upsert(text_doc(
+            key(d.str_keys, k),
+            vector(dim, seed, half),
+            k,
+            seed,
+        ));
         r.unwrap_or_else(|e| panic!("upsert: {e}"));
     }
     txn.commit().unwrap_or_else(|e| panic!("commit: {e}"));
