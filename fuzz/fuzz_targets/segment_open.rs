@@ -432,8 +432,12 @@ fn bundle(data: &[u8]) {
     };
     if let Some(set) = &delete_set {
         check_delete_set(set, rows);
-        meta.deleted = set.len();
-        meta.deletes = dref.clone();
+        // A manifest names a deletes file exactly when rows are deleted; an empty set is a
+        // valid file that no manifest would refer to.
+        if !set.is_empty() {
+            meta.deleted = set.len();
+            meta.deletes = dref.clone();
+        }
     }
     let Ok(seg) = seg else {
         return;
