@@ -171,3 +171,57 @@ fn deletes_are_honoured_and_reopen_and_merge_keep_the_index() {
     let reader = Reader::open(tmp.path()).unwrap();
     check(&reader.snapshot());
 }
+
+#[test]
+fn batched_search_equals_one_query_at_a_time() {
+    let data = clustered(3000, 41);
+    let queries = clustered(70, 42);
+    for metric in [Metric::Dot, Metric::Cosine, Metric::L2] {
+        for nbits in [4u8, 8] {
+            for residual in [true, false] {
+                let p = IvfPqParams {
+                    residual,
+                    ..params(nbits, false)
+                };
+                let (_tmp, mut index) = build(metric, p, &data[..2500]);
+                // A second, flat segment and deletes in the IVF one.
+                let mut txn = index.begin();
+                for (k, v) in data[2500..].iter().enumerate() {
+                    txn.add(Document::new(2500 + k as u64, v.clone())).unwrap();
+                }
+                for k in (0..2500u64).step_by(7) {
+                    txn.delete(&Key::U64(k)).unwrap();
+                }
+                txn.commit().unwrap();
+                let snap = index.snapshot();
+                let refs: Vec<&[f32]> = queries.iter().map(Vec::as_slice).collect();
+                for sp in [
+                    SearchParams {
+                        k: 10,
+                        nprobe: 4,
+                        rerank: 40,
+                        exact: false,
+                    },
+                    SearchParams {
+                        k: 5,
+                        nprobe: 32,
+                        rerank: 0,
+                        exact: false,
+                    },
+                    SearchParams::exact(10),
+                ] {
+                    let batch = snap.search_batch(&refs, &sp).unwrap();
+                    assert_eq!(batch.len(), queries.len());
+                    for (q, (hits, stats)) in queries.iter().zip(&batch) {
+                        let (one, one_stats) = snap.search_with(q, &sp).unwrap();
+                        assert_eq!(
+                            hits, &one,
+                            "{metric:?} nbits {nbits} residual {residual} {sp:?}"
+                        );
+                        assert_eq!(stats.reranked, one_stats.reranked);
+                    }
+                }
+            }
+        }
+    }
+}

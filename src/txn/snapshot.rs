@@ -174,6 +174,50 @@ fn rows_bytes_per_row(rows: VectorsView<'_>, dim: usize) -> u64 {
     }
 }
 
+/// Re-ranks `cands` of segment `seg` with their full vectors (read from the mapped file,
+/// prefetched a few rows ahead) into `top`.
+#[allow(clippy::too_many_arguments)]
+fn rerank<F: Fn(&Cand, &Cand) -> std::cmp::Ordering>(
+    q: &FlatQuery<'_>,
+    rows: VectorsView<'_>,
+    norms: &[f32],
+    seg: u32,
+    cands: &[Cand],
+    top: &mut TopK,
+    cmp: &F,
+    stats: &mut QueryStats,
+) {
+    stats.reranked += cands.len() as u64;
+    stats.disk_bytes += cands.len() as u64 * (rows_bytes_per_row(rows, q.vector.len()));
+    // Rows come from the mapped vectors file: start loading a few ahead.
+    const AHEAD: usize = 3;
+    let dim = q.vector.len();
+    let prefetch = |row: u32| {
+        let span = row as usize * dim..(row as usize + 1) * dim;
+        match rows {
+            VectorsView::F32(v) => kernels::prefetch(v.get(span).unwrap_or_default()),
+            VectorsView::F16(v) => kernels::prefetch(v.get(span).unwrap_or_default()),
+        }
+    };
+    for c in cands.iter().take(AHEAD) {
+        prefetch(c.row);
+    }
+    for (j, c) in cands.iter().enumerate() {
+        if let Some(next) = cands.get(j + AHEAD) {
+            prefetch(next.row);
+        }
+        let rank = flat::exact_rank(q, rows, norms, c.row as usize);
+        top.push(
+            Cand {
+                rank,
+                seg,
+                row: c.row,
+            },
+            cmp,
+        );
+    }
+}
+
 /// One segment as a snapshot sees it.
 #[derive(Debug, Clone)]
 pub struct SnapshotSegment {
@@ -376,35 +420,7 @@ impl Snapshot {
                 }
                 continue;
             }
-            stats.reranked += cands.len() as u64;
-            stats.disk_bytes += cands.len() as u64 * (rows_bytes_per_row(rows, q.vector.len()));
-            // Rows come from the mapped vectors file: start loading a few ahead.
-            const AHEAD: usize = 3;
-            let dim = q.vector.len();
-            let prefetch = |row: u32| {
-                let span = row as usize * dim..(row as usize + 1) * dim;
-                match rows {
-                    VectorsView::F32(v) => kernels::prefetch(v.get(span).unwrap_or_default()),
-                    VectorsView::F16(v) => kernels::prefetch(v.get(span).unwrap_or_default()),
-                }
-            };
-            for c in cands.iter().take(AHEAD) {
-                prefetch(c.row);
-            }
-            for (j, c) in cands.iter().enumerate() {
-                if let Some(next) = cands.get(j + AHEAD) {
-                    prefetch(next.row);
-                }
-                let rank = flat::exact_rank(q, rows, norms, c.row as usize);
-                top.push(
-                    Cand {
-                        rank,
-                        seg: i as u32,
-                        row: c.row,
-                    },
-                    &cmp,
-                );
-            }
+            rerank(q, rows, norms, i as u32, &cands, &mut top, &cmp, &mut stats);
         }
         let out = top
             .into_sorted(&cmp)
@@ -419,6 +435,118 @@ impl Snapshot {
             .collect();
         SCRATCH.with(|c| c.replace(scratch));
         Ok((out, stats))
+    }
+
+    /// Searches several queries at once with the same parameters; each result equals what
+    /// [`Snapshot::search_with`] returns for that query alone. IVF-PQ segments score all
+    /// queries against the centroids in one pass and scan each probed list once for every
+    /// query that probes it, which is faster per query than one call each; everything runs on
+    /// the calling thread.
+    pub fn search_batch(
+        &self,
+        queries: &[&[f32]],
+        p: &SearchParams,
+    ) -> Result<Vec<(Vec<Hit>, QueryStats)>> {
+        let mut metric = Metric::Dot;
+        for q in queries {
+            metric = self.check_query(q)?;
+        }
+        let fq: Vec<FlatQuery<'_>> = queries.iter().map(|q| FlatQuery::new(q, metric)).collect();
+        let keys: Vec<&KeyColumn> = self
+            .inner
+            .segments
+            .iter()
+            .map(|s| s.segment.keys())
+            .collect();
+        let cmp = flat::key_order(&keys);
+        let row_cmp = |a: &Cand, b: &Cand| a.row.cmp(&b.row);
+        let nq = queries.len();
+        let mut tops: Vec<TopK> = (0..nq).map(|_| TopK::new(p.k)).collect();
+        let mut stats = vec![QueryStats::default(); nq];
+        let mut scratch = SCRATCH.with(|c| c.take());
+        // Unit-norm copies of the queries, for cosine IVF segments.
+        let units: Vec<Vec<f32>> = if metric == Metric::Cosine {
+            fq.iter()
+                .map(|q| {
+                    let n = if q.norm > 0.0 { q.norm } else { 1.0 };
+                    q.vector.iter().map(|x| x / n).collect()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let qvs: Vec<&[f32]> = if metric == Metric::Cosine {
+            units.iter().map(Vec::as_slice).collect()
+        } else {
+            queries.to_vec()
+        };
+        for (i, s) in self.inner.segments.iter().enumerate() {
+            let (rows, norms) = s.segment.vectors();
+            let ivf = if p.exact { None } else { s.segment.ivf() };
+            let Some(ivf) = ivf else {
+                for ((q, top), st) in fq.iter().zip(tops.iter_mut()).zip(stats.iter_mut()) {
+                    flat::scan_segment(q, i as u32, rows, norms, s.deletes.as_deref(), top, &cmp);
+                    st.exact_rows += norms.len() as u64;
+                }
+                continue;
+            };
+            let want = if p.rerank == 0 {
+                p.k
+            } else {
+                p.rerank.max(p.k)
+            };
+            let mut cands: Vec<TopK> = (0..nq).map(|_| TopK::new(want)).collect();
+            let live = |row: u32| s.is_live(row);
+            ivf.scan_batch(&qvs, p.nprobe, &mut scratch, &live, &mut |qi, rank, row| {
+                let (Some(c), Some(st)) = (cands.get_mut(qi), stats.get_mut(qi)) else {
+                    return f32::INFINITY;
+                };
+                st.offered += 1;
+                c.push(
+                    Cand {
+                        rank,
+                        seg: i as u32,
+                        row,
+                    },
+                    &row_cmp,
+                );
+                c.threshold()
+            });
+            for (((c, q), top), st) in cands
+                .into_iter()
+                .zip(&fq)
+                .zip(tops.iter_mut())
+                .zip(stats.iter_mut())
+            {
+                let c = c.into_sorted(&row_cmp);
+                if p.rerank == 0 {
+                    for x in c {
+                        top.push(x, &cmp);
+                    }
+                } else {
+                    rerank(q, rows, norms, i as u32, &c, top, &cmp, st);
+                }
+            }
+        }
+        SCRATCH.with(|c| c.replace(scratch));
+        Ok(tops
+            .into_iter()
+            .zip(stats)
+            .map(|(top, st)| {
+                let hits = top
+                    .into_sorted(&cmp)
+                    .into_iter()
+                    .filter_map(|c| {
+                        let key = keys.get(c.seg as usize)?.get(c.row as usize)?;
+                        Some(Hit {
+                            key,
+                            score: metric.rank_value(c.rank),
+                        })
+                    })
+                    .collect();
+                (hits, st)
+            })
+            .collect())
     }
 
     /// Bytes held in process memory by this snapshot's segments (keys, delete sets).
