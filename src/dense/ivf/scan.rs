@@ -1,0 +1,338 @@
+//! The query path of an IVF-PQ index: coarse probing, the code scan of one list, one query at
+//! a time ([`IvfPq::scan`]) or a batch of queries sharing each list's pass
+//! ([`IvfPq::scan_batch`]).
+
+use super::IvfPq;
+use crate::dense::kernels::{self, fastscan};
+use crate::types::Metric;
+use half::f16;
+
+/// Per-query scratch space, reusable across queries and segments.
+#[derive(Debug, Default)]
+pub struct IvfScratch {
+    coarse: Vec<(f32, u32)>,
+    lut: Vec<f32>,
+    qc: Vec<f32>,
+    sums4: Vec<u16>,
+    sums8: Vec<f32>,
+    centroid_scores: Vec<f32>,
+    /// Batched scans: the probing queries of each list, (query, coarse score).
+    probes: Vec<Vec<(u32, f32)>>,
+    /// Batched scans: every query's f32 table, one after another.
+    luts: Vec<f32>,
+    /// Batched scans: the queries, contiguous.
+    batch: Vec<f32>,
+}
+
+impl IvfPq {
+    /// Scans the `nprobe` lists nearest to `q` (normalised already for cosine) and offers
+    /// each live row's approximate rank value to `offer`, which returns the current threshold
+    /// (rows scoring below it are skipped without being offered).
+    pub fn scan(
+        &self,
+        q: &[f32],
+        nprobe: usize,
+        s: &mut IvfScratch,
+        is_live: &dyn Fn(u32) -> bool,
+        offer: &mut dyn FnMut(f32, u32) -> f32,
+    ) {
+        let dim = self.dim;
+        let m = self.pq.m;
+        let nprobe = nprobe.clamp(1, self.nlist);
+        // Coarse ranking: larger is better for every metric.
+        self.probe(q, nprobe, s);
+        s.lut.resize(m * self.pq.ksub, 0.0);
+        let shared_lut = !(self.residual && self.metric == Metric::L2);
+        if shared_lut {
+            if self.metric == Metric::L2 {
+                self.pq.lut_l2(q, &mut s.lut);
+            } else {
+                self.pq.lut_ip(q, &mut s.lut);
+            }
+        }
+        let mut qlut =
+            (self.pq.nbits == 4 && shared_lut).then(|| fastscan::quantize_lut(&s.lut, m));
+        let coarse = std::mem::take(&mut s.coarse);
+        let mut thr = f32::NEG_INFINITY;
+        for &(cscore, l) in &coarse {
+            let l = l as usize;
+            if self.list(l).1 == 0 {
+                continue;
+            }
+            if !shared_lut {
+                // L2 residuals: the table of this list's `q − c`.
+                let c = self
+                    .centroids
+                    .get(l * dim..(l + 1) * dim)
+                    .unwrap_or_default();
+                s.qc.clear();
+                s.qc.extend(q.iter().zip(c).map(|(a, b)| a - b.to_f32()));
+                self.pq.lut_l2(&s.qc, &mut s.lut);
+                if self.pq.nbits == 4 {
+                    qlut = Some(fastscan::quantize_lut(&s.lut, m));
+                }
+            }
+            self.scan_list(
+                l,
+                cscore,
+                qlut.as_ref(),
+                &s.lut,
+                &mut thr,
+                &mut s.sums4,
+                &mut s.sums8,
+                is_live,
+                offer,
+            );
+        }
+        s.coarse = coarse;
+    }
+
+    /// Scans `queries` together, with the same results per query as [`IvfPq::scan`] (the same
+    /// candidates are offered or provably could not enter): the coarse scores of all queries
+    /// come from one pass over the centroids (`dot_f16_batch`), and each probed list's codes
+    /// are loaded once and scanned for every query that probes it, while they are in cache.
+    /// `offer(query, approx, row)` returns that query's new threshold.
+    pub fn scan_batch(
+        &self,
+        queries: &[&[f32]],
+        nprobe: usize,
+        s: &mut IvfScratch,
+        is_live: &dyn Fn(u32) -> bool,
+        offer: &mut dyn FnMut(usize, f32, u32) -> f32,
+    ) {
+        let shared_lut = !(self.residual && self.metric == Metric::L2);
+        if !shared_lut || queries.len() < 2 {
+            // Per-list tables (L2 residuals): nothing to share between queries.
+            for (qi, q) in queries.iter().enumerate() {
+                self.scan(q, nprobe, s, is_live, &mut |a, r| offer(qi, a, r));
+            }
+            return;
+        }
+        let dim = self.dim;
+        let m = self.pq.m;
+        let ksub = self.pq.ksub;
+        let nq = queries.len();
+        let nprobe = nprobe.clamp(1, self.nlist);
+        let k = kernels::best();
+        // Coarse scores of every query, row-major by centroid.
+        s.batch.clear();
+        for q in queries {
+            s.batch.extend_from_slice(q.get(..dim).unwrap_or_default());
+        }
+        s.centroid_scores.resize(self.nlist * nq, 0.0);
+        coarse_batch(
+            k,
+            self.metric,
+            &s.batch,
+            dim,
+            &self.centroids,
+            &mut s.centroid_scores,
+        );
+        if self.metric == Metric::L2 {
+            s.centroid_scores.iter_mut().for_each(|x| *x = -*x);
+        }
+        s.probes.resize_with(self.nlist, Vec::new);
+        s.probes.iter_mut().for_each(Vec::clear);
+        // Each query's best lists are scanned first, on their own and best first, so its
+        // threshold is high before the shared pass; the rest are grouped by list.
+        let mut seeds: Vec<(u32, u32, f32)> = Vec::with_capacity(nq * SEED_LISTS);
+        let mut scores = std::mem::take(&mut s.lut);
+        scores.resize(self.nlist, 0.0);
+        for qi in 0..nq {
+            for (l, slot) in scores.iter_mut().enumerate() {
+                *slot = s
+                    .centroid_scores
+                    .get(l * nq + qi)
+                    .copied()
+                    .unwrap_or(f32::NEG_INFINITY);
+            }
+            top_n(&scores, nprobe, &mut s.coarse);
+            for (rank, &(c, l)) in s.coarse.iter().enumerate() {
+                if rank < SEED_LISTS {
+                    seeds.push((qi as u32, l, c));
+                } else if let Some(p) = s.probes.get_mut(l as usize) {
+                    p.push((qi as u32, c));
+                }
+            }
+        }
+        // Every query's table.
+        s.luts.resize(nq * m * ksub, 0.0);
+        for (q, lut) in queries.iter().zip(s.luts.chunks_exact_mut(m * ksub)) {
+            if self.metric == Metric::L2 {
+                self.pq.lut_l2(q, lut);
+            } else {
+                self.pq.lut_ip(q, lut);
+            }
+        }
+        let qluts: Vec<fastscan::QuantizedLut> = if self.pq.nbits == 4 {
+            s.luts
+                .chunks_exact(m * ksub)
+                .map(|l| fastscan::quantize_lut(l, m))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        scores.clear();
+        s.lut = scores;
+        let mut thr = vec![f32::NEG_INFINITY; nq];
+        let probes = std::mem::take(&mut s.probes);
+        let lists = seeds.iter().map(|&(qi, l, c)| (l as usize, qi, c)).chain(
+            probes
+                .iter()
+                .enumerate()
+                .flat_map(|(l, p)| p.iter().map(move |&(qi, c)| (l, qi, c))),
+        );
+        for (l, qi, cscore) in lists {
+            let qi = qi as usize;
+            let lut = s
+                .luts
+                .get(qi * m * ksub..(qi + 1) * m * ksub)
+                .unwrap_or_default();
+            let (Some(t), ql) = (thr.get_mut(qi), qluts.get(qi)) else {
+                continue;
+            };
+            self.scan_list(
+                l,
+                cscore,
+                ql,
+                lut,
+                t,
+                &mut s.sums4,
+                &mut s.sums8,
+                is_live,
+                &mut |a, r| offer(qi, a, r),
+            );
+        }
+        s.probes = probes;
+    }
+
+    /// Scans list `l` for one query with a shared table (`ql` for 4-bit codes, else `lut`),
+    /// offering what can beat `*thr` and updating it.
+    #[allow(clippy::too_many_arguments)]
+    fn scan_list(
+        &self,
+        l: usize,
+        cscore: f32,
+        ql: Option<&fastscan::QuantizedLut>,
+        lut: &[f32],
+        thr: &mut f32,
+        sums4: &mut Vec<u16>,
+        sums8: &mut Vec<f32>,
+        is_live: &dyn Fn(u32) -> bool,
+        offer: &mut dyn FnMut(f32, u32) -> f32,
+    ) {
+        let (first, n, codes) = self.list(l);
+        if n == 0 {
+            return;
+        }
+        let fs = fastscan::best();
+        let (base, sign) = match (self.metric, self.residual) {
+            (Metric::L2, _) => (0.0, -1.0),
+            (_, true) => (cscore, 1.0),
+            (_, false) => (0.0, 1.0),
+        };
+        if let Some(ql) = ql {
+            let nblocks = n.div_ceil(32);
+            sums4.resize(nblocks * 32, 0);
+            (fs.scan4)(codes, nblocks, ql, sums4);
+            let (mut lo, mut hi) = sum_window(*thr, base, sign, ql);
+            for (i, &sum) in sums4.iter().take(n).enumerate() {
+                let su = i32::from(sum);
+                if su < lo || su > hi {
+                    continue;
+                }
+                let approx = base + sign * (ql.bias + ql.scale * f32::from(sum));
+                if approx >= *thr
+                    && let Some(row) = self.ids.get(first + i)
+                    && is_live(row)
+                {
+                    *thr = offer(approx, row);
+                    (lo, hi) = sum_window(*thr, base, sign, ql);
+                }
+            }
+        } else {
+            sums8.resize(n, 0.0);
+            (fs.scan8)(codes, self.pq.m, lut, sums8);
+            for (i, &sum) in sums8.iter().enumerate() {
+                let approx = base + sign * sum;
+                if approx >= *thr
+                    && let Some(row) = self.ids.get(first + i)
+                    && is_live(row)
+                {
+                    *thr = offer(approx, row);
+                }
+            }
+        }
+    }
+
+    /// The `n` best lists for `q` into `s.coarse` (larger is better for every metric), using
+    /// `s.centroid_scores` as the per-query buffer.
+    fn probe(&self, q: &[f32], n: usize, s: &mut IvfScratch) {
+        let k = kernels::best();
+        s.centroid_scores.resize(self.nlist, 0.0);
+        if self.metric == Metric::L2 {
+            (k.l2sq_f16_many)(q, &self.centroids, &mut s.centroid_scores);
+            s.centroid_scores.iter_mut().for_each(|x| *x = -*x);
+        } else {
+            (k.dot_f16_many)(q, &self.centroids, &mut s.centroid_scores);
+        }
+        top_n(&s.centroid_scores, n, &mut s.coarse);
+    }
+}
+
+/// Lists per query scanned on their own, best first, before a batch's shared pass.
+const SEED_LISTS: usize = 4;
+
+/// Coarse scores of a batch of queries, row-major by centroid: `out[c·nq + q]`.
+fn coarse_batch(
+    k: &kernels::Kernels,
+    metric: Metric,
+    queries: &[f32],
+    dim: usize,
+    centroids: &[f16],
+    out: &mut [f32],
+) {
+    let nq = queries.len() / dim.max(1);
+    let nc = centroids.len() / dim.max(1);
+    let mut one = vec![0f32; nc];
+    for (qi, q) in queries.chunks_exact(dim.max(1)).enumerate() {
+        if metric == Metric::L2 {
+            (k.l2sq_f16_many)(q, centroids, &mut one);
+        } else {
+            (k.dot_f16_many)(q, centroids, &mut one);
+        }
+        for (c, &v) in one.iter().enumerate() {
+            if let Some(o) = out.get_mut(c * nq + qi) {
+                *o = v;
+            }
+        }
+    }
+}
+
+/// The range of u16 sums whose approximate score `base + sign·(bias + scale·sum)` can reach
+/// `thr`: the float test translated to the integer domain and widened by one unit so rounding
+/// never drops a code the float test keeps. Sums outside it are skipped without float work.
+fn sum_window(thr: f32, base: f32, sign: f32, ql: &fastscan::QuantizedLut) -> (i32, i32) {
+    let units = (sign * (thr - base) - ql.bias) / ql.scale;
+    if !units.is_finite() {
+        return (i32::MIN, i32::MAX);
+    }
+    let u = units.clamp(-1e6, 1e6);
+    if sign > 0.0 {
+        (u.floor() as i32 - 1, i32::MAX)
+    } else {
+        (i32::MIN, u.ceil() as i32 + 1)
+    }
+}
+
+/// The `n` largest scores with their indices, best first.
+fn top_n(scores: &[f32], n: usize, out: &mut Vec<(f32, u32)>) {
+    out.clear();
+    out.extend(scores.iter().enumerate().map(|(i, &s)| (s, i as u32)));
+    let n = n.min(out.len());
+    if n < out.len() {
+        out.select_nth_unstable_by(n, |a, b| b.0.total_cmp(&a.0));
+        out.truncate(n);
+    }
+    out.sort_by(|a, b| b.0.total_cmp(&a.0));
+}
