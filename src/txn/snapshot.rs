@@ -354,87 +354,10 @@ impl Snapshot {
     }
 
     fn run(&self, q: &FlatQuery<'_>, p: &SearchParams) -> Result<(Vec<Hit>, QueryStats)> {
-        let keys: Vec<&KeyColumn> = self
-            .inner
-            .segments
-            .iter()
-            .map(|s| s.segment.keys())
-            .collect();
-        let cmp = flat::key_order(&keys);
-        let row_cmp = |a: &Cand, b: &Cand| a.row.cmp(&b.row);
-        let mut top = TopK::new(p.k);
-        let mut stats = QueryStats::default();
-        // Per-query buffers are reused across this thread's queries.
-        let mut scratch = SCRATCH.with(|c| c.take());
-        let mut unit: Vec<f32> = Vec::new();
-        for (i, s) in self.inner.segments.iter().enumerate() {
-            let (rows, norms) = s.segment.vectors();
-            let ivf = if p.exact { None } else { s.segment.ivf() };
-            let Some(ivf) = ivf else {
-                flat::scan_segment(
-                    q,
-                    i as u32,
-                    rows,
-                    norms,
-                    s.deletes.as_deref(),
-                    &mut top,
-                    &cmp,
-                );
-                stats.exact_rows += norms.len() as u64;
-                continue;
-            };
-            let qv: &[f32] = if q.metric == Metric::Cosine {
-                if unit.is_empty() {
-                    let n = if q.norm > 0.0 { q.norm } else { 1.0 };
-                    unit.extend(q.vector.iter().map(|x| x / n));
-                }
-                &unit
-            } else {
-                q.vector
-            };
-            let want = if p.rerank == 0 {
-                p.k
-            } else {
-                p.rerank.max(p.k)
-            };
-            let mut cands = TopK::new(want);
-            let live = |row: u32| s.is_live(row);
-            let mut scanned = 0u64;
-            ivf.scan(qv, p.nprobe, &mut scratch, &live, &mut |rank, row| {
-                scanned += 1;
-                cands.push(
-                    Cand {
-                        rank,
-                        seg: i as u32,
-                        row,
-                    },
-                    &row_cmp,
-                );
-                cands.threshold()
-            });
-            stats.offered += scanned;
-            let cands = cands.into_sorted(&row_cmp);
-            if p.rerank == 0 {
-                for c in cands {
-                    top.push(c, &cmp);
-                }
-                continue;
-            }
-            rerank(q, rows, norms, i as u32, &cands, &mut top, &cmp, &mut stats);
-        }
-        let out = top
-            .into_sorted(&cmp)
-            .into_iter()
-            .filter_map(|c| {
-                let key = keys.get(c.seg as usize)?.get(c.row as usize)?;
-                Some(Hit {
-                    key,
-                    score: q.metric.rank_value(c.rank),
-                })
-            })
-            .collect();
-        SCRATCH.with(|c| c.replace(scratch));
-        Ok((out, stats))
+        Ok(self
+            .run_many(std::slice::from_ref(q), p)
+            .pop()
+            .unwrap_or_default())
     }
 
     /// Searches several queries at once with the same parameters; each result equals what
@@ -452,6 +375,16 @@ impl Snapshot {
             metric = self.check_query(q)?;
         }
         let fq: Vec<FlatQuery<'_>> = queries.iter().map(|q| FlatQuery::new(q, metric)).collect();
+        Ok(self.run_many(&fq, p))
+    }
+
+    /// The search behind [`Snapshot::search_with`] and [`Snapshot::search_batch`]: exact
+    /// scans of flat segments, IVF-PQ scans (batched when there are several queries) and
+    /// re-ranking, per query.
+    fn run_many(&self, fq: &[FlatQuery<'_>], p: &SearchParams) -> Vec<(Vec<Hit>, QueryStats)> {
+        let Some(metric) = fq.first().map(|q| q.metric) else {
+            return Vec::new();
+        };
         let keys: Vec<&KeyColumn> = self
             .inner
             .segments
@@ -460,26 +393,12 @@ impl Snapshot {
             .collect();
         let cmp = flat::key_order(&keys);
         let row_cmp = |a: &Cand, b: &Cand| a.row.cmp(&b.row);
-        let nq = queries.len();
+        let nq = fq.len();
         let mut tops: Vec<TopK> = (0..nq).map(|_| TopK::new(p.k)).collect();
         let mut stats = vec![QueryStats::default(); nq];
         let mut scratch = SCRATCH.with(|c| c.take());
-        // Unit-norm copies of the queries, for cosine IVF segments.
-        let units: Vec<Vec<f32>> = if metric == Metric::Cosine {
-            fq.iter()
-                .map(|q| {
-                    let n = if q.norm > 0.0 { q.norm } else { 1.0 };
-                    q.vector.iter().map(|x| x / n).collect()
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let qvs: Vec<&[f32]> = if metric == Metric::Cosine {
-            units.iter().map(Vec::as_slice).collect()
-        } else {
-            queries.to_vec()
-        };
+        // Unit-norm copies of the queries, made for the first cosine IVF segment.
+        let mut units: Option<Vec<Vec<f32>>> = None;
         for (i, s) in self.inner.segments.iter().enumerate() {
             let (rows, norms) = s.segment.vectors();
             let ivf = if p.exact { None } else { s.segment.ivf() };
@@ -494,6 +413,19 @@ impl Snapshot {
                 p.k
             } else {
                 p.rerank.max(p.k)
+            };
+            let qvs: Vec<&[f32]> = if metric == Metric::Cosine {
+                let u = units.get_or_insert_with(|| {
+                    fq.iter()
+                        .map(|q| {
+                            let n = if q.norm > 0.0 { q.norm } else { 1.0 };
+                            q.vector.iter().map(|x| x / n).collect()
+                        })
+                        .collect()
+                });
+                u.iter().map(Vec::as_slice).collect()
+            } else {
+                fq.iter().map(|q| q.vector).collect()
             };
             let mut cands: Vec<TopK> = (0..nq).map(|_| TopK::new(want)).collect();
             let live = |row: u32| s.is_live(row);
@@ -514,7 +446,7 @@ impl Snapshot {
             });
             for (((c, q), top), st) in cands
                 .into_iter()
-                .zip(&fq)
+                .zip(fq)
                 .zip(tops.iter_mut())
                 .zip(stats.iter_mut())
             {
@@ -529,8 +461,7 @@ impl Snapshot {
             }
         }
         SCRATCH.with(|c| c.replace(scratch));
-        Ok(tops
-            .into_iter()
+        tops.into_iter()
             .zip(stats)
             .map(|(top, st)| {
                 let hits = top
@@ -546,7 +477,7 @@ impl Snapshot {
                     .collect();
                 (hits, st)
             })
-            .collect())
+            .collect()
     }
 
     /// Bytes held in process memory by this snapshot's segments (keys, delete sets).
