@@ -263,6 +263,15 @@ impl Schema {
             .collect()
     }
 
+    /// Positions of the stored text fields, in schema order (the order of a stored row).
+    pub fn stored_fields(&self) -> Vec<u16> {
+        self.text_fields()
+            .iter()
+            .filter(|f| f.stored)
+            .map(|f| f.index)
+            .collect()
+    }
+
     /// The sparse-vector field's (position, name, impact bits), if any.
     pub fn sparse_field(&self) -> Option<(u16, &str, u8)> {
         self.fields

@@ -8,7 +8,7 @@ use common::*;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use strata::io::{Directory, MemDirectory};
-use strata::sparse::query::{Algorithm, Bm25};
+use strata::sparse::query::Algorithm;
 use strata::text::{Analyzer, AnalyzerConfig};
 use strata::{Document, Error, Index, Key, KeyKind, Reader, Schema, TextHit, TextQuery};
 
@@ -395,5 +395,4 @@ fn bad_documents_and_queries_are_typed_errors() {
             .unwrap_err();
         assert!(matches!(e, Error::Input { .. }), "{e}");
     }
-    let _ = Bm25::default();
 }

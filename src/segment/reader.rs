@@ -120,7 +120,7 @@ impl Segment {
         } else {
             None
         };
-        let n_stored = schema.text_fields().iter().filter(|f| f.stored).count();
+        let n_stored = schema.stored_fields().len();
         let stored = if n_stored > 0 {
             let c = find(FileKind::Stored)?;
             let bytes = open_component(dir, c, true)?;

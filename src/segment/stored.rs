@@ -141,6 +141,16 @@ impl StoredFields {
             .blocks
             .partition_point(|b| b.0 <= row)
             .saturating_sub(1);
+        let (first, raw) = self.block(i)?;
+        let mut r = ByteReader::new(&self.name, &raw);
+        for _ in first..row {
+            self.read_row(&mut r, false)?;
+        }
+        self.read_row(&mut r, true)
+    }
+
+    /// Block `i`: its first row and its decompressed bytes.
+    fn block(&self, i: usize) -> Result<(u32, Vec<u8>)> {
         let &(first, off, len) = self
             .blocks
             .get(i)
@@ -151,51 +161,33 @@ impl StoredFields {
             .ok_or_else(|| Error::corrupt(&self.name, off as u64, "block outside the file"))?;
         let raw = zstd::stream::decode_all(z)
             .map_err(|e| Error::corrupt(&self.name, off as u64, format!("zstd: {e}")))?;
-        let mut r = ByteReader::with_base(&self.name, &raw, 0);
-        let mut out = Vec::new();
-        for cur in first..=row {
-            out.clear();
-            for _ in 0..self.fields {
-                let n = r.u32("text length")? as usize;
-                let b = r.take(n, "text")?;
-                if cur == row {
-                    out.push(
-                        std::str::from_utf8(b)
-                            .map_err(|_| r.corrupt("stored text is not UTF-8"))?
-                            .to_owned(),
-                    );
-                }
+        Ok((first, raw))
+    }
+
+    /// Reads the next row of a block; its texts if `keep`, else skips them.
+    fn read_row(&self, r: &mut ByteReader<'_>, keep: bool) -> Result<Vec<String>> {
+        let mut out = Vec::with_capacity(if keep { self.fields } else { 0 });
+        for _ in 0..self.fields {
+            let n = r.u32("text length")? as usize;
+            let b = r.take(n, "text")?;
+            if keep {
+                let t =
+                    std::str::from_utf8(b).map_err(|_| r.corrupt("stored text is not UTF-8"))?;
+                out.push(t.to_owned());
             }
         }
         Ok(out)
     }
-}
 
-impl StoredFields {
     /// Every row's stored texts, decompressing each block once (for merges).
     pub fn all(&self) -> Result<Vec<Vec<String>>> {
         let mut out = Vec::with_capacity(self.rows as usize);
-        for (i, &(first, off, len)) in self.blocks.iter().enumerate() {
+        for i in 0..self.blocks.len() {
             let end = self.blocks.get(i + 1).map_or(self.rows, |b| u64::from(b.0));
-            let z = self
-                .file
-                .get(off..off + len)
-                .ok_or_else(|| Error::corrupt(&self.name, off as u64, "block outside the file"))?;
-            let raw = zstd::stream::decode_all(z)
-                .map_err(|e| Error::corrupt(&self.name, off as u64, format!("zstd: {e}")))?;
+            let (first, raw) = self.block(i)?;
             let mut r = ByteReader::new(&self.name, &raw);
             for _ in u64::from(first)..end {
-                let mut row = Vec::with_capacity(self.fields);
-                for _ in 0..self.fields {
-                    let n = r.u32("text length")? as usize;
-                    let b = r.take(n, "text")?;
-                    row.push(
-                        std::str::from_utf8(b)
-                            .map_err(|_| r.corrupt("stored text is not UTF-8"))?
-                            .to_owned(),
-                    );
-                }
-                out.push(row);
+                out.push(self.read_row(&mut r, true)?);
             }
         }
         if out.len() as u64 != self.rows {

@@ -98,12 +98,7 @@ pub fn write_segment(
         let name = file_name(id, FileKind::Inverted, 0);
         components.push(write_component(dir, &name, FileKind::Inverted, 0, body)?);
     }
-    let stored_fields: Vec<u16> = schema
-        .text_fields()
-        .iter()
-        .filter(|f| f.stored)
-        .map(|f| f.index)
-        .collect();
+    let stored_fields = schema.stored_fields();
     if !stored_fields.is_empty() {
         let body = stored::encode(rows.iter().map(|r| {
             stored_fields

@@ -84,12 +84,7 @@ fn gather(sources: &[SnapshotSegment], schema: &Schema) -> Result<Gathered> {
     let mut map = HashMap::new();
     let mut remaps: Vec<Vec<Option<u32>>> = Vec::with_capacity(sources.len());
     let has_dense = schema.dense_field().is_some();
-    let stored_fields: Vec<u16> = schema
-        .text_fields()
-        .iter()
-        .filter(|f| f.stored)
-        .map(|f| f.index)
-        .collect();
+    let stored_fields = schema.stored_fields();
     for s in sources {
         let seg = &s.segment;
         let dim = seg.dim();

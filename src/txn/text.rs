@@ -400,12 +400,11 @@ impl Snapshot {
         let Some(stored) = s.segment.stored() else {
             return Ok(Vec::new());
         };
-        let names = self
-            .schema()
-            .text_fields()
+        let schema = self.schema();
+        let names = schema
+            .stored_fields()
             .into_iter()
-            .filter(|f| f.stored)
-            .map(|f| f.name.to_owned());
+            .filter_map(|i| schema.fields.get(usize::from(i)).map(|f| f.name.clone()));
         Ok(names.zip(stored.get(hit.row)?).collect())
     }
 }

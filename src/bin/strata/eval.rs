@@ -106,16 +106,6 @@ pub struct EvalArgs {
     batch: usize,
 }
 
-/// `path` if it exists, else `path` + ".zst".
-fn with_zst(path: PathBuf) -> PathBuf {
-    if path.exists() {
-        return path;
-    }
-    let mut z = path.clone().into_os_string();
-    z.push(".zst");
-    PathBuf::from(z)
-}
-
 fn build(args: &EvalArgs, dir: &Path, corpus: &Path) -> CliResult<(usize, f64)> {
     let a = AnalyzerConfig {
         stopwords: !args.keep_stopwords,
@@ -157,16 +147,15 @@ pub fn run(args: &EvalArgs) -> CliResult {
     if args.k == 0 {
         return Err(CliError::Usage("--k must be at least 1".to_owned()));
     }
-    let corpus = with_zst(
-        args.corpus
-            .clone()
-            .unwrap_or(args.beir.join("corpus.jsonl")),
-    );
-    let queries_path = with_zst(
-        args.queries
-            .clone()
-            .unwrap_or(args.beir.join("queries.jsonl")),
-    );
+    // The readers fall back to FILE.zst when FILE does not exist.
+    let corpus = args
+        .corpus
+        .clone()
+        .unwrap_or(args.beir.join("corpus.jsonl"));
+    let queries_path = args
+        .queries
+        .clone()
+        .unwrap_or(args.beir.join("queries.jsonl"));
     let qrels_path = args.beir.join("qrels").join(format!("{}.tsv", args.split));
     let queries = read_queries(&queries_path)?;
     let qrels = if qrels_path.exists() {
@@ -240,10 +229,9 @@ pub fn run(args: &EvalArgs) -> CliResult {
         .iter()
         .zip(&runs)
         .map(|((qid, _), run)| {
-            run.iter()
-                .filter(|(d, _)| d != qid)
-                .map(|(d, s)| (d.as_str(), *s))
-                .collect()
+            let mut r: Vec<(&str, f32)> = run.iter().map(|(d, s)| (d.as_str(), *s)).collect();
+            strata::eval::drop_identical_ids(qid, &mut r, |h| h.0);
+            r
         })
         .collect();
     if let Some(path) = &args.run_out {

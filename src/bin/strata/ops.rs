@@ -105,24 +105,11 @@ pub fn ingest_jsonl(dir: &Path, path: &Path, batch: usize) -> CliResult {
         .collect();
     let t = Instant::now();
     let mut docs = Vec::new();
-    let mut seen = HashSet::new();
-    let snap = index.snapshot();
-    let live: HashSet<Key> = {
-        let mut s = HashSet::new();
-        snap.for_each_live(|k, _, _| {
-            s.insert(k.clone());
-        });
-        s
-    };
     let mut reader = read_jsonl(path)?;
     while let Some(doc) = reader.next() {
         let line = reader.line();
         let doc = doc?;
         let key = json_key(doc.key, schema.key, &file, line)?;
-        if !seen.insert(key.clone()) || live.contains(&key) {
-            let what = format!("key {key} is repeated or already in the index");
-            return Err(Error::input(&file, Some(line), what).into());
-        }
         let mut d = strata::Document::with_key(key);
         d.text = doc
             .text
@@ -133,7 +120,7 @@ pub fn ingest_jsonl(dir: &Path, path: &Path, batch: usize) -> CliResult {
         d.vector = doc.vector.map(strata::Vector::F32);
         docs.push((line, d));
     }
-    // Check every document against the schema before the first commit.
+    // Check every document (schema, repeated keys, live keys) before the first commit.
     {
         let mut txn = index.begin();
         for (line, d) in &docs {
@@ -153,7 +140,7 @@ pub fn ingest_jsonl(dir: &Path, path: &Path, batch: usize) -> CliResult {
         t.elapsed().as_secs_f64()
     );
     let t = Instant::now();
-    let mut generation = snap.generation();
+    let mut generation = index.snapshot().generation();
     let mut batches = 0;
     for chunk in docs.chunks(batch) {
         let mut txn = index.begin();

@@ -224,14 +224,10 @@ impl Latency {
     pub fn of(ms: &[f64]) -> Latency {
         let mut sorted = ms.to_vec();
         sorted.sort_by(f64::total_cmp);
-        let rank = |p: f64| {
-            let i = ((p * sorted.len() as f64).ceil() as usize).saturating_sub(1);
-            sorted.get(i).copied().unwrap_or(0.0)
-        };
         Latency {
             mean_ms: ms.iter().sum::<f64>() / ms.len().max(1) as f64,
-            p50_ms: rank(0.50),
-            p99_ms: rank(0.99),
+            p50_ms: strata::eval::percentile(&sorted, 50.0),
+            p99_ms: strata::eval::percentile(&sorted, 99.0),
         }
     }
 
