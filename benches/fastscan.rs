@@ -17,7 +17,7 @@ use strata::dense::kernels::fastscan::{self, FastScan};
 const N: usize = 32 * 1024;
 
 /// Sub-quantizer counts to measure.
-const MS: [usize; 4] = [16, 32, 48, 64];
+const MS: [usize; 5] = [16, 32, 48, 64, 96];
 
 /// Deterministic bytes (an LCG; quality is irrelevant here).
 fn bytes(n: usize, seed: u64) -> Vec<u8> {

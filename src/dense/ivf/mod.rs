@@ -21,7 +21,9 @@ use crate::segment::VectorsView;
 use crate::types::Metric;
 use half::f16;
 
+mod coarse;
 mod scan;
+use coarse::Coarse;
 pub use scan::IvfScratch;
 
 /// Quality figures of a trained index, kept in its file for `strata stats`.
@@ -43,9 +45,9 @@ pub struct IvfPq {
     nlist: usize,
     residual: bool,
     balanced: bool,
-    /// Coarse centroids, kept in f16: half the memory and bandwidth of the coarse ranking; the
-    /// residuals were computed against these rounded values, so codes stay consistent.
-    centroids: Vec<f16>,
+    /// Coarse centroids, int8 with a scale each (see `coarse.rs`); residuals are computed
+    /// against these dequantized values, so codes stay consistent.
+    coarse: Coarse,
     pq: ProductQuantizer,
     /// List `l` holds positions `offsets[l]..offsets[l + 1]` of `ids`.
     offsets: Vec<u32>,
@@ -97,6 +99,11 @@ impl Ids {
         }
     }
 }
+
+/// Centroid encodings of the index file: f16 values (written by earlier versions, still read),
+/// or int8 codes with one f32 scale per centroid.
+const CENTROIDS_F16: u8 = 0;
+const CENTROIDS_INT8: u8 = 2;
 
 /// A candidate from the code scan: approximate rank value (larger is better) and row.
 pub type Candidate = (f32, u32);
@@ -163,14 +170,13 @@ impl IvfPq {
             km.assign(&data, threads).0
         };
         let list_spread = kmeans::size_spread(&assign, nlist) as f32;
-        let centroids: Vec<f16> = km.centroids.iter().map(|&x| f16::from_f32(x)).collect();
+        let coarse = Coarse::quantize(&km.centroids, dim);
         // Residuals (or the vectors themselves) are what the product quantizer encodes.
         if p.residual {
+            let mut c = Vec::with_capacity(dim);
             for (row, &a) in data.chunks_exact_mut(dim).zip(&assign) {
-                let c = centroids
-                    .get(a as usize * dim..(a as usize + 1) * dim)
-                    .unwrap_or_default();
-                row.iter_mut().zip(c).for_each(|(x, c)| *x -= c.to_f32());
+                coarse.centroid(a as usize, &mut c);
+                row.iter_mut().zip(&c).for_each(|(x, c)| *x -= c);
             }
         }
         let pq = ProductQuantizer::train(
@@ -243,7 +249,7 @@ impl IvfPq {
             nlist,
             residual: p.residual,
             balanced: p.balanced,
-            centroids,
+            coarse,
             pq,
             offsets,
             ids: Ids::Owned(ids),
@@ -284,7 +290,7 @@ impl IvfPq {
 
     /// Bytes held in memory (everything a query scans).
     pub fn resident_bytes(&self) -> u64 {
-        (self.centroids.len() * 2
+        (self.coarse.resident_bytes()
             + self.pq.codebooks.len() * 4
             + self.offsets.len() * 4
             + self.ids.resident_bytes()
@@ -321,13 +327,16 @@ impl IvfPq {
         });
         w.u8(u8::from(self.residual));
         w.u8(u8::from(self.balanced));
-        w.u8(0);
+        w.u8(CENTROIDS_INT8);
         w.f32(self.stats.list_spread);
         w.f32(self.stats.code_entropy);
         w.f32(self.stats.build_seconds);
         w.len(self.ids.len());
-        for &c in &self.centroids {
-            w.u16(c.to_bits());
+        for &s in self.coarse.scales() {
+            w.f32(s);
+        }
+        for &c in self.coarse.codes() {
+            w.u8(c as u8);
         }
         self.pq.encode_to(&mut w);
         for &o in &self.offsets {
@@ -357,7 +366,7 @@ impl IvfPq {
         let metric_code = r.u8("metric")?;
         let residual = r.u8("residual")? != 0;
         let balanced = r.u8("balanced")? != 0;
-        r.u8("reserved")?;
+        let centroid_encoding = r.u8("centroid encoding")?;
         let stats = IvfStats {
             list_spread: r.f32("list spread")?,
             code_entropy: r.f32("code entropy")?,
@@ -378,14 +387,39 @@ impl IvfPq {
         let count = nlist
             .checked_mul(dim)
             .ok_or_else(|| r.corrupt("nlist overflows"))?;
-        let centroids: Vec<f16> = r
-            .u16_vec(count, "centroids")?
-            .into_iter()
-            .map(f16::from_bits)
-            .collect();
-        if centroids.iter().any(|c| !c.is_finite()) {
-            return Err(r.corrupt("a centroid is not finite"));
-        }
+        let coarse = match centroid_encoding {
+            CENTROIDS_INT8 => {
+                let scales = r.f32_vec(nlist, "centroid scales")?;
+                if scales.iter().any(|s| !s.is_finite() || *s < 0.0) {
+                    return Err(r.corrupt("a centroid scale is negative or not finite"));
+                }
+                let codes = r
+                    .take(count, "centroids")?
+                    .iter()
+                    .map(|&b| b as i8)
+                    .collect();
+                Coarse::from_parts(dim, codes, scales)
+            }
+            CENTROIDS_F16 => {
+                // Written before int8 centroids: quantized on opening. Residual codes were
+                // computed against the f16 values, so scores move by at most half a code unit
+                // of each centroid; the re-rank is exact either way.
+                let centroids: Vec<f32> = r
+                    .u16_vec(count, "centroids")?
+                    .into_iter()
+                    .map(|b| f16::from_bits(b).to_f32())
+                    .collect();
+                if centroids.iter().any(|c| !c.is_finite()) {
+                    return Err(r.corrupt("a centroid is not finite"));
+                }
+                Coarse::quantize(&centroids, dim)
+            }
+            other => {
+                return Err(r.corrupt(format!(
+                    "centroid encoding {other} is neither {CENTROIDS_F16} (f16) nor {CENTROIDS_INT8} (int8)"
+                )));
+            }
+        };
         let pq = ProductQuantizer::decode_from(&mut r)?;
         if pq.dim != dim {
             return Err(r.corrupt("codebook dimension differs from the segment's"));
@@ -437,7 +471,7 @@ impl IvfPq {
             nlist,
             residual,
             balanced,
-            centroids,
+            coarse,
             pq,
             offsets,
             ids,

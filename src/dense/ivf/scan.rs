@@ -3,9 +3,9 @@
 //! ([`IvfPq::scan_batch`]).
 
 use super::IvfPq;
+use super::coarse::QueryBytes;
 use crate::dense::kernels::{self, fastscan};
 use crate::types::Metric;
-use half::f16;
 
 /// Per-query scratch space, reusable across queries and segments.
 #[derive(Debug, Default)]
@@ -15,13 +15,17 @@ pub struct IvfScratch {
     qc: Vec<f32>,
     sums4: Vec<u16>,
     sums8: Vec<f32>,
+    /// Indices of the 4-bit sums that can reach the threshold.
+    selected: Vec<u32>,
     centroid_scores: Vec<f32>,
+    /// The query quantized for the coarse ranking.
+    qbytes: QueryBytes,
+    /// One dequantized centroid (L2 residual tables).
+    centroid: Vec<f32>,
     /// Batched scans: the probing queries of each list, (query, coarse score).
     probes: Vec<Vec<(u32, f32)>>,
     /// Batched scans: every query's f32 table, one after another.
     luts: Vec<f32>,
-    /// Batched scans: the queries, contiguous.
-    batch: Vec<f32>,
 }
 
 impl IvfPq {
@@ -36,7 +40,6 @@ impl IvfPq {
         is_live: &dyn Fn(u32) -> bool,
         offer: &mut dyn FnMut(f32, u32) -> f32,
     ) {
-        let dim = self.dim;
         let m = self.pq.m;
         let nprobe = nprobe.clamp(1, self.nlist);
         // Coarse ranking: larger is better for every metric.
@@ -54,19 +57,21 @@ impl IvfPq {
             (self.pq.nbits == 4 && shared_lut).then(|| fastscan::quantize_lut(&s.lut, m));
         let coarse = std::mem::take(&mut s.coarse);
         let mut thr = f32::NEG_INFINITY;
-        for &(cscore, l) in &coarse {
+        for (i, &(cscore, l)) in coarse.iter().enumerate() {
             let l = l as usize;
             if self.list(l).1 == 0 {
                 continue;
             }
+            // The codes of the next list stream in while this one is scored.
+            if let Some(&(_, next)) = coarse.get(i + 1) {
+                let codes = self.list(next as usize).2;
+                kernels::prefetch(codes.get(..PREFETCH_BYTES).unwrap_or(codes));
+            }
             if !shared_lut {
                 // L2 residuals: the table of this list's `q − c`.
-                let c = self
-                    .centroids
-                    .get(l * dim..(l + 1) * dim)
-                    .unwrap_or_default();
+                self.coarse.centroid(l, &mut s.centroid);
                 s.qc.clear();
-                s.qc.extend(q.iter().zip(c).map(|(a, b)| a - b.to_f32()));
+                s.qc.extend(q.iter().zip(&s.centroid).map(|(a, b)| a - b));
                 self.pq.lut_l2(&s.qc, &mut s.lut);
                 if self.pq.nbits == 4 {
                     qlut = Some(fastscan::quantize_lut(&s.lut, m));
@@ -78,8 +83,11 @@ impl IvfPq {
                 qlut.as_ref(),
                 &s.lut,
                 &mut thr,
-                &mut s.sums4,
-                &mut s.sums8,
+                &mut ListScratch {
+                    sums4: &mut s.sums4,
+                    sums8: &mut s.sums8,
+                    selected: &mut s.selected,
+                },
                 is_live,
                 offer,
             );
@@ -108,29 +116,25 @@ impl IvfPq {
             }
             return;
         }
-        let dim = self.dim;
         let m = self.pq.m;
         let ksub = self.pq.ksub;
         let nq = queries.len();
         let nprobe = nprobe.clamp(1, self.nlist);
         let k = kernels::best();
         // Coarse scores of every query, row-major by centroid.
-        s.batch.clear();
-        for q in queries {
-            s.batch.extend_from_slice(q.get(..dim).unwrap_or_default());
-        }
+        s.centroid_scores.clear();
         s.centroid_scores.resize(self.nlist * nq, 0.0);
-        coarse_batch(
-            k,
-            self.metric,
-            &s.batch,
-            dim,
-            &self.centroids,
-            &mut s.centroid_scores,
-        );
-        if self.metric == Metric::L2 {
-            s.centroid_scores.iter_mut().for_each(|x| *x = -*x);
+        let mut one = std::mem::take(&mut s.lut);
+        for (qi, q) in queries.iter().enumerate() {
+            self.coarse
+                .scores(k, self.metric, q, &mut s.qbytes, &mut one);
+            for (c, &v) in one.iter().enumerate() {
+                if let Some(o) = s.centroid_scores.get_mut(c * nq + qi) {
+                    *o = v;
+                }
+            }
         }
+        s.lut = one;
         s.probes.resize_with(self.nlist, Vec::new);
         s.probes.iter_mut().for_each(Vec::clear);
         // Each query's best lists are scanned first, on their own and best first, so its
@@ -197,8 +201,11 @@ impl IvfPq {
                 ql,
                 lut,
                 t,
-                &mut s.sums4,
-                &mut s.sums8,
+                &mut ListScratch {
+                    sums4: &mut s.sums4,
+                    sums8: &mut s.sums8,
+                    selected: &mut s.selected,
+                },
                 is_live,
                 &mut |a, r| offer(qi, a, r),
             );
@@ -216,8 +223,7 @@ impl IvfPq {
         ql: Option<&fastscan::QuantizedLut>,
         lut: &[f32],
         thr: &mut f32,
-        sums4: &mut Vec<u16>,
-        sums8: &mut Vec<f32>,
+        ls: &mut ListScratch<'_>,
         is_live: &dyn Fn(u32) -> bool,
         offer: &mut dyn FnMut(f32, u32) -> f32,
     ) {
@@ -233,10 +239,19 @@ impl IvfPq {
         };
         if let Some(ql) = ql {
             let nblocks = n.div_ceil(32);
-            sums4.resize(nblocks * 32, 0);
-            (fs.scan4)(codes, nblocks, ql, sums4);
+            ls.sums4.resize(nblocks * 32, 0);
+            (fs.scan4)(codes, nblocks, ql, ls.sums4);
+            let sums = ls.sums4.get(..n).unwrap_or_default();
             let (mut lo, mut hi) = sum_window(*thr, base, sign, ql);
-            for (i, &sum) in sums4.iter().take(n).enumerate() {
+            let clamp = |x: i32| x.clamp(0, i32::from(u16::MAX)) as u16;
+            if lo > i32::from(u16::MAX) || hi < 0 {
+                return;
+            }
+            (fs.select)(sums, clamp(lo), clamp(hi), ls.selected);
+            for &i in ls.selected.iter() {
+                let i = i as usize;
+                let Some(&sum) = sums.get(i) else { continue };
+                // The threshold may have risen since the selection.
                 let su = i32::from(sum);
                 if su < lo || su > hi {
                     continue;
@@ -251,9 +266,9 @@ impl IvfPq {
                 }
             }
         } else {
-            sums8.resize(n, 0.0);
-            (fs.scan8)(codes, self.pq.m, lut, sums8);
-            for (i, &sum) in sums8.iter().enumerate() {
+            ls.sums8.resize(n, 0.0);
+            (fs.scan8)(codes, self.pq.m, lut, ls.sums8);
+            for (i, &sum) in ls.sums8.iter().enumerate() {
                 let approx = base + sign * sum;
                 if approx >= *thr
                     && let Some(row) = self.ids.get(first + i)
@@ -268,46 +283,30 @@ impl IvfPq {
     /// The `n` best lists for `q` into `s.coarse` (larger is better for every metric), using
     /// `s.centroid_scores` as the per-query buffer.
     fn probe(&self, q: &[f32], n: usize, s: &mut IvfScratch) {
-        let k = kernels::best();
-        s.centroid_scores.resize(self.nlist, 0.0);
-        if self.metric == Metric::L2 {
-            (k.l2sq_f16_many)(q, &self.centroids, &mut s.centroid_scores);
-            s.centroid_scores.iter_mut().for_each(|x| *x = -*x);
-        } else {
-            (k.dot_f16_many)(q, &self.centroids, &mut s.centroid_scores);
-        }
+        self.coarse.scores(
+            kernels::best(),
+            self.metric,
+            q,
+            &mut s.qbytes,
+            &mut s.centroid_scores,
+        );
         top_n(&s.centroid_scores, n, &mut s.coarse);
     }
 }
 
+/// The per-list buffers of [`IvfPq::scan_list`], borrowed from an [`IvfScratch`].
+struct ListScratch<'a> {
+    sums4: &'a mut Vec<u16>,
+    sums8: &'a mut Vec<f32>,
+    selected: &'a mut Vec<u32>,
+}
+
+/// Bytes of the next list's codes prefetched while a list is scanned (the hardware prefetcher
+/// follows on once the list is being read sequentially).
+const PREFETCH_BYTES: usize = 4096;
+
 /// Lists per query scanned on their own, best first, before a batch's shared pass.
 const SEED_LISTS: usize = 4;
-
-/// Coarse scores of a batch of queries, row-major by centroid: `out[c·nq + q]`.
-fn coarse_batch(
-    k: &kernels::Kernels,
-    metric: Metric,
-    queries: &[f32],
-    dim: usize,
-    centroids: &[f16],
-    out: &mut [f32],
-) {
-    let nq = queries.len() / dim.max(1);
-    let nc = centroids.len() / dim.max(1);
-    let mut one = vec![0f32; nc];
-    for (qi, q) in queries.chunks_exact(dim.max(1)).enumerate() {
-        if metric == Metric::L2 {
-            (k.l2sq_f16_many)(q, centroids, &mut one);
-        } else {
-            (k.dot_f16_many)(q, centroids, &mut one);
-        }
-        for (c, &v) in one.iter().enumerate() {
-            if let Some(o) = out.get_mut(c * nq + qi) {
-                *o = v;
-            }
-        }
-    }
-}
 
 /// The range of u16 sums whose approximate score `base + sign·(bias + scale·sum)` can reach
 /// `thr`: the float test translated to the integer domain and widened by one unit so rounding

@@ -20,10 +20,13 @@
 #![allow(unsafe_code)]
 
 use std::arch::x86_64::{
-    __m128i, __m256, _MM_HINT_T0, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_loadu_si128,
-    _mm_movehl_ps, _mm_prefetch, _mm_shuffle_ps, _mm256_add_ps, _mm256_castps256_ps128,
-    _mm256_cvtph_ps, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_setzero_ps,
-    _mm256_sub_ps,
+    __m128i, __m256, __m256i, _MM_HINT_T0, _mm_add_epi32, _mm_add_ps, _mm_add_ss,
+    _mm_cvtsi128_si32, _mm_cvtss_f32, _mm_loadu_si128, _mm_movehl_ps, _mm_prefetch,
+    _mm_shuffle_epi32, _mm_shuffle_ps, _mm256_add_epi32, _mm256_add_ps, _mm256_and_si256,
+    _mm256_castps256_ps128, _mm256_castsi256_si128, _mm256_cvtph_ps, _mm256_extractf128_ps,
+    _mm256_extracti128_si256, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_madd_epi16,
+    _mm256_maddubs_epi16, _mm256_set1_epi8, _mm256_set1_epi16, _mm256_setzero_ps,
+    _mm256_setzero_si256, _mm256_sub_ps,
 };
 
 use half::f16;
@@ -41,6 +44,7 @@ static AVX2: Kernels = Kernels {
     dot_f16_many,
     l2sq_f32_many,
     l2sq_f16_many,
+    dot_u7i8_many,
 };
 
 /// The AVX2 table if this CPU supports avx2, fma and f16c, otherwise `None`.
@@ -65,7 +69,7 @@ const LINE: usize = 64;
 // ---------------------------------------------------------------------------------------------
 // Table entries: safe wrappers around the `#[target_feature]` kernels.
 //
-// SAFETY (for all eight): these functions are private and referenced only by `AVX2`, which
+// SAFETY (for all nine): these functions are private and referenced only by `AVX2`, which
 // `kernels()` hands out only when avx2, fma and f16c were detected on this CPU, so the target
 // features the callee was compiled for are present. The callees take slices and never read
 // outside them.
@@ -109,6 +113,11 @@ fn l2sq_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) {
 fn l2sq_f16_many(q: &[f32], rows: &[f16], out: &mut [f32]) {
     // SAFETY: avx2+fma+f16c are present, see the note above these wrappers.
     unsafe { l2sq_f16_many_tf(q, rows, out) }
+}
+
+fn dot_u7i8_many(q: &[u8], rows: &[i8], out: &mut [i32]) {
+    // SAFETY: see the note above the table entries.
+    unsafe { dot_u7i8_many_tf(q, rows, out) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -179,6 +188,67 @@ fn l2sq_f32_many_tf(q: &[f32], rows: &[f32], out: &mut [f32]) {
 #[target_feature(enable = "avx2,fma,f16c")]
 fn l2sq_f16_many_tf(q: &[f32], rows: &[f16], out: &mut [f32]) {
     many(q, rows, out, |q, row| l2sq_f16_tf(q, row));
+}
+
+/// 32 query bytes (masked to 7 bits) against 32 row bytes per step: `vpmaddubsw` multiplies
+/// unsigned by signed bytes and adds adjacent pairs into i16 lanes, which cannot saturate since
+/// `2 · 127 · 128 < 2¹⁵`; `vpmaddwd` by ones widens the pairs into i32 lanes. A row's last
+/// fewer-than-32 bytes go through a zero-padded copy. All of it is exact modulo 2³², as the
+/// scalar twin.
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_u7i8_many_tf(q: &[u8], rows: &[i8], out: &mut [i32]) {
+    let dim = q.len();
+    if dim == 0 {
+        out.fill(0);
+        return;
+    }
+    let seven = _mm256_set1_epi8(0x7f);
+    let ones = _mm256_set1_epi16(1);
+    let (q32, q_tail) = q.as_chunks::<32>();
+    let qv: Vec<__m256i> = q32
+        .iter()
+        .map(|c| _mm256_and_si256(bytemuck::cast(*c), seven))
+        .collect();
+    let mut qt = [0u8; 32];
+    for (d, &s) in qt.iter_mut().zip(q_tail) {
+        *d = s & 0x7f;
+    }
+    let qt: __m256i = bytemuck::cast(qt);
+    let step = |acc: __m256i, a: __m256i, b: __m256i| {
+        _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), ones))
+    };
+    for (o, row) in out.iter_mut().zip(rows.chunks_exact(dim)) {
+        let (r32, r_tail) = row.as_chunks::<32>();
+        let mut acc0 = _mm256_setzero_si256();
+        let mut acc1 = _mm256_setzero_si256();
+        let (pairs_q, rest_q) = qv.as_chunks::<2>();
+        let (pairs_r, rest_r) = r32.as_chunks::<2>();
+        for ([a0, a1], [b0, b1]) in pairs_q.iter().zip(pairs_r) {
+            acc0 = step(acc0, *a0, bytemuck::cast(*b0));
+            acc1 = step(acc1, *a1, bytemuck::cast(*b1));
+        }
+        for (a, b) in rest_q.iter().zip(rest_r) {
+            acc0 = step(acc0, *a, bytemuck::cast(*b));
+        }
+        if !r_tail.is_empty() {
+            let mut rt = [0i8; 32];
+            for (d, &s) in rt.iter_mut().zip(r_tail) {
+                *d = s;
+            }
+            acc1 = step(acc1, qt, bytemuck::cast(rt));
+        }
+        *o = hsum_epi32(_mm256_add_epi32(acc0, acc1));
+    }
+}
+
+/// The wrapping sum of the 8 i32 lanes of `v`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn hsum_epi32(v: __m256i) -> i32 {
+    let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+    _mm_cvtsi128_si32(s)
 }
 
 /// The shared reduction: `hsum(Σ step)` over the common length of `a` and `b`.

@@ -14,7 +14,10 @@
 //! - `tests.rs`: one suite run against every implementation in [`available()`], comparing with
 //!   an f64 reference across odd dimensions, plus property tests.
 //!
-//! Semantics shared by every implementation:
+//! The one integer kernel, `dot_u7i8_many`, is exact, so every implementation must return the
+//! same values.
+//!
+//! Semantics shared by every float kernel:
 //! - Pairs of slices of unequal length are truncated to the shorter one; no kernel panics.
 //! - An f16 row value is widened exactly to f32 before it is used; the query stays f32.
 //! - The `*_many` kernels score one query against consecutive rows of `q.len()` values each,
@@ -62,6 +65,12 @@ pub struct Kernels {
     pub l2sq_f32_many: fn(&[f32], &[f32], &mut [f32]),
     /// As `dot_f32_many`, computing squared euclidean distances to f16 rows.
     pub l2sq_f16_many: fn(&[f32], &[f16], &mut [f32]),
+    /// `dot_u7i8_many(q, rows, out)`: integer inner products of a 7-bit query with signed
+    /// 8-bit rows, `out[i] = Σⱼ (q[j] & 0x7f) · rows[i·d + j]` with `d = q.len()`, added with
+    /// wrapping i32 arithmetic (exact for `d < 2¹⁷`), for every whole row that fits in both
+    /// `rows` and `out`. Query bytes are taken modulo 128. Every implementation returns the
+    /// same integers. Used by the coarse ranking of IVF lists over int8 centroids.
+    pub dot_u7i8_many: fn(&[u8], &[i8], &mut [i32]),
 }
 
 /// The scalar implementation: the reference every other implementation is tested against.

@@ -435,3 +435,53 @@ proptest! {
         }
     }
 }
+
+/// The naive integer dot products `dot_u7i8_many` must equal.
+fn naive_u7i8(q: &[u8], rows: &[i8], n_out: usize) -> Vec<i32> {
+    let d = q.len();
+    (0..n_out)
+        .map(|i| {
+            if d == 0 {
+                return 0;
+            }
+            rows.get(i * d..(i + 1) * d).map_or(-1, |row| {
+                q.iter()
+                    .zip(row)
+                    .map(|(&a, &b)| i64::from(a & 0x7f) * i64::from(b))
+                    .sum::<i64>() as i32
+            })
+        })
+        .collect()
+}
+
+fn check_u7i8(q: &[u8], rows: &[i8], n_out: usize) {
+    let want = naive_u7i8(q, rows, n_out);
+    for k in available() {
+        let mut got = vec![-1i32; n_out];
+        (k.dot_u7i8_many)(q, rows, &mut got);
+        assert_eq!(got, want, "{} d={} rows={}", k.name, q.len(), rows.len());
+    }
+}
+
+#[test]
+fn dot_u7i8_is_exact_on_odd_dimensions_and_extremes() {
+    let mut seed = 5u64;
+    let mut next = || crate::rng::splitmix64(&mut seed);
+    for d in [0usize, 1, 7, 31, 32, 33, 63, 64, 65, 95, 384, 385] {
+        for n in [0usize, 1, 3, 8] {
+            let q: Vec<u8> = (0..d).map(|_| next() as u8).collect();
+            let rows: Vec<i8> = (0..d * n).map(|_| next() as i8).collect();
+            check_u7i8(&q, &rows, n);
+            // Extremes: every product at its largest magnitude, both signs.
+            let top = vec![0xffu8; d];
+            check_u7i8(&top, &vec![i8::MIN; d * n], n);
+            check_u7i8(&top, &vec![i8::MAX; d * n], n);
+            // `out` longer than the rows: the extra slots are left alone (-1 in the reference).
+            check_u7i8(
+                &q,
+                rows.get(..rows.len().saturating_sub(1)).unwrap_or_default(),
+                n,
+            );
+        }
+    }
+}

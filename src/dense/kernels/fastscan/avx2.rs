@@ -23,7 +23,8 @@
 
 use std::arch::x86_64::{
     __m128i, __m256i, _mm256_add_epi16, _mm256_and_si256, _mm256_broadcastsi128_si256,
-    _mm256_set1_epi8, _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_slli_epi16,
+    _mm256_cmpeq_epi16, _mm256_max_epu16, _mm256_min_epu16, _mm256_movemask_epi8, _mm256_set1_epi8,
+    _mm256_set1_epi16, _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_slli_epi16,
     _mm256_srli_epi16, _mm256_sub_epi16,
 };
 
@@ -34,6 +35,7 @@ static AVX2: FastScan = FastScan {
     name: "avx2",
     scan4,
     scan8: scalar::scan8,
+    select,
 };
 
 /// The AVX2 table if this CPU supports avx2, otherwise `None`.
@@ -55,6 +57,44 @@ fn scan4(packed: &[u8], nblocks: usize, lut: &QuantizedLut, out: &mut [u16]) {
 fn scan4_tf(packed: &[u8], nblocks: usize, lut: &QuantizedLut, out: &mut [u16]) {
     let plan = Scan4Plan::new(packed.len(), nblocks, lut, out.len());
     plan.run(packed, out, |codes, rows, o| block(codes, rows, o));
+}
+
+/// Table entry: a safe wrapper around the `#[target_feature]` kernel.
+fn select(sums: &[u16], lo: u16, hi: u16, out: &mut Vec<u32>) {
+    // SAFETY: as for `scan4`: referenced only by `AVX2`, handed out only when avx2 was
+    // detected. The callee only reads `sums` through safe slice chunks and pushes to `out`.
+    unsafe { select_tf(sums, lo, hi, out) }
+}
+
+/// 16 sums per step: `lo ≤ s` as `max(s, lo) == s` and `s ≤ hi` as `min(s, hi) == s`
+/// (unsigned), one byte-mask bit pair per lane; the tail goes through the scalar loop.
+#[target_feature(enable = "avx2")]
+fn select_tf(sums: &[u16], lo: u16, hi: u16, out: &mut Vec<u32>) {
+    out.clear();
+    if lo > hi {
+        return;
+    }
+    let vlo = _mm256_set1_epi16(lo as i16);
+    let vhi = _mm256_set1_epi16(hi as i16);
+    let (chunks, tail) = sums.as_chunks::<16>();
+    let mut base = 0u32;
+    for c in chunks {
+        let v: __m256i = bytemuck::cast(*c);
+        let ge = _mm256_cmpeq_epi16(_mm256_max_epu16(v, vlo), v);
+        let le = _mm256_cmpeq_epi16(_mm256_min_epu16(v, vhi), v);
+        let mut mask = _mm256_movemask_epi8(_mm256_and_si256(ge, le)) as u32;
+        while mask != 0 {
+            let bit = mask.trailing_zeros();
+            out.push(base + bit / 2);
+            mask &= !(3 << bit);
+        }
+        base += 16;
+    }
+    for (i, &s) in (base..).zip(tail) {
+        if lo <= s && s <= hi {
+            out.push(i);
+        }
+    }
 }
 
 /// Scores one block: `codes` holds one row of 32 bytes per pair of sub-quantizers, `rows` the

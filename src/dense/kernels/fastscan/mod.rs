@@ -81,6 +81,10 @@ pub struct FastScan {
     /// the result is bit-identical to that naive loop. Writes `min(codes.len() / m, out.len())`
     /// entries; with `m = 0` every entry of `out` is the empty sum 0.
     pub scan8: fn(codes: &[u8], m: usize, lut: &[f32], out: &mut [f32]),
+    /// Clears `out`, then appends, in increasing order, every index `i` with
+    /// `lo ≤ sums[i] ≤ hi`: the codes of a scanned list whose sums can still reach the
+    /// caller's threshold (empty if `lo > hi`).
+    pub select: fn(sums: &[u16], lo: u16, hi: u16, out: &mut Vec<u32>),
 }
 
 /// A 4-bit lookup table quantized to u8.

@@ -14,6 +14,7 @@ pub(super) static SCALAR: FastScan = FastScan {
     name: "scalar",
     scan4,
     scan8,
+    select,
 };
 
 /// `table[j][code_j] + table[j+1][code_{j+1}]` for the two sub-codes of one byte.
@@ -83,4 +84,14 @@ pub(super) fn scan8(codes: &[u8], m: usize, lut: &[f32], out: &mut [f32]) {
         }
         *o = s;
     }
+}
+
+pub(super) fn select(sums: &[u16], lo: u16, hi: u16, out: &mut Vec<u32>) {
+    out.clear();
+    out.extend(
+        (0u32..)
+            .zip(sums)
+            .filter(|&(_, &s)| lo <= s && s <= hi)
+            .map(|(i, _)| i),
+    );
 }

@@ -455,3 +455,59 @@ proptest! {
         }
     }
 }
+
+/// The naive `select`: every index whose sum lies in `lo..=hi`.
+fn naive_select(sums: &[u16], lo: u16, hi: u16) -> Vec<u32> {
+    (0u32..)
+        .zip(sums)
+        .filter(|&(_, &s)| (lo..=hi).contains(&s))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+#[test]
+fn select_equals_naive_filter() {
+    let mut rng = Rng(17);
+    for n in [0usize, 1, 15, 16, 17, 31, 32, 33, 100, 257] {
+        // Values around the u16 extremes as well as in the middle, so signed compares would
+        // be caught.
+        let sums: Vec<u16> = (0..n)
+            .map(|i| match i % 4 {
+                0 => rng.next_u64() as u16,
+                1 => 0x8000 ^ (rng.byte() as u16),
+                2 => u16::MAX - u16::from(rng.byte()),
+                _ => u16::from(rng.byte()),
+            })
+            .collect();
+        let windows = [
+            (0, u16::MAX),
+            (0, 0),
+            (u16::MAX, u16::MAX),
+            (0x7fff, 0x8001),
+            (100, 40_000),
+            (40_000, 100),
+            (0x8000, u16::MAX),
+        ];
+        for (lo, hi) in windows {
+            let want = naive_select(&sums, lo, hi);
+            for k in available() {
+                let mut got = vec![7u32; 3];
+                (k.select)(&sums, lo, hi, &mut got);
+                assert_eq!(got, want, "{} n={n} lo={lo} hi={hi}", k.name);
+            }
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn select_matches_naive(sums in proptest::collection::vec(any::<u16>(), 0..200),
+                            lo in any::<u16>(), hi in any::<u16>()) {
+        let want = naive_select(&sums, lo, hi);
+        for k in available() {
+            let mut got = Vec::new();
+            (k.select)(&sums, lo, hi, &mut got);
+            prop_assert_eq!(&got, &want, "{}", k.name);
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! The coarse quantizer of an IVF-PQ index: its centroids held as int8, one scale per centroid,
+//! and the ranking of lists for a query with integer dot products.
+//!
+//! Centroid `l` is `scale[l] · codes[l]` (codes in −127..=127). These dequantized values *are*
+//! the centroids: residual codes are computed against them, so quantizing the centroids adds no
+//! error to the codes. The coarse ranking quantizes the query too, to 7 bits over its own range
+//! (`q ≈ lo + step · u`, `u` in 0..=127), so
+//!
+//! ```text
+//! <q, c_l> ≈ scale[l] · (lo · Σⱼ codes[l][j] + step · Σⱼ u[j] · codes[l][j])
+//! ```
+//!
+//! where the last sum is `Kernels::dot_u7i8_many`. The query's rounding moves a score by at
+//! most `step/2 · Σⱼ|c_l[j]|`, which only matters for lists whose scores are that close at the
+//! `nprobe` cut-off. Compared with f16 centroids and float dot products this halves the bytes
+//! each query streams (`nlist · dim`) and replaces a convert and a multiply-add per value by a
+//! quarter of an integer multiply-add (measured on WordNet, nlist 1024, dim 384: see
+//! docs/PERFORMANCE.md).
+
+use crate::dense::kernels::Kernels;
+use crate::types::Metric;
+
+/// Centroids quantized to int8 with one scale each.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Coarse {
+    dim: usize,
+    /// `nlist × dim` codes, row-major.
+    codes: Vec<i8>,
+    /// Per centroid: the value of one code unit (finite, ≥ 0).
+    scales: Vec<f32>,
+    /// Per centroid: `Σⱼ codes[l][j]`.
+    sums: Vec<i32>,
+    /// Per centroid: its squared norm `Σⱼ c_l[j]²` (for L2).
+    norms: Vec<f32>,
+}
+
+/// A query quantized to 7 bits for [`Coarse::scores`]; reusable across queries.
+#[derive(Debug, Default)]
+pub(super) struct QueryBytes {
+    bytes: Vec<u8>,
+    dots: Vec<i32>,
+}
+
+impl Coarse {
+    /// Quantizes `centroids` (`dim` values each, finite) to int8, each centroid with the scale
+    /// that maps its largest magnitude to 127.
+    pub(super) fn quantize(centroids: &[f32], dim: usize) -> Coarse {
+        let dim = dim.max(1);
+        let n = centroids.len() / dim;
+        let mut codes = Vec::with_capacity(n * dim);
+        let mut scales = Vec::with_capacity(n);
+        for row in centroids.chunks_exact(dim) {
+            let top = row.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
+            let scale = if top > 0.0 && top.is_finite() {
+                top / 127.0
+            } else {
+                0.0
+            };
+            let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+            codes.extend(
+                row.iter()
+                    .map(|&x| (x * inv).round().clamp(-127.0, 127.0) as i8),
+            );
+            scales.push(scale);
+        }
+        Coarse::from_parts(dim, codes, scales)
+    }
+
+    /// Builds the derived per-centroid figures of decoded `codes` and `scales` (lengths
+    /// `n · dim` and `n`; the caller checks them).
+    pub(super) fn from_parts(dim: usize, codes: Vec<i8>, scales: Vec<f32>) -> Coarse {
+        let dim = dim.max(1);
+        let mut sums = Vec::with_capacity(scales.len());
+        let mut norms = Vec::with_capacity(scales.len());
+        for (row, &s) in codes.chunks_exact(dim).zip(&scales) {
+            sums.push(row.iter().map(|&c| i32::from(c)).sum());
+            let sq: f64 = row.iter().map(|&c| f64::from(c) * f64::from(c)).sum();
+            norms.push((sq * f64::from(s) * f64::from(s)) as f32);
+        }
+        Coarse {
+            dim,
+            codes,
+            scales,
+            sums,
+            norms,
+        }
+    }
+
+    /// The int8 codes, row-major.
+    pub(super) fn codes(&self) -> &[i8] {
+        &self.codes
+    }
+
+    /// The per-centroid scales.
+    pub(super) fn scales(&self) -> &[f32] {
+        &self.scales
+    }
+
+    /// Bytes held in memory.
+    pub(super) fn resident_bytes(&self) -> usize {
+        self.codes.len() + 4 * (self.scales.len() + self.sums.len() + self.norms.len())
+    }
+
+    /// Centroid `l` as f32 into `out` (cleared first; empty if `l` is out of range).
+    pub(super) fn centroid(&self, l: usize, out: &mut Vec<f32>) {
+        out.clear();
+        let (Some(row), Some(&s)) = (
+            self.codes.get(l * self.dim..(l + 1) * self.dim),
+            self.scales.get(l),
+        ) else {
+            return;
+        };
+        out.extend(row.iter().map(|&c| s * f32::from(c)));
+    }
+
+    /// Approximate coarse scores of `q` against every centroid into `out` (one per centroid),
+    /// larger is better: `<q, c>` for inner product and cosine (`q` already normalised), and
+    /// `2<q, c> − |c|²` for L2 (which orders lists as `−|q − c|²` does).
+    pub(super) fn scores(
+        &self,
+        k: &Kernels,
+        metric: Metric,
+        q: &[f32],
+        qb: &mut QueryBytes,
+        out: &mut Vec<f32>,
+    ) {
+        // The kernel reads rows of `q.len()` bytes: a query of another length is cut or padded
+        // with zeros to the centroids' dimension.
+        let padded;
+        let q = match q.get(..self.dim) {
+            Some(q) => q,
+            None => {
+                padded = q
+                    .iter()
+                    .copied()
+                    .chain(std::iter::repeat(0.0))
+                    .take(self.dim)
+                    .collect::<Vec<f32>>();
+                &padded
+            }
+        };
+        let (lo, step) = quantize_query(q, &mut qb.bytes);
+        let n = self.scales.len();
+        qb.dots.clear();
+        qb.dots.resize(n, 0);
+        (k.dot_u7i8_many)(&qb.bytes, &self.codes, &mut qb.dots);
+        out.clear();
+        out.extend(
+            self.scales
+                .iter()
+                .zip(&self.sums)
+                .zip(&qb.dots)
+                .zip(&self.norms)
+                .map(|(((&s, &sum), &dot), &norm)| {
+                    let ip = s * (lo * sum as f32 + step * dot as f32);
+                    if metric == Metric::L2 {
+                        2.0 * ip - norm
+                    } else {
+                        ip
+                    }
+                }),
+        );
+    }
+}
+
+/// Quantizes `q` to bytes `u` in 0..=127 with `q ≈ lo + step · u` (round to nearest) and
+/// returns `(lo, step)`. A constant query has `step = 0` and all bytes 0; non-finite values
+/// count as 0.
+fn quantize_query(q: &[f32], bytes: &mut Vec<u8>) -> (f32, f32) {
+    let finite = |x: f32| if x.is_finite() { x } else { 0.0 };
+    let (lo, hi) = q
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| {
+            let x = finite(x);
+            (lo.min(x), hi.max(x))
+        });
+    bytes.clear();
+    if lo.partial_cmp(&hi) != Some(std::cmp::Ordering::Less) {
+        bytes.resize(q.len(), 0);
+        return (if lo.is_finite() { lo } else { 0.0 }, 0.0);
+    }
+    let step = (hi - lo) / 127.0;
+    let inv = 1.0 / step;
+    bytes.extend(
+        q.iter()
+            .map(|&x| ((finite(x) - lo) * inv).round().clamp(0.0, 127.0) as u8),
+    );
+    (lo, step)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dense::kernels;
+
+    fn data(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        (0..n * dim)
+            .map(|_| (crate::rng::splitmix64(&mut s) >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+            .collect()
+    }
+
+    #[test]
+    fn dequantized_centroids_are_within_half_a_step() {
+        let dim = 37;
+        let c = data(20, dim, 1);
+        let q = Coarse::quantize(&c, dim);
+        let mut row = Vec::new();
+        for l in 0..20 {
+            q.centroid(l, &mut row);
+            let s = q.scales()[l];
+            for (a, b) in row.iter().zip(&c[l * dim..(l + 1) * dim]) {
+                assert!((a - b).abs() <= s * 0.5 + 1e-7, "{a} vs {b}");
+            }
+        }
+        q.centroid(20, &mut row);
+        assert!(row.is_empty());
+    }
+
+    #[test]
+    fn scores_are_within_the_query_rounding_bound() {
+        let dim = 50;
+        let c = data(64, dim, 2);
+        let coarse = Coarse::quantize(&c, dim);
+        let qv = data(1, dim, 3);
+        let (lo, step) = quantize_query(&qv, &mut Vec::new());
+        assert!(lo <= qv.iter().copied().fold(f32::INFINITY, f32::min));
+        let mut qb = QueryBytes::default();
+        let mut row = Vec::new();
+        for k in kernels::available() {
+            for metric in [Metric::Dot, Metric::L2] {
+                let mut out = Vec::new();
+                coarse.scores(k, metric, &qv, &mut qb, &mut out);
+                assert_eq!(out.len(), 64);
+                for (l, &got) in out.iter().enumerate() {
+                    coarse.centroid(l, &mut row);
+                    let ip: f64 = qv.iter().zip(&row).map(|(&a, &b)| f64::from(a * b)).sum();
+                    let l1: f64 = row.iter().map(|&b| f64::from(b.abs())).sum();
+                    let norm: f64 = row.iter().map(|&b| f64::from(b * b)).sum();
+                    let (want, bound) = if metric == Metric::L2 {
+                        (2.0 * ip - norm, f64::from(step) * l1 + 1e-4)
+                    } else {
+                        (ip, f64::from(step) * 0.5 * l1 + 1e-4)
+                    };
+                    assert!(
+                        (f64::from(got) - want).abs() <= bound,
+                        "{} {metric:?} list {l}: {got} vs {want}",
+                        k.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn constant_and_non_finite_queries_do_not_panic() {
+        let dim = 8;
+        let coarse = Coarse::quantize(&data(4, dim, 4), dim);
+        let mut qb = QueryBytes::default();
+        let mut out = Vec::new();
+        for q in [
+            vec![0.25f32; dim],
+            vec![f32::NAN; dim],
+            vec![],
+            vec![1.0, f32::INFINITY],
+        ] {
+            coarse.scores(kernels::best(), Metric::Dot, &q, &mut qb, &mut out);
+            assert_eq!(out.len(), 4);
+        }
+        // A constant query: the score is exact up to rounding.
+        coarse.scores(kernels::best(), Metric::Dot, &[0.25; 8], &mut qb, &mut out);
+        let mut row = Vec::new();
+        coarse.centroid(0, &mut row);
+        let want: f32 = row.iter().map(|x| 0.25 * x).sum();
+        assert!((out[0] - want).abs() < 1e-5);
+    }
+
+    #[test]
+    fn zero_centroid_has_zero_scale() {
+        let c = Coarse::quantize(&[0.0; 6], 3);
+        assert_eq!(c.scales(), &[0.0, 0.0]);
+        assert!(c.codes().iter().all(|&x| x == 0));
+    }
+}
