@@ -303,7 +303,7 @@ struct ListScratch<'a> {
 
 /// Bytes of the next list's codes prefetched while a list is scanned (the hardware prefetcher
 /// follows on once the list is being read sequentially).
-const PREFETCH_BYTES: usize = 4096;
+const PREFETCH_BYTES: usize = 2048;
 
 /// Lists per query scanned on their own, best first, before a batch's shared pass.
 const SEED_LISTS: usize = 4;

@@ -22,10 +22,10 @@
 #![allow(unsafe_code)]
 
 use std::arch::x86_64::{
-    __m128i, __m256i, _mm256_add_epi16, _mm256_and_si256, _mm256_broadcastsi128_si256,
-    _mm256_cmpeq_epi16, _mm256_max_epu16, _mm256_min_epu16, _mm256_movemask_epi8, _mm256_set1_epi8,
-    _mm256_set1_epi16, _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_slli_epi16,
-    _mm256_srli_epi16, _mm256_sub_epi16,
+    __m128i, __m256i, _mm256_add_epi16, _mm256_adds_epu8, _mm256_and_si256,
+    _mm256_broadcastsi128_si256, _mm256_cmpeq_epi16, _mm256_max_epu16, _mm256_min_epu16,
+    _mm256_movemask_epi8, _mm256_set1_epi8, _mm256_set1_epi16, _mm256_setzero_si256,
+    _mm256_shuffle_epi8, _mm256_slli_epi16, _mm256_srli_epi16, _mm256_sub_epi16,
 };
 
 use super::{FastScan, PAIR_BYTES, QuantizedLut, Scan4Plan, scalar};
@@ -107,18 +107,26 @@ fn block(codes: &[[u8; PAIR_BYTES]], rows: &[[[u8; 16]; 2]], out: &mut [u16]) {
     let mut odd0 = _mm256_setzero_si256();
     let mut all1 = _mm256_setzero_si256();
     let mut odd1 = _mm256_setzero_si256();
-    for (c, [t0, t1]) in codes.iter().zip(rows) {
+    let step = |all: &mut __m256i, odd: &mut __m256i, c: &[u8; PAIR_BYTES], t: &[[u8; 16]; 2]| {
         let c: __m256i = bytemuck::cast(*c);
         let lo = _mm256_and_si256(c, nibble);
         let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(c), nibble);
-        let t0 = _mm256_broadcastsi128_si256(bytemuck::cast::<_, __m128i>(*t0));
-        let t1 = _mm256_broadcastsi128_si256(bytemuck::cast::<_, __m128i>(*t1));
-        let r0 = _mm256_shuffle_epi8(t0, lo);
-        let r1 = _mm256_shuffle_epi8(t1, hi);
-        all0 = _mm256_add_epi16(all0, r0);
-        odd0 = _mm256_add_epi16(odd0, _mm256_srli_epi16::<8>(r0));
-        all1 = _mm256_add_epi16(all1, r1);
-        odd1 = _mm256_add_epi16(odd1, _mm256_srli_epi16::<8>(r1));
+        let t0 = _mm256_broadcastsi128_si256(bytemuck::cast::<_, __m128i>(t[0]));
+        let t1 = _mm256_broadcastsi128_si256(bytemuck::cast::<_, __m128i>(t[1]));
+        // The pair's two entries in one saturating byte, then widened once.
+        let r = _mm256_adds_epu8(_mm256_shuffle_epi8(t0, lo), _mm256_shuffle_epi8(t1, hi));
+        *all = _mm256_add_epi16(*all, r);
+        *odd = _mm256_add_epi16(*odd, _mm256_srli_epi16::<8>(r));
+    };
+    // Two accumulator pairs, so consecutive pairs of sub-quantizers do not wait on each other.
+    let (code2, code_rest) = codes.as_chunks::<2>();
+    let (rows2, rows_rest) = rows.as_chunks::<2>();
+    for ([c0, c1], [t0, t1]) in code2.iter().zip(rows2) {
+        step(&mut all0, &mut odd0, c0, t0);
+        step(&mut all1, &mut odd1, c1, t1);
+    }
+    for (c, t) in code_rest.iter().zip(rows_rest) {
+        step(&mut all0, &mut odd0, c, t);
     }
     let all = _mm256_add_epi16(all0, all1);
     let odd = _mm256_add_epi16(odd0, odd1);

@@ -32,11 +32,15 @@
 //!
 //! # Scores and overflow
 //!
-//! `scan4` writes the u16 sum `Σ_j table[j][code_j]` for every vector; [`QuantizedLut`] turns it
-//! into an approximate score `bias + scale · sum`. Sums are computed modulo 2¹⁶ (wrapping), the
-//! same in every implementation. [`quantize_lut`] keeps each entry at most
-//! `min(255, ⌊65535 / m_even⌋)`, so its sums never wrap: for `m_even ≤ 256` that is the full
-//! 8-bit range, beyond it the table has fewer levels (coarser scores) rather than wrong ones.
+//! `scan4` writes, for every vector, the sum over pairs of sub-quantizers `(2j, 2j+1)` of
+//! `min(255, table[2j][code_2j] + table[2j+1][code_2j+1])`: the two entries of a pair are added
+//! in one saturating byte before widening, which saves three of the eleven vector operations per
+//! pair. [`QuantizedLut`] turns the sum into an approximate score `bias + scale · sum`. Sums are
+//! computed modulo 2¹⁶ (wrapping), the same in every implementation. [`quantize_lut`] keeps each
+//! entry at most `min(127, ⌊65535 / m_even⌋)`, so a pair never saturates and the sums never
+//! wrap; tables with larger entries are scored by the same (saturating) rule everywhere.
+//! Seven-bit tables cost no measurable recall: on WordNet (m 96, nprobe 64/96, re-rank 0/40/60)
+//! recall@10 moved by at most 0.0006 from 8-bit tables, and by at most 0.001 with 6-bit ones.
 //!
 //! # Inconsistent inputs
 //!
@@ -72,7 +76,7 @@ const PAIR_BYTES: usize = 32;
 pub struct FastScan {
     /// Name of the implementation: `"scalar"` or `"avx2"`.
     pub name: &'static str,
-    /// u16 sums Σ_j table[j][code_j] for every vector of `nblocks` blocks (out.len() >=
+    /// u16 sums Σ_j min(255, table[2j][code_2j] + table[2j+1][code_2j+1]) for every vector of `nblocks` blocks (out.len() >=
     /// nblocks*32; out[i] for vector i in the original order — the in-block permutation is
     /// undone). Sums wrap modulo 2¹⁶; see the module docs.
     pub scan4: fn(packed: &[u8], nblocks: usize, lut: &QuantizedLut, out: &mut [u16]),
@@ -196,17 +200,17 @@ pub fn unpack4(packed: &[u8], n: usize, m: usize) -> Vec<u8> {
     codes
 }
 
-/// The largest table entry [`quantize_lut`] produces for `m_even` rows: 255, or less when
-/// `255 · m_even` would not fit in a u16 sum.
+/// The largest table entry [`quantize_lut`] produces for `m_even` rows: 127 (so that a pair of
+/// entries fits a byte), or less when `127 · m_even` would not fit in a u16 sum.
 fn levels(m_even: usize) -> u8 {
     let per_row = 65_535 / m_even.max(1);
-    u8::try_from(per_row).unwrap_or(u8::MAX)
+    u8::try_from(per_row.min(127)).unwrap_or(127)
 }
 
 /// Quantizes an f32 LUT of `m` rows × 16 entries (row-major) to bytes.
 ///
 /// Each row is shifted by its minimum (the minima add up to `bias`) and every row is divided by
-/// one common `scale`, so that the widest row spans `0..=L` with `L = min(255, ⌊65535/m_even⌋)`;
+/// one common `scale`, so that the widest row spans `0..=L` with `L = min(127, ⌊65535/m_even⌋)`;
 /// entries are rounded to nearest. Hence for every code vector
 /// `|bias + scale · Σ_j table[j][code_j] − Σ_j lut[j][code_j]| ≤ m · scale / 2` up to float
 /// rounding. Rows missing from `lut` (shorter than `m·16`) and the padding row are zeros.

@@ -17,13 +17,14 @@ pub(super) static SCALAR: FastScan = FastScan {
     select,
 };
 
-/// `table[j][code_j] + table[j+1][code_{j+1}]` for the two sub-codes of one byte.
+/// `table[j][code_j] + table[j+1][code_{j+1}]` for the two sub-codes of one byte, saturated at
+/// 255 (see the module docs of `fastscan`).
 #[inline]
 fn pair_sum(rows: &[[u8; 16]; 2], byte: u8) -> u16 {
     let [lo, hi] = rows;
     let a = lo.get(usize::from(byte & 0x0f)).copied().unwrap_or(0);
     let b = hi.get(usize::from(byte >> 4)).copied().unwrap_or(0);
-    u16::from(a) + u16::from(b)
+    u16::from(a.saturating_add(b))
 }
 
 fn scan4(packed: &[u8], nblocks: usize, lut: &QuantizedLut, out: &mut [u16]) {
