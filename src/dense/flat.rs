@@ -112,6 +112,70 @@ impl TopK {
     }
 }
 
+/// The best `k` candidates, as [`TopK`] keeps them, collected with amortised O(1) work per
+/// candidate: offers go to a buffer of up to `2k` (at least `k + 16`), which is cut back to its
+/// best `k` by a selection whenever it fills, raising the threshold to the `k`-th best rank.
+/// Suits the many offers of a code scan, where a heap spends a sift per offer.
+#[derive(Debug, Clone)]
+pub struct Reservoir {
+    k: usize,
+    cap: usize,
+    buf: Vec<Cand>,
+    thr: f32,
+}
+
+impl Reservoir {
+    /// An empty reservoir keeping `k` candidates.
+    pub fn new(k: usize) -> Reservoir {
+        let cap = (2 * k).max(k + 16);
+        Reservoir {
+            k,
+            cap,
+            buf: Vec::with_capacity(cap.min(1 << 16)),
+            thr: f32::NEG_INFINITY,
+        }
+    }
+
+    /// A rank every candidate of the final `k` reaches (`-inf` until the first cut); offers
+    /// below it are dropped.
+    #[inline]
+    pub fn threshold(&self) -> f32 {
+        self.thr
+    }
+
+    /// Offers `c`; `key_cmp` orders two candidates' keys and is only called on exact ties.
+    #[inline]
+    pub fn push(&mut self, c: Cand, key_cmp: &impl Fn(&Cand, &Cand) -> Ordering) {
+        if self.k == 0 || c.rank < self.thr {
+            return;
+        }
+        self.buf.push(c);
+        if self.buf.len() >= self.cap {
+            self.cut(key_cmp);
+        }
+    }
+
+    /// Keeps the best `k` and sets the threshold to the rank of the `k`-th.
+    fn cut(&mut self, key_cmp: &impl Fn(&Cand, &Cand) -> Ordering) {
+        let order = |a: &Cand, b: &Cand| b.rank.total_cmp(&a.rank).then_with(|| key_cmp(a, b));
+        if self.buf.len() > self.k {
+            self.buf.select_nth_unstable_by(self.k - 1, order);
+            self.buf.truncate(self.k);
+        }
+        if let Some(kth) = self.buf.get(self.k - 1) {
+            self.thr = kth.rank;
+        }
+    }
+
+    /// The kept candidates, best first (ties by key).
+    pub fn into_sorted(mut self, key_cmp: &impl Fn(&Cand, &Cand) -> Ordering) -> Vec<Cand> {
+        self.buf
+            .sort_by(|a, b| b.rank.total_cmp(&a.rank).then_with(|| key_cmp(a, b)));
+        self.buf.truncate(self.k);
+        self.buf
+    }
+}
+
 /// A prepared query: the vector, its norm and the kernels to use.
 #[derive(Debug, Clone)]
 pub struct FlatQuery<'q> {
@@ -237,6 +301,30 @@ pub fn key_order<'a>(keys: &'a [&'a KeyColumn]) -> impl Fn(&Cand, &Cand) -> Orde
 mod tests {
     use super::*;
     use crate::types::Key;
+
+    proptest::proptest! {
+        #[test]
+        fn reservoir_keeps_what_topk_keeps(
+            ranks in proptest::collection::vec(0u8..12, 0..300),
+            k in 0usize..40,
+        ) {
+            // Few distinct ranks, so most offers tie; rows break the ties.
+            let by_row = |a: &Cand, b: &Cand| a.row.cmp(&b.row);
+            let mut top = TopK::new(k);
+            let mut res = Reservoir::new(k);
+            for (row, &r) in ranks.iter().enumerate() {
+                let c = Cand { rank: f32::from(r), seg: 0, row: row as u32 };
+                top.push(c, &by_row);
+                if c.rank >= res.threshold() {
+                    res.push(c, &by_row);
+                }
+                proptest::prop_assert!(res.threshold() <= top.threshold() || top.threshold() == f32::NEG_INFINITY && res.threshold() == f32::NEG_INFINITY);
+            }
+            let want: Vec<(u32, u32)> = top.into_sorted(&by_row).iter().map(|c| (c.rank.to_bits(), c.row)).collect();
+            let got: Vec<(u32, u32)> = res.into_sorted(&by_row).iter().map(|c| (c.rank.to_bits(), c.row)).collect();
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
 
     #[test]
     fn topk_keeps_the_best_with_key_ties() {

@@ -5,7 +5,7 @@
 //! after it. While it lives, the files it uses are pinned (see [`PinTable`]) so the writer's
 //! garbage collection leaves them in place.
 
-use crate::dense::flat::{self, Cand, FlatQuery, TopK};
+use crate::dense::flat::{self, Cand, FlatQuery, Reservoir, TopK};
 use crate::dense::ivf::IvfScratch;
 use crate::dense::kernels;
 use crate::error::{Error, Result};
@@ -427,7 +427,7 @@ impl Snapshot {
             } else {
                 fq.iter().map(|q| q.vector).collect()
             };
-            let mut cands: Vec<TopK> = (0..nq).map(|_| TopK::new(want)).collect();
+            let mut cands: Vec<Reservoir> = (0..nq).map(|_| Reservoir::new(want)).collect();
             let live = |row: u32| s.is_live(row);
             ivf.scan_batch(&qvs, p.nprobe, &mut scratch, &live, &mut |qi, rank, row| {
                 let (Some(c), Some(st)) = (cands.get_mut(qi), stats.get_mut(qi)) else {

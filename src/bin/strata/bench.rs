@@ -54,9 +54,9 @@ pub struct BenchArgs {
     /// Balanced (Sinkhorn-constrained) k-means for lists and codebooks (ivfpq).
     #[arg(long)]
     balanced: bool,
-    /// Encode the vectors themselves instead of residuals to their list centroid (ivfpq).
+    /// Encode residuals to the list centroid instead of the vectors themselves (ivfpq).
     #[arg(long)]
-    non_residual: bool,
+    residual: bool,
     /// Store the full-precision vectors as f16 (halves the disk tier).
     #[arg(long)]
     f16: bool,
@@ -219,7 +219,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
             m: args.m,
             nbits: args.nbits,
             balanced: args.balanced,
-            residual: !args.non_residual,
+            residual: args.residual,
             min_rows: IvfPqParams::default().min_rows,
         }),
         other => {
