@@ -39,6 +39,9 @@ pub(super) struct Coarse {
 pub(super) struct QueryBytes {
     bytes: Vec<u8>,
     dots: Vec<i32>,
+    /// Batches: one query's bytes, and `(lo, step)` per query.
+    one: Vec<u8>,
+    ranges: Vec<(f32, f32)>,
 }
 
 impl Coarse {
@@ -151,15 +154,82 @@ impl Coarse {
                 .zip(&self.sums)
                 .zip(&qb.dots)
                 .zip(&self.norms)
-                .map(|(((&s, &sum), &dot), &norm)| {
-                    let ip = s * (lo * sum as f32 + step * dot as f32);
-                    if metric == Metric::L2 {
-                        2.0 * ip - norm
-                    } else {
-                        ip
-                    }
-                }),
+                .map(|(((&s, &sum), &dot), &norm)| self.score(metric, s, sum, norm, lo, step, dot)),
         );
+    }
+
+    /// [`Coarse::scores`] of several queries, with each centroid read once for every four
+    /// queries (`Kernels::dot_u7i8_batch`): `out[c · nq + j]` is query `j` against centroid `c`,
+    /// the same value `scores` gives.
+    pub(super) fn scores_batch(
+        &self,
+        k: &Kernels,
+        metric: Metric,
+        queries: &[&[f32]],
+        qb: &mut QueryBytes,
+        out: &mut Vec<f32>,
+    ) {
+        let nq = queries.len();
+        qb.bytes.clear();
+        qb.ranges.clear();
+        let mut padded = Vec::new();
+        for q in queries {
+            let q = match q.get(..self.dim) {
+                Some(q) => q,
+                None => {
+                    padded.clear();
+                    padded.extend(
+                        q.iter()
+                            .copied()
+                            .chain(std::iter::repeat(0.0))
+                            .take(self.dim),
+                    );
+                    &padded
+                }
+            };
+            qb.ranges.push(quantize_query(q, &mut qb.one));
+            qb.bytes.extend_from_slice(&qb.one);
+        }
+        let n = self.scales.len();
+        qb.dots.clear();
+        qb.dots.resize(n * nq, 0);
+        (k.dot_u7i8_batch)(&qb.bytes, nq, &self.codes, &mut qb.dots);
+        out.clear();
+        for (((&s, &sum), &norm), dots) in self
+            .scales
+            .iter()
+            .zip(&self.sums)
+            .zip(&self.norms)
+            .zip(qb.dots.chunks_exact(nq.max(1)))
+        {
+            out.extend(
+                qb.ranges
+                    .iter()
+                    .zip(dots)
+                    .map(|(&(lo, step), &dot)| self.score(metric, s, sum, norm, lo, step, dot)),
+            );
+        }
+    }
+
+    /// One centroid's approximate score from its integer dot product with the query bytes.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn score(
+        &self,
+        metric: Metric,
+        s: f32,
+        sum: i32,
+        norm: f32,
+        lo: f32,
+        step: f32,
+        dot: i32,
+    ) -> f32 {
+        let ip = s * (lo * sum as f32 + step * dot as f32);
+        if metric == Metric::L2 {
+            2.0 * ip - norm
+        } else {
+            ip
+        }
     }
 }
 
@@ -247,6 +317,37 @@ mod tests {
                         "{} {metric:?} list {l}: {got} vs {want}",
                         k.name
                     );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn batch_scores_equal_one_query_at_a_time() {
+        let dim = 45;
+        let coarse = Coarse::quantize(&data(30, dim, 5), dim);
+        let qs: Vec<Vec<f32>> = (0..7).map(|i| data(1, dim, 10 + i)).collect();
+        let mut short = qs[2].clone();
+        short.truncate(20);
+        let mut refs: Vec<&[f32]> = qs.iter().map(Vec::as_slice).collect();
+        refs[2] = &short;
+        let mut qb = QueryBytes::default();
+        for k in kernels::available() {
+            for metric in [Metric::Dot, Metric::L2] {
+                let mut batch = Vec::new();
+                coarse.scores_batch(k, metric, &refs, &mut qb, &mut batch);
+                assert_eq!(batch.len(), 30 * refs.len());
+                for (j, q) in refs.iter().enumerate() {
+                    let mut one = Vec::new();
+                    coarse.scores(k, metric, q, &mut qb, &mut one);
+                    for (c, &v) in one.iter().enumerate() {
+                        assert_eq!(
+                            batch[c * refs.len() + j].to_bits(),
+                            v.to_bits(),
+                            "{} q {j} c {c}",
+                            k.name
+                        );
+                    }
                 }
             }
         }

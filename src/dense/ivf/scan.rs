@@ -122,19 +122,13 @@ impl IvfPq {
         let nprobe = nprobe.clamp(1, self.nlist);
         let k = kernels::best();
         // Coarse scores of every query, row-major by centroid.
-        s.centroid_scores.clear();
-        s.centroid_scores.resize(self.nlist * nq, 0.0);
-        let mut one = std::mem::take(&mut s.lut);
-        for (qi, q) in queries.iter().enumerate() {
-            self.coarse
-                .scores(k, self.metric, q, &mut s.qbytes, &mut one);
-            for (c, &v) in one.iter().enumerate() {
-                if let Some(o) = s.centroid_scores.get_mut(c * nq + qi) {
-                    *o = v;
-                }
-            }
-        }
-        s.lut = one;
+        self.coarse.scores_batch(
+            k,
+            self.metric,
+            queries,
+            &mut s.qbytes,
+            &mut s.centroid_scores,
+        );
         s.probes.resize_with(self.nlist, Vec::new);
         s.probes.iter_mut().for_each(Vec::clear);
         // Each query's best lists are scanned first, on their own and best first, so its

@@ -45,6 +45,7 @@ static AVX2: Kernels = Kernels {
     l2sq_f32_many,
     l2sq_f16_many,
     dot_u7i8_many,
+    dot_u7i8_batch,
 };
 
 /// The AVX2 table if this CPU supports avx2, fma and f16c, otherwise `None`.
@@ -69,7 +70,7 @@ const LINE: usize = 64;
 // ---------------------------------------------------------------------------------------------
 // Table entries: safe wrappers around the `#[target_feature]` kernels.
 //
-// SAFETY (for all nine): these functions are private and referenced only by `AVX2`, which
+// SAFETY (for all ten): these functions are private and referenced only by `AVX2`, which
 // `kernels()` hands out only when avx2, fma and f16c were detected on this CPU, so the target
 // features the callee was compiled for are present. The callees take slices and never read
 // outside them.
@@ -118,6 +119,11 @@ fn l2sq_f16_many(q: &[f32], rows: &[f16], out: &mut [f32]) {
 fn dot_u7i8_many(q: &[u8], rows: &[i8], out: &mut [i32]) {
     // SAFETY: see the note above the table entries.
     unsafe { dot_u7i8_many_tf(q, rows, out) }
+}
+
+fn dot_u7i8_batch(qs: &[u8], nq: usize, rows: &[i8], out: &mut [i32]) {
+    // SAFETY: see the note above the table entries.
+    unsafe { dot_u7i8_batch_tf(qs, nq, rows, out) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -238,6 +244,97 @@ fn dot_u7i8_many_tf(q: &[u8], rows: &[i8], out: &mut [i32]) {
             acc1 = step(acc1, qt, bytemuck::cast(rt));
         }
         *o = hsum_epi32(_mm256_add_epi32(acc0, acc1));
+    }
+}
+
+/// Queries per pass of [`dot_u7i8_batch_tf`] over the rows.
+const BATCH_QUERIES: usize = 4;
+
+/// Up to four queries per pass over the rows: each 32-byte chunk of a row is loaded once and
+/// multiplied into one accumulator per query (the query chunks come from L1), so the rows are
+/// streamed once per four queries. The arithmetic per query is that of [`dot_u7i8_many_tf`],
+/// so the integers are the same.
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_u7i8_batch_tf(qs: &[u8], nq: usize, rows: &[i8], out: &mut [i32]) {
+    if nq == 0 {
+        return;
+    }
+    let dim = qs.len() / nq;
+    if dim == 0 {
+        out.fill(0);
+        return;
+    }
+    let nrows = (rows.len() / dim).min(out.len() / nq);
+    let mut first = 0;
+    while first < nq {
+        let take = (nq - first).min(BATCH_QUERIES);
+        let group = qs
+            .get(first * dim..(first + take) * dim)
+            .unwrap_or_default();
+        match take {
+            4 => batch_group::<4>(group, dim, rows, nrows, nq, first, out),
+            3 => batch_group::<3>(group, dim, rows, nrows, nq, first, out),
+            2 => batch_group::<2>(group, dim, rows, nrows, nq, first, out),
+            _ => batch_group::<1>(group, dim, rows, nrows, nq, first, out),
+        }
+        first += take;
+    }
+}
+
+/// `Q` queries (`group`, `Q · dim` bytes) against the first `nrows` rows, into slots
+/// `i·nq + first + j`. The queries are laid out chunk-major (`Q` registers per 32-byte chunk,
+/// the last chunk zero-padded), so the inner loop indexes fixed-size arrays only.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn batch_group<const Q: usize>(
+    group: &[u8],
+    dim: usize,
+    rows: &[i8],
+    nrows: usize,
+    nq: usize,
+    first: usize,
+    out: &mut [i32],
+) {
+    let seven = _mm256_set1_epi8(0x7f);
+    let ones = _mm256_set1_epi16(1);
+    let chunks = dim.div_ceil(32);
+    let mut qv: Vec<[__m256i; Q]> = vec![[_mm256_setzero_si256(); Q]; chunks];
+    for (j, q) in group.chunks_exact(dim).enumerate() {
+        for (slot, c) in qv.iter_mut().zip(q.chunks(32)) {
+            let mut b = [0u8; 32];
+            for (d, &s) in b.iter_mut().zip(c) {
+                *d = s;
+            }
+            if let Some(r) = slot.get_mut(j) {
+                *r = _mm256_and_si256(bytemuck::cast(b), seven);
+            }
+        }
+    }
+    let (q_whole, q_tail) = qv.split_at(dim / 32);
+    let step = |acc: &mut [__m256i; Q], q: &[__m256i; Q], r: __m256i| {
+        for (a, &qj) in acc.iter_mut().zip(q) {
+            *a = _mm256_add_epi32(*a, _mm256_madd_epi16(_mm256_maddubs_epi16(qj, r), ones));
+        }
+    };
+    for (i, row) in rows.chunks_exact(dim).take(nrows).enumerate() {
+        let mut acc = [_mm256_setzero_si256(); Q];
+        let (r32, r_tail) = row.as_chunks::<32>();
+        for (q, r) in q_whole.iter().zip(r32) {
+            step(&mut acc, q, bytemuck::cast(*r));
+        }
+        if let Some(q) = q_tail.first() {
+            let mut rt = [0i8; 32];
+            for (d, &s) in rt.iter_mut().zip(r_tail) {
+                *d = s;
+            }
+            step(&mut acc, q, bytemuck::cast(rt));
+        }
+        let base = i * nq + first;
+        if let Some(o) = out.get_mut(base..base + Q) {
+            for (slot, a) in o.iter_mut().zip(acc) {
+                *slot = hsum_epi32(a);
+            }
+        }
     }
 }
 

@@ -71,6 +71,12 @@ pub struct Kernels {
     /// `rows` and `out`. Query bytes are taken modulo 128. Every implementation returns the
     /// same integers. Used by the coarse ranking of IVF lists over int8 centroids.
     pub dot_u7i8_many: fn(&[u8], &[i8], &mut [i32]),
+    /// `dot_u7i8_batch(qs, nq, rows, out)`: `dot_u7i8_many` for `nq` queries of `d =
+    /// qs.len() / nq` bytes each (stored one after another) at once, each row read once for all
+    /// of them: `out[i·nq + j]` is query `j` against row `i`, for every whole row of `d` values
+    /// in `rows` whose `nq` slots fit in `out`. With `nq = 0` nothing is written; with `d = 0`
+    /// every slot of `out` is 0.
+    pub dot_u7i8_batch: fn(&[u8], usize, &[i8], &mut [i32]),
 }
 
 /// The scalar implementation: the reference every other implementation is tested against.

@@ -22,6 +22,7 @@ pub(super) static SCALAR: Kernels = Kernels {
     l2sq_f32_many,
     l2sq_f16_many,
     dot_u7i8_many,
+    dot_u7i8_batch,
 };
 
 /// Lanes per block, and so the number of independent accumulators.
@@ -141,5 +142,24 @@ pub(super) fn dot_u7i8_many(q: &[u8], rows: &[i8], out: &mut [i32]) {
         *o = q.iter().zip(row).fold(0i32, |s, (&a, &b)| {
             s.wrapping_add(i32::from(a & 0x7f) * i32::from(b))
         });
+    }
+}
+
+/// [`dot_u7i8_many`] for several queries at once (see `Kernels::dot_u7i8_batch`).
+pub(super) fn dot_u7i8_batch(qs: &[u8], nq: usize, rows: &[i8], out: &mut [i32]) {
+    if nq == 0 {
+        return;
+    }
+    let dim = qs.len() / nq;
+    if dim == 0 {
+        out.fill(0);
+        return;
+    }
+    for (o, row) in out.chunks_exact_mut(nq).zip(rows.chunks_exact(dim)) {
+        for (slot, q) in o.iter_mut().zip(qs.chunks_exact(dim)) {
+            *slot = q.iter().zip(row).fold(0i32, |s, (&a, &b)| {
+                s.wrapping_add(i32::from(a & 0x7f) * i32::from(b))
+            });
+        }
     }
 }

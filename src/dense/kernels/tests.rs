@@ -485,3 +485,40 @@ fn dot_u7i8_is_exact_on_odd_dimensions_and_extremes() {
         }
     }
 }
+
+#[test]
+fn dot_u7i8_batch_equals_one_query_at_a_time() {
+    let mut seed = 9u64;
+    let mut next = || crate::rng::splitmix64(&mut seed);
+    for d in [1usize, 7, 31, 32, 33, 64, 95, 384, 385] {
+        for nq in [1usize, 2, 3, 4, 5, 8, 9] {
+            for n in [0usize, 1, 5] {
+                let qs: Vec<u8> = (0..d * nq).map(|_| next() as u8).collect();
+                let rows: Vec<i8> = (0..d * n).map(|_| next() as i8).collect();
+                let mut want = vec![-1i32; n * nq];
+                for (j, q) in qs.chunks_exact(d).enumerate() {
+                    for (i, w) in naive_u7i8(q, &rows, n).into_iter().enumerate() {
+                        want[i * nq + j] = w;
+                    }
+                }
+                for k in available() {
+                    let mut got = vec![-1i32; n * nq];
+                    (k.dot_u7i8_batch)(&qs, nq, &rows, &mut got);
+                    assert_eq!(got, want, "{} d={d} nq={nq} n={n}", k.name);
+                    // An `out` one slot short: the last row is not written.
+                    if n > 0 {
+                        let mut short = vec![-1i32; n * nq - 1];
+                        (k.dot_u7i8_batch)(&qs, nq, &rows, &mut short);
+                        assert_eq!(short[..(n - 1) * nq], want[..(n - 1) * nq], "{}", k.name);
+                        assert!(short[(n - 1) * nq..].iter().all(|&x| x == -1), "{}", k.name);
+                    }
+                }
+            }
+        }
+    }
+    for k in available() {
+        let mut out = vec![5i32; 4];
+        (k.dot_u7i8_batch)(&[1, 2], 0, &[1, 2], &mut out);
+        assert_eq!(out, vec![5; 4], "{}: nq = 0 writes nothing", k.name);
+    }
+}
