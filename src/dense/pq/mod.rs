@@ -29,9 +29,7 @@ mod tests;
 
 use std::ops::Range;
 
-use crate::dense::kmeans::{
-    self, KMeansConfig, Rng, ScoreMany, dot_many_for, l2sq_many_for, par_map,
-};
+use crate::dense::kmeans::{self, KMeansConfig, Rng, l2sq_many_for, par_map};
 use crate::error::{Error, Result};
 use crate::format::{ByteReader, ByteWriter};
 
@@ -88,6 +86,10 @@ pub struct ProductQuantizer {
     pub ksub: usize,
     /// `ksub × dim` floats: sub-space `j`'s centroids start at `ksub · sub_range(j).start`.
     pub codebooks: Vec<f32>,
+    /// The codebooks transposed per sub-space (same offsets; within sub-space `j`, dimension
+    /// `d` holds the `ksub` centroids' values), so a lookup table is built with `ksub`-wide
+    /// multiply-adds. Derived from `codebooks` by [`ProductQuantizer::from_parts`].
+    columns: Vec<f32>,
 }
 
 /// The sub-space bounds shared by training and the methods: `dim / m` values each, one more
@@ -117,6 +119,36 @@ fn check_shape(dim: usize, m: usize, nbits: u8) -> std::result::Result<(), Strin
 }
 
 impl ProductQuantizer {
+    /// A quantizer with the given shape and codebooks (`ksub × dim` floats, laid out as the
+    /// `codebooks` field describes); no checks beyond what every method tolerates.
+    pub fn from_parts(dim: usize, m: usize, nbits: u8, codebooks: Vec<f32>) -> ProductQuantizer {
+        let ksub = 1usize << nbits.min(8);
+        let mut columns = vec![0.0f32; codebooks.len()];
+        for j in 0..m {
+            let r = sub_range(dim, m, j);
+            let len = r.len();
+            let base = ksub * r.start;
+            for c in 0..ksub {
+                for d in 0..len {
+                    if let (Some(v), Some(slot)) = (
+                        codebooks.get(base + c * len + d),
+                        columns.get_mut(base + d * ksub + c),
+                    ) {
+                        *slot = *v;
+                    }
+                }
+            }
+        }
+        ProductQuantizer {
+            dim,
+            m,
+            nbits,
+            ksub,
+            codebooks,
+            columns,
+        }
+    }
+
     /// Trains one k-means of `2^nbits` centroids per sub-space on a seeded subsample of `data`
     /// (`n × dim`, finite), sub-spaces spread over `cfg.threads` threads.
     ///
@@ -178,13 +210,9 @@ impl ProductQuantizer {
         for b in books {
             codebooks.extend_from_slice(&b?.centroids);
         }
-        Ok(ProductQuantizer {
-            dim,
-            m: cfg.m,
-            nbits: cfg.nbits,
-            ksub,
-            codebooks,
-        })
+        Ok(ProductQuantizer::from_parts(
+            dim, cfg.m, cfg.nbits, codebooks,
+        ))
     }
 
     /// The dimensions of sub-space `j` (empty for `j ≥ m`).
@@ -265,21 +293,34 @@ impl ProductQuantizer {
     /// Inner-product table for query `q`: `lut[j·ksub + c] = ⟨q_j, codebook_j[c]⟩`
     /// (`lut.len() == m·ksub`).
     pub fn lut_ip(&self, q: &[f32], lut: &mut [f32]) {
-        self.lut(q, lut, dot_many_for);
+        self.lut(q, lut, |x, c| x * c);
     }
 
     /// Squared-L2 table for query `q`: `lut[j·ksub + c] = ‖q_j − codebook_j[c]‖²`.
     pub fn lut_l2(&self, q: &[f32], lut: &mut [f32]) {
-        self.lut(q, lut, l2sq_many_for);
+        self.lut(q, lut, |x, c| (x - c) * (x - c));
     }
 
-    fn lut(&self, q: &[f32], lut: &mut [f32], pick: fn(usize) -> ScoreMany) {
+    /// `lut[j·ksub + c] = Σ_d term(q_j[d], codebook_j[c][d])`, added over `d` in order, one
+    /// `ksub`-wide row of multiply-adds per dimension (the transposed codebooks).
+    #[inline(always)]
+    fn lut(&self, q: &[f32], lut: &mut [f32], term: impl Fn(f32, f32) -> f32) {
         if self.ksub == 0 {
             return;
         }
         for (j, table) in lut.chunks_exact_mut(self.ksub).enumerate().take(self.m) {
-            if let Some(sub) = q.get(self.sub_range(j)) {
-                pick(sub.len())(sub, self.codebook(j), table);
+            let r = self.sub_range(j);
+            let (Some(sub), Some(cols)) = (
+                q.get(r.clone()),
+                self.columns.get(self.ksub * r.start..self.ksub * r.end),
+            ) else {
+                continue;
+            };
+            table.fill(0.0);
+            for (&x, col) in sub.iter().zip(cols.chunks_exact(self.ksub)) {
+                for (t, &c) in table.iter_mut().zip(col) {
+                    *t += term(x, c);
+                }
             }
         }
     }
@@ -334,13 +375,7 @@ impl ProductQuantizer {
             }
             codebooks.push(v);
         }
-        Ok(ProductQuantizer {
-            dim,
-            m,
-            nbits,
-            ksub,
-            codebooks,
-        })
+        Ok(ProductQuantizer::from_parts(dim, m, nbits, codebooks))
     }
 }
 

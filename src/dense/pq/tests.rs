@@ -213,12 +213,8 @@ fn arb_pq() -> impl Strategy<Value = ProductQuantizer> {
                 proptest::collection::vec(-1e6f32..1e6, ksub * dim),
             )
         })
-        .prop_map(|(dim, m, nbits, codebooks)| ProductQuantizer {
-            dim,
-            m,
-            nbits,
-            ksub: 1 << nbits,
-            codebooks,
+        .prop_map(|(dim, m, nbits, codebooks)| {
+            ProductQuantizer::from_parts(dim, m, nbits, codebooks)
         })
 }
 
