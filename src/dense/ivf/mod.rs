@@ -481,3 +481,85 @@ impl IvfPq {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bytes of the header before the centroids: dim, nlist, 4 flag bytes, 3 f32, rows.
+    const HEADER: usize = 4 + 4 + 4 + 12 + 8;
+
+    fn data(n: usize, dim: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        (0..n * dim)
+            .map(|_| (crate::rng::splitmix64(&mut s) >> 40) as f32 / (1u64 << 24) as f32 - 0.5)
+            .collect()
+    }
+
+    fn top_rows(ivf: &IvfPq, q: &[f32]) -> Vec<u32> {
+        let mut got = Vec::new();
+        let mut s = IvfScratch::default();
+        ivf.scan(q, ivf.nlist, &mut s, &|_| true, &mut |a, r| {
+            got.push((a, r));
+            f32::NEG_INFINITY
+        });
+        got.sort_by(|a, b| b.0.total_cmp(&a.0));
+        got.iter().take(10).map(|&(_, r)| r).collect()
+    }
+
+    /// An index written with f16 centroids (encoding 0, before int8 centroids) still opens:
+    /// its centroids are quantized on opening, and every row is still found.
+    #[test]
+    fn f16_centroid_files_still_open() {
+        let (n, dim) = (800, 24);
+        let rows = data(n, dim, 3);
+        let p = IvfPqParams {
+            nlist: 8,
+            m: 6,
+            nbits: 4,
+            residual: true,
+            ..IvfPqParams::default()
+        };
+        let ivf = IvfPq::build(VectorsView::F32(&rows), dim, Metric::Dot, &p, 1).unwrap();
+        let new = ivf.encode();
+        assert_eq!(new[11], CENTROIDS_INT8);
+        // The same index as an earlier build wrote it: f16 centroids in place of the scales
+        // and int8 codes.
+        let nlist = ivf.nlist;
+        let mut old = new[..HEADER].to_vec();
+        old[11] = CENTROIDS_F16;
+        let mut c = Vec::new();
+        for l in 0..nlist {
+            ivf.coarse.centroid(l, &mut c);
+            for &x in &c {
+                old.extend_from_slice(&f16::from_f32(x).to_bits().to_le_bytes());
+            }
+        }
+        old.extend_from_slice(&new[HEADER + nlist * 4 + nlist * dim..]);
+        let open = |bytes: &[u8]| {
+            let fb = FileBytes::copy_from(bytes);
+            IvfPq::decode("seg.ivf", &fb, bytes.len(), dim, Metric::Dot, n as u64)
+        };
+        let reopened = open(&old).unwrap();
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        for l in 0..nlist {
+            ivf.coarse.centroid(l, &mut a);
+            reopened.coarse.centroid(l, &mut b);
+            let s = ivf.coarse.scales()[l];
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x - y).abs() <= 1.01 * s, "list {l}: {x} vs {y}");
+            }
+        }
+        // Each row, used as the query, is still among its own best candidates.
+        for row in (0..n).step_by(97) {
+            let q = &rows[row * dim..(row + 1) * dim];
+            assert!(top_rows(&reopened, q).contains(&(row as u32)), "row {row}");
+        }
+        // An unknown encoding is a corruption error, not a panic.
+        let mut bad = new.clone();
+        bad[11] = 7;
+        assert!(matches!(open(&bad), Err(Error::Corrupt { .. })));
+        assert!(open(&new).is_ok());
+    }
+}
