@@ -291,7 +291,7 @@ impl IvfPq {
     /// Bytes held in memory (everything a query scans).
     pub fn resident_bytes(&self) -> u64 {
         (self.coarse.resident_bytes()
-            + self.pq.codebooks.len() * 4
+            + self.pq.codebooks.len() * 8 // row-major and transposed
             + self.offsets.len() * 4
             + self.ids.resident_bytes()
             + self.code_offsets.len() * 8
