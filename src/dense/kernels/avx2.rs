@@ -46,6 +46,7 @@ static AVX2: Kernels = Kernels {
     l2sq_f16_many,
     dot_u7i8_many,
     dot_u7i8_batch,
+    dot_f32_cross,
 };
 
 /// The AVX2 table if this CPU supports avx2, fma and f16c, otherwise `None`.
@@ -70,7 +71,7 @@ const LINE: usize = 64;
 // ---------------------------------------------------------------------------------------------
 // Table entries: safe wrappers around the `#[target_feature]` kernels.
 //
-// SAFETY (for all ten): these functions are private and referenced only by `AVX2`, which
+// SAFETY (for all eleven): these functions are private and referenced only by `AVX2`, which
 // `kernels()` hands out only when avx2, fma and f16c were detected on this CPU, so the target
 // features the callee was compiled for are present. The callees take slices and never read
 // outside them.
@@ -124,6 +125,11 @@ fn dot_u7i8_many(q: &[u8], rows: &[i8], out: &mut [i32]) {
 fn dot_u7i8_batch(qs: &[u8], nq: usize, rows: &[i8], out: &mut [i32]) {
     // SAFETY: see the note above the table entries.
     unsafe { dot_u7i8_batch_tf(qs, nq, rows, out) }
+}
+
+fn dot_f32_cross(a: &[f32], b: &[f32], dim: usize, out: &mut [f32], stride: usize) {
+    // SAFETY: see the note above the table entries.
+    unsafe { dot_f32_cross_tf(a, b, dim, out, stride) }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -244,6 +250,123 @@ fn dot_u7i8_many_tf(q: &[u8], rows: &[i8], out: &mut [i32]) {
             acc1 = step(acc1, qt, bytemuck::cast(rt));
         }
         *o = hsum_epi32(_mm256_add_epi32(acc0, acc1));
+    }
+}
+
+/// Rows of `a` and of `b` per register tile of [`dot_f32_cross_tf`].
+const CROSS_A: usize = 4;
+const CROSS_B: usize = 2;
+
+/// A register-tiled GEMM: `CROSS_A × CROSS_B` pairs at a time, each with one 8-lane FMA
+/// accumulator, so every 8 values loaded from a row feed several FMAs. Every pair is computed
+/// the same way whatever tile it falls in (one accumulator over the 8-value chunks in order, a
+/// zero-padded last chunk, the same horizontal sum), so edge tiles of other shapes give
+/// bit-identical values.
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot_f32_cross_tf(a: &[f32], b: &[f32], dim: usize, out: &mut [f32], stride: usize) {
+    if dim == 0 {
+        return;
+    }
+    let nb = b.len() / dim;
+    if stride < nb {
+        return;
+    }
+    // Whole rows of `a` whose slots fit in `out`.
+    let na = (a.len() / dim).min(if nb == 0 {
+        0
+    } else {
+        (out.len() + stride - nb) / stride
+    });
+    let chunks = dim.div_ceil(8);
+    let ap = padded_chunks(a, na, dim);
+    let bp = padded_chunks(b, nb, dim);
+    let mut i = 0;
+    while i < na {
+        let take = if na - i >= CROSS_A { CROSS_A } else { 1 };
+        let mut j = 0;
+        while j < nb {
+            let tb = if nb - j >= CROSS_B { CROSS_B } else { 1 };
+            match (take, tb) {
+                (CROSS_A, CROSS_B) => {
+                    cross_tile::<CROSS_A, CROSS_B>(&ap, &bp, chunks, i, j, out, stride)
+                }
+                (CROSS_A, _) => cross_tile::<CROSS_A, 1>(&ap, &bp, chunks, i, j, out, stride),
+                (_, CROSS_B) => cross_tile::<1, CROSS_B>(&ap, &bp, chunks, i, j, out, stride),
+                _ => cross_tile::<1, 1>(&ap, &bp, chunks, i, j, out, stride),
+            }
+            j += tb;
+        }
+        i += take;
+    }
+}
+
+/// The first `n` rows of `rows` (`dim` values each) as 8-value chunks, `dim.div_ceil(8)` per
+/// row: borrowed when `dim` is a multiple of 8, else copied with zero padding, so the inner
+/// loop of [`cross_tile`] has no tail either way.
+fn padded_chunks(rows: &[f32], n: usize, dim: usize) -> std::borrow::Cow<'_, [[f32; 8]]> {
+    if dim.is_multiple_of(8) {
+        let (c, _) = rows.get(..n * dim).unwrap_or_default().as_chunks::<8>();
+        return std::borrow::Cow::Borrowed(c);
+    }
+    let chunks = dim.div_ceil(8);
+    let mut v = vec![[0.0f32; 8]; n * chunks];
+    for (r, dst) in rows
+        .chunks_exact(dim)
+        .take(n)
+        .zip(v.chunks_exact_mut(chunks))
+    {
+        for (c, d) in r.chunks(8).zip(dst.iter_mut()) {
+            for (x, y) in d.iter_mut().zip(c) {
+                *x = *y;
+            }
+        }
+    }
+    std::borrow::Cow::Owned(v)
+}
+
+/// Pairs `(i + p, j + q)` for `p < P`, `q < Q` of the padded rows `ap`, `bp`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn cross_tile<const P: usize, const Q: usize>(
+    ap: &[[f32; 8]],
+    bp: &[[f32; 8]],
+    chunks: usize,
+    i: usize,
+    j: usize,
+    out: &mut [f32],
+    stride: usize,
+) {
+    let rows_a: [&[[f32; 8]]; P] = std::array::from_fn(|p| {
+        ap.get((i + p) * chunks..(i + p + 1) * chunks)
+            .unwrap_or_default()
+    });
+    let rows_b: [&[[f32; 8]]; Q] = std::array::from_fn(|q| {
+        bp.get((j + q) * chunks..(j + q + 1) * chunks)
+            .unwrap_or_default()
+    });
+    let mut acc = [[_mm256_setzero_ps(); Q]; P];
+    for c in 0..chunks {
+        let mut bv = [_mm256_setzero_ps(); Q];
+        for (v, r) in bv.iter_mut().zip(&rows_b) {
+            if let Some(x) = r.get(c) {
+                *v = load_f32(x);
+            }
+        }
+        for (accp, r) in acc.iter_mut().zip(&rows_a) {
+            if let Some(x) = r.get(c) {
+                let av = load_f32(x);
+                for (s, &bq) in accp.iter_mut().zip(&bv) {
+                    *s = _mm256_fmadd_ps(av, bq, *s);
+                }
+            }
+        }
+    }
+    for (p, accp) in acc.iter().enumerate() {
+        for (q, &s) in accp.iter().enumerate() {
+            if let Some(o) = out.get_mut((i + p) * stride + j + q) {
+                *o = hsum(s);
+            }
+        }
     }
 }
 

@@ -77,6 +77,13 @@ pub struct Kernels {
     /// in `rows` whose `nq` slots fit in `out`. With `nq = 0` nothing is written; with `d = 0`
     /// every slot of `out` is 0.
     pub dot_u7i8_batch: fn(&[u8], usize, &[i8], &mut [i32]),
+    /// `dot_f32_cross(a, b, dim, out, stride)`: every inner product between the rows of `a` and
+    /// the rows of `b` (`dim` values each): `out[i·stride + j] = ⟨a_i, b_j⟩`, for each whole row
+    /// `i` of `a` whose `nb` slots (`nb` = whole rows of `b`) fit in `out`; with `dim = 0` or
+    /// `stride < nb` nothing is written. The k-means assignment GEMM: the AVX2 version keeps a
+    /// tile of 4 × 2 accumulators in registers. Each pair's value depends only on the two rows
+    /// (not on its position in a tile), so results do not depend on how callers block the rows.
+    pub dot_f32_cross: fn(&[f32], &[f32], usize, &mut [f32], usize),
 }
 
 /// The scalar implementation: the reference every other implementation is tested against.

@@ -23,6 +23,7 @@ pub(super) static SCALAR: Kernels = Kernels {
     l2sq_f16_many,
     dot_u7i8_many,
     dot_u7i8_batch,
+    dot_f32_cross,
 };
 
 /// Lanes per block, and so the number of independent accumulators.
@@ -160,6 +161,25 @@ pub(super) fn dot_u7i8_batch(qs: &[u8], nq: usize, rows: &[i8], out: &mut [i32])
             *slot = q.iter().zip(row).fold(0i32, |s, (&a, &b)| {
                 s.wrapping_add(i32::from(a & 0x7f) * i32::from(b))
             });
+        }
+    }
+}
+
+/// Every inner product between the rows of `a` and of `b` (see `Kernels::dot_f32_cross`).
+pub(super) fn dot_f32_cross(a: &[f32], b: &[f32], dim: usize, out: &mut [f32], stride: usize) {
+    if dim == 0 {
+        return;
+    }
+    let nb = b.len() / dim;
+    if stride < nb {
+        return;
+    }
+    for (i, x) in a.chunks_exact(dim).enumerate() {
+        let Some(o) = out.get_mut(i * stride..i * stride + nb) else {
+            break;
+        };
+        for (slot, y) in o.iter_mut().zip(b.chunks_exact(dim)) {
+            *slot = dot_f32(x, y);
         }
     }
 }

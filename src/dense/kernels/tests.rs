@@ -522,3 +522,78 @@ fn dot_u7i8_batch_equals_one_query_at_a_time() {
         assert_eq!(out, vec![5; 4], "{}: nq = 0 writes nothing", k.name);
     }
 }
+
+#[test]
+fn dot_f32_cross_matches_reference_and_is_tiling_independent() {
+    let mut seed = 21u64;
+    let mut next = || (crate::rng::splitmix64(&mut seed) >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+    for dim in [1usize, 7, 8, 9, 33, 384, 385] {
+        for (na, nb) in [
+            (0usize, 3usize),
+            (1, 1),
+            (3, 5),
+            (4, 2),
+            (5, 3),
+            (9, 7),
+            (8, 33),
+        ] {
+            let a: Vec<f32> = (0..na * dim).map(|_| next()).collect();
+            let b: Vec<f32> = (0..nb * dim).map(|_| next()).collect();
+            let stride = nb + 2;
+            for k in available() {
+                let mut out = vec![f32::NAN; na * stride];
+                (k.dot_f32_cross)(&a, &b, dim, &mut out, stride);
+                for i in 0..na {
+                    for j in 0..nb {
+                        let x = &a[i * dim..(i + 1) * dim];
+                        let y = &b[j * dim..(j + 1) * dim];
+                        let want: f64 = x
+                            .iter()
+                            .zip(y)
+                            .map(|(&p, &q)| f64::from(p) * f64::from(q))
+                            .sum();
+                        let mag: f64 = x
+                            .iter()
+                            .zip(y)
+                            .map(|(&p, &q)| (f64::from(p) * f64::from(q)).abs())
+                            .sum();
+                        let got = out[i * stride + j];
+                        assert!(
+                            (f64::from(got) - want).abs() <= tolerance(dim, mag),
+                            "{} dim {dim} ({i},{j})",
+                            k.name
+                        );
+                        // The same pair computed on its own: bit-identical.
+                        let mut one = [0.0f32];
+                        (k.dot_f32_cross)(x, y, dim, &mut one, 1);
+                        assert_eq!(
+                            one[0].to_bits(),
+                            got.to_bits(),
+                            "{} dim {dim} ({i},{j})",
+                            k.name
+                        );
+                    }
+                    // Slots between rows are never written.
+                    assert!(
+                        out[i * stride + nb..(i + 1) * stride]
+                            .iter()
+                            .all(|v| v.is_nan())
+                    );
+                }
+                // An `out` too short for the last row leaves it alone; stride < nb writes nothing.
+                if na > 0 && nb > 0 {
+                    let mut short = vec![f32::NAN; (na - 1) * stride + nb - 1];
+                    (k.dot_f32_cross)(&a, &b, dim, &mut short, stride);
+                    assert!(
+                        short[(na - 1) * stride..].iter().all(|v| v.is_nan()),
+                        "{}",
+                        k.name
+                    );
+                    let mut none = vec![f32::NAN; na * nb];
+                    (k.dot_f32_cross)(&a, &b, dim, &mut none, nb.saturating_sub(1));
+                    assert!(nb == 0 || none.iter().all(|v| v.is_nan()), "{}", k.name);
+                }
+            }
+        }
+    }
+}

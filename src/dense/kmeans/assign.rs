@@ -2,10 +2,10 @@
 //!
 //! Squared distances are computed as `‖x‖² − 2·x·c + ‖c‖²`, so the work is one inner product
 //! per (point, centroid) pair. A block of [`ROW_BLOCK`] points is scored against a tile of
-//! [`COL_TILE`] centroids at a time with the dispatched `dot_f32_many` kernel (AVX2 where the
-//! CPU has it), so both the point block and the centroid tile stay in L2 while they are reused.
-//! This is a safe, row-by-row GEMM; `matrixmultiply::sgemm` would be faster per flop but is an
-//! `unsafe fn`, and this module (like the crate) denies `unsafe`.
+//! [`COL_TILE`] centroids at a time with the dispatched `dot_f32_cross` kernel (a GEMM whose
+//! AVX2 version keeps 4 × 2 accumulators in registers), so both the point block and the
+//! centroid tile stay in L2 while they are reused. Measured on the WordNet build (nlist 1024,
+//! dim 384, one core): the row-by-row `dot_f32_many` assignment was 74% of the build.
 //!
 //! Rows of at most [`SMALL_DIM`] values (PQ sub-vectors) use two inline loops instead of the
 //! kernels ([`dot_many_for`], [`l2sq_many_for`]): there a kernel call's fixed cost dominates.
@@ -79,6 +79,13 @@ pub(crate) fn block_distances(
     }
     for (t, tile) in cents.chunks(COL_TILE * dim).enumerate() {
         let c0 = t * COL_TILE;
+        if dim > SMALL_DIM {
+            // The register-tiled kernel: a tile of points × centroids per pass.
+            if let Some(o) = out.get_mut(c0..) {
+                (kern.dot_f32_cross)(rows, tile, dim, o, k);
+            }
+            continue;
+        }
         for (row, orow) in rows.chunks_exact(dim).zip(out.chunks_exact_mut(k)) {
             if let Some(o) = orow.get_mut(c0..) {
                 dot_many(row, tile, o);
