@@ -1,5 +1,5 @@
-//! Engine benches: commit latency and exact search latency, through the real path
-//! (create, ingest in a transaction, commit, reopen, search).
+//! Engine benches: commit latency, exact search latency and IVF-PQ search latency per nprobe,
+//! through the real path (create, ingest in a transaction, commit, reopen, search).
 //!
 //! Recall is not printed here because flat search is exact by construction (tests assert it
 //! equals brute force); `strata bench-ann` reports recall on real data.
@@ -7,7 +7,9 @@
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use half::f16;
 use std::time::Duration;
-use strata::{Document, Index, KeyKind, Metric, Reader, Schema};
+use strata::{
+    DenseIndex, Document, Index, IvfPqParams, KeyKind, Metric, Reader, Schema, SearchParams,
+};
 
 struct Rng(u64);
 impl Rng {
@@ -84,5 +86,60 @@ fn flat_search(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, commit_latency, flat_search);
+/// IVF-PQ search latency per nprobe (one query at a time, re-rank 40) on 50k clustered vectors:
+/// 256 Gaussian clusters, so lists are unevenly used as in real data. Recall on real data is
+/// what `strata bench-ann` reports; this group tracks the query path's cost.
+fn ivf_search(c: &mut Criterion) {
+    const N: usize = 50_000;
+    const CLUSTERS: usize = 256;
+    let mut g = c.benchmark_group("ivf_search");
+    g.warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3));
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut rng = Rng(3);
+    let centers: Vec<f32> = (0..CLUSTERS * DIM).map(|_| rng.f32()).collect();
+    let mut point = |rng: &mut Rng| -> Vec<f32> {
+        let c = (strata::rng::splitmix64(&mut rng.0) % CLUSTERS as u64) as usize;
+        (0..DIM)
+            .map(|d| centers[c * DIM + d] + 0.3 * rng.f32())
+            .collect()
+    };
+    {
+        let params = IvfPqParams {
+            nlist: 256,
+            m: 96,
+            nbits: 4,
+            ..IvfPqParams::default()
+        };
+        let schema = Schema::dense(KeyKind::U64, DIM as u32, Metric::Dot)
+            .with_index(DenseIndex::IvfPq(params));
+        let mut index = Index::create(tmp.path(), schema).expect("create");
+        let mut txn = index.begin();
+        for k in 0..N as u64 {
+            txn.add(Document::new(k, point(&mut rng))).expect("add");
+        }
+        txn.commit().expect("commit");
+    }
+    let reader = Reader::open(tmp.path()).expect("open");
+    let snap = reader.snapshot();
+    let queries: Vec<Vec<f32>> = (0..64).map(|_| point(&mut rng)).collect();
+    for nprobe in [4usize, 8, 16, 32, 64] {
+        let p = SearchParams {
+            k: 10,
+            nprobe,
+            rerank: 40,
+            exact: false,
+        };
+        let mut i = 0;
+        g.bench_function(BenchmarkId::new("nprobe", nprobe), |b| {
+            b.iter(|| {
+                i = (i + 1) % queries.len();
+                snap.search_with(&queries[i], &p).expect("search")
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, commit_latency, flat_search, ivf_search);
 criterion_main!(benches);
