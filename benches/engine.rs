@@ -98,7 +98,7 @@ fn ivf_search(c: &mut Criterion) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut rng = Rng(3);
     let centers: Vec<f32> = (0..CLUSTERS * DIM).map(|_| rng.f32()).collect();
-    let mut point = |rng: &mut Rng| -> Vec<f32> {
+    let point = |rng: &mut Rng| -> Vec<f32> {
         let c = (strata::rng::splitmix64(&mut rng.0) % CLUSTERS as u64) as usize;
         (0..DIM)
             .map(|d| centers[c * DIM + d] + 0.3 * rng.f32())
