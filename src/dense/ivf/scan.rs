@@ -96,8 +96,9 @@ impl IvfPq {
     }
 
     /// Scans `queries` together, with the same results per query as [`IvfPq::scan`] (the same
-    /// candidates are offered or provably could not enter): the coarse scores of all queries
-    /// come from one pass over the centroids (`dot_f16_batch`), and each probed list's codes
+    /// candidates are offered or provably could not enter): the coarse scores of the queries
+    /// come from passes that read each int8 centroid once per four queries
+    /// (`Coarse::scores_batch`), and each probed list's codes
     /// are loaded once and scanned for every query that probes it, while they are in cache.
     /// `offer(query, approx, row)` returns that query's new threshold.
     pub fn scan_batch(
