@@ -10,7 +10,7 @@
 //! <q, c_l> ≈ scale[l] · (lo · Σⱼ codes[l][j] + step · Σⱼ u[j] · codes[l][j])
 //! ```
 //!
-//! where the last sum is `Kernels::dot_u7i8_many`. The query's rounding moves a score by at
+//! where the last sum is `Kernels::dot_u7i8_batch`. The query's rounding moves a score by at
 //! most `step/2 · Σⱼ|c_l[j]|`, which only matters for lists whose scores are that close at the
 //! `nprobe` cut-off. Compared with f16 centroids and float dot products this halves the bytes
 //! each query streams (`nlist · dim`) and replaces a convert and a multiply-add per value by a
@@ -127,40 +127,12 @@ impl Coarse {
         qb: &mut QueryBytes,
         out: &mut Vec<f32>,
     ) {
-        // The kernel reads rows of `q.len()` bytes: a query of another length is cut or padded
-        // with zeros to the centroids' dimension.
-        let padded;
-        let q = match q.get(..self.dim) {
-            Some(q) => q,
-            None => {
-                padded = q
-                    .iter()
-                    .copied()
-                    .chain(std::iter::repeat(0.0))
-                    .take(self.dim)
-                    .collect::<Vec<f32>>();
-                &padded
-            }
-        };
-        let (lo, step) = quantize_query(q, &mut qb.bytes);
-        let n = self.scales.len();
-        qb.dots.clear();
-        qb.dots.resize(n, 0);
-        (k.dot_u7i8_many)(&qb.bytes, &self.codes, &mut qb.dots);
-        out.clear();
-        out.extend(
-            self.scales
-                .iter()
-                .zip(&self.sums)
-                .zip(&qb.dots)
-                .zip(&self.norms)
-                .map(|(((&s, &sum), &dot), &norm)| self.score(metric, s, sum, norm, lo, step, dot)),
-        );
+        self.scores_batch(k, metric, &[q], qb, out);
     }
 
     /// [`Coarse::scores`] of several queries, with each centroid read once for every four
-    /// queries (`Kernels::dot_u7i8_batch`): `out[c · nq + j]` is query `j` against centroid `c`,
-    /// the same value `scores` gives.
+    /// queries (`Kernels::dot_u7i8_batch`): `out[j · nlist + c]` is query `j` against centroid
+    /// `c`, so each query's scores are one slice.
     pub(super) fn scores_batch(
         &self,
         k: &Kernels,
@@ -174,6 +146,8 @@ impl Coarse {
         qb.ranges.clear();
         let mut padded = Vec::new();
         for q in queries {
+            // The kernel reads rows of `dim` bytes: a query of another length is cut or padded
+            // with zeros to the centroids' dimension.
             let q = match q.get(..self.dim) {
                 Some(q) => q,
                 None => {
@@ -195,41 +169,28 @@ impl Coarse {
         qb.dots.resize(n * nq, 0);
         (k.dot_u7i8_batch)(&qb.bytes, nq, &self.codes, &mut qb.dots);
         out.clear();
-        for (((&s, &sum), &norm), dots) in self
-            .scales
-            .iter()
-            .zip(&self.sums)
-            .zip(&self.norms)
-            .zip(qb.dots.chunks_exact(nq.max(1)))
-        {
+        for (j, &(lo, step)) in qb.ranges.iter().enumerate() {
+            let dots = qb.dots.get(j..).unwrap_or_default().iter().step_by(nq);
             out.extend(
-                qb.ranges
+                self.scales
                     .iter()
+                    .zip(&self.sums)
+                    .zip(&self.norms)
                     .zip(dots)
-                    .map(|(&(lo, step), &dot)| self.score(metric, s, sum, norm, lo, step, dot)),
+                    .map(|(((&s, &sum), &norm), &dot)| score(metric, s, sum, norm, lo, step, dot)),
             );
         }
     }
+}
 
-    /// One centroid's approximate score from its integer dot product with the query bytes.
-    #[inline]
-    #[allow(clippy::too_many_arguments)]
-    fn score(
-        &self,
-        metric: Metric,
-        s: f32,
-        sum: i32,
-        norm: f32,
-        lo: f32,
-        step: f32,
-        dot: i32,
-    ) -> f32 {
-        let ip = s * (lo * sum as f32 + step * dot as f32);
-        if metric == Metric::L2 {
-            2.0 * ip - norm
-        } else {
-            ip
-        }
+/// One centroid's approximate score from its integer dot product with the query bytes.
+#[inline]
+fn score(metric: Metric, s: f32, sum: i32, norm: f32, lo: f32, step: f32, dot: i32) -> f32 {
+    let ip = s * (lo * sum as f32 + step * dot as f32);
+    if metric == Metric::L2 {
+        2.0 * ip - norm
+    } else {
+        ip
     }
 }
 
@@ -342,7 +303,7 @@ mod tests {
                     coarse.scores(k, metric, q, &mut qb, &mut one);
                     for (c, &v) in one.iter().enumerate() {
                         assert_eq!(
-                            batch[c * refs.len() + j].to_bits(),
+                            batch[j * 30 + c].to_bits(),
                             v.to_bits(),
                             "{} q {j} c {c}",
                             k.name

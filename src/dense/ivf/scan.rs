@@ -47,11 +47,7 @@ impl IvfPq {
         s.lut.resize(m * self.pq.ksub, 0.0);
         let shared_lut = !(self.residual && self.metric == Metric::L2);
         if shared_lut {
-            if self.metric == Metric::L2 {
-                self.pq.lut_l2(q, &mut s.lut);
-            } else {
-                self.pq.lut_ip(q, &mut s.lut);
-            }
+            self.shared_table(q, &mut s.lut);
         }
         let mut qlut =
             (self.pq.nbits == 4 && shared_lut).then(|| fastscan::quantize_lut(&s.lut, m));
@@ -122,7 +118,7 @@ impl IvfPq {
         let nq = queries.len();
         let nprobe = nprobe.clamp(1, self.nlist);
         let k = kernels::best();
-        // Coarse scores of every query, row-major by centroid.
+        // Coarse scores of every query, one slice of `nlist` per query.
         self.coarse.scores_batch(
             k,
             self.metric,
@@ -135,17 +131,8 @@ impl IvfPq {
         // Each query's best lists are scanned first, on their own and best first, so its
         // threshold is high before the shared pass; the rest are grouped by list.
         let mut seeds: Vec<(u32, u32, f32)> = Vec::with_capacity(nq * SEED_LISTS);
-        let mut scores = std::mem::take(&mut s.lut);
-        scores.resize(self.nlist, 0.0);
-        for qi in 0..nq {
-            for (l, slot) in scores.iter_mut().enumerate() {
-                *slot = s
-                    .centroid_scores
-                    .get(l * nq + qi)
-                    .copied()
-                    .unwrap_or(f32::NEG_INFINITY);
-            }
-            top_n(&scores, nprobe, &mut s.coarse);
+        for (qi, scores) in s.centroid_scores.chunks_exact(self.nlist).enumerate() {
+            top_n(scores, nprobe, &mut s.coarse);
             for (rank, &(c, l)) in s.coarse.iter().enumerate() {
                 if rank < SEED_LISTS {
                     seeds.push((qi as u32, l, c));
@@ -157,11 +144,7 @@ impl IvfPq {
         // Every query's table.
         s.luts.resize(nq * m * ksub, 0.0);
         for (q, lut) in queries.iter().zip(s.luts.chunks_exact_mut(m * ksub)) {
-            if self.metric == Metric::L2 {
-                self.pq.lut_l2(q, lut);
-            } else {
-                self.pq.lut_ip(q, lut);
-            }
+            self.shared_table(q, lut);
         }
         let qluts: Vec<fastscan::QuantizedLut> = if self.pq.nbits == 4 {
             s.luts
@@ -171,8 +154,6 @@ impl IvfPq {
         } else {
             Vec::new()
         };
-        scores.clear();
-        s.lut = scores;
         let mut thr = vec![f32::NEG_INFINITY; nq];
         let probes = std::mem::take(&mut s.probes);
         let lists = seeds.iter().map(|&(qi, l, c)| (l as usize, qi, c)).chain(
@@ -272,6 +253,15 @@ impl IvfPq {
                     *thr = offer(approx, row);
                 }
             }
+        }
+    }
+
+    /// The table of `q` that serves every list (all but L2 with residual codes).
+    fn shared_table(&self, q: &[f32], lut: &mut [f32]) {
+        if self.metric == Metric::L2 {
+            self.pq.lut_l2(q, lut);
+        } else {
+            self.pq.lut_ip(q, lut);
         }
     }
 

@@ -44,7 +44,6 @@ static AVX2: Kernels = Kernels {
     dot_f16_many,
     l2sq_f32_many,
     l2sq_f16_many,
-    dot_u7i8_many,
     dot_u7i8_batch,
     dot_f32_cross,
 };
@@ -71,7 +70,7 @@ const LINE: usize = 64;
 // ---------------------------------------------------------------------------------------------
 // Table entries: safe wrappers around the `#[target_feature]` kernels.
 //
-// SAFETY (for all eleven): these functions are private and referenced only by `AVX2`, which
+// SAFETY (for all ten): these functions are private and referenced only by `AVX2`, which
 // `kernels()` hands out only when avx2, fma and f16c were detected on this CPU, so the target
 // features the callee was compiled for are present. The callees take slices and never read
 // outside them.
@@ -115,11 +114,6 @@ fn l2sq_f32_many(q: &[f32], rows: &[f32], out: &mut [f32]) {
 fn l2sq_f16_many(q: &[f32], rows: &[f16], out: &mut [f32]) {
     // SAFETY: avx2+fma+f16c are present, see the note above these wrappers.
     unsafe { l2sq_f16_many_tf(q, rows, out) }
-}
-
-fn dot_u7i8_many(q: &[u8], rows: &[i8], out: &mut [i32]) {
-    // SAFETY: see the note above the table entries.
-    unsafe { dot_u7i8_many_tf(q, rows, out) }
 }
 
 fn dot_u7i8_batch(qs: &[u8], nq: usize, rows: &[i8], out: &mut [i32]) {
@@ -200,57 +194,6 @@ fn l2sq_f32_many_tf(q: &[f32], rows: &[f32], out: &mut [f32]) {
 #[target_feature(enable = "avx2,fma,f16c")]
 fn l2sq_f16_many_tf(q: &[f32], rows: &[f16], out: &mut [f32]) {
     many(q, rows, out, |q, row| l2sq_f16_tf(q, row));
-}
-
-/// 32 query bytes (masked to 7 bits) against 32 row bytes per step: `vpmaddubsw` multiplies
-/// unsigned by signed bytes and adds adjacent pairs into i16 lanes, which cannot saturate since
-/// `2 · 127 · 128 < 2¹⁵`; `vpmaddwd` by ones widens the pairs into i32 lanes. A row's last
-/// fewer-than-32 bytes go through a zero-padded copy. All of it is exact modulo 2³², as the
-/// scalar twin.
-#[target_feature(enable = "avx2,fma,f16c")]
-fn dot_u7i8_many_tf(q: &[u8], rows: &[i8], out: &mut [i32]) {
-    let dim = q.len();
-    if dim == 0 {
-        out.fill(0);
-        return;
-    }
-    let seven = _mm256_set1_epi8(0x7f);
-    let ones = _mm256_set1_epi16(1);
-    let (q32, q_tail) = q.as_chunks::<32>();
-    let qv: Vec<__m256i> = q32
-        .iter()
-        .map(|c| _mm256_and_si256(bytemuck::cast(*c), seven))
-        .collect();
-    let mut qt = [0u8; 32];
-    for (d, &s) in qt.iter_mut().zip(q_tail) {
-        *d = s & 0x7f;
-    }
-    let qt: __m256i = bytemuck::cast(qt);
-    let step = |acc: __m256i, a: __m256i, b: __m256i| {
-        _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), ones))
-    };
-    for (o, row) in out.iter_mut().zip(rows.chunks_exact(dim)) {
-        let (r32, r_tail) = row.as_chunks::<32>();
-        let mut acc0 = _mm256_setzero_si256();
-        let mut acc1 = _mm256_setzero_si256();
-        let (pairs_q, rest_q) = qv.as_chunks::<2>();
-        let (pairs_r, rest_r) = r32.as_chunks::<2>();
-        for ([a0, a1], [b0, b1]) in pairs_q.iter().zip(pairs_r) {
-            acc0 = step(acc0, *a0, bytemuck::cast(*b0));
-            acc1 = step(acc1, *a1, bytemuck::cast(*b1));
-        }
-        for (a, b) in rest_q.iter().zip(rest_r) {
-            acc0 = step(acc0, *a, bytemuck::cast(*b));
-        }
-        if !r_tail.is_empty() {
-            let mut rt = [0i8; 32];
-            for (d, &s) in rt.iter_mut().zip(r_tail) {
-                *d = s;
-            }
-            acc1 = step(acc1, qt, bytemuck::cast(rt));
-        }
-        *o = hsum_epi32(_mm256_add_epi32(acc0, acc1));
-    }
 }
 
 /// Rows of `a` and of `b` per register tile of [`dot_f32_cross_tf`].
@@ -375,8 +318,11 @@ const BATCH_QUERIES: usize = 4;
 
 /// Up to four queries per pass over the rows: each 32-byte chunk of a row is loaded once and
 /// multiplied into one accumulator per query (the query chunks come from L1), so the rows are
-/// streamed once per four queries. The arithmetic per query is that of [`dot_u7i8_many_tf`],
-/// so the integers are the same.
+/// streamed once per four queries. Per chunk, `vpmaddubsw` multiplies the query's unsigned
+/// bytes (masked to 7 bits) by the row's signed ones and adds adjacent pairs into i16 lanes,
+/// which cannot saturate since `2 · 127 · 128 < 2¹⁵`; `vpmaddwd` by ones widens the pairs into
+/// i32 lanes. A row's last fewer-than-32 bytes go through a zero-padded copy. All of it is
+/// exact modulo 2³², as the scalar twin.
 #[target_feature(enable = "avx2,fma,f16c")]
 fn dot_u7i8_batch_tf(qs: &[u8], nq: usize, rows: &[i8], out: &mut [i32]) {
     if nq == 0 {
@@ -440,9 +386,18 @@ fn batch_group<const Q: usize>(
         }
     };
     for (i, row) in rows.chunks_exact(dim).take(nrows).enumerate() {
+        // Two accumulator sets, even and odd chunks, so a lone query (Q = 1) still has two
+        // independent chains; integer addition makes the split invisible in the result.
         let mut acc = [_mm256_setzero_si256(); Q];
+        let mut acc_odd = [_mm256_setzero_si256(); Q];
         let (r32, r_tail) = row.as_chunks::<32>();
-        for (q, r) in q_whole.iter().zip(r32) {
+        let (q_pairs, q_rest) = q_whole.as_chunks::<2>();
+        let (r_pairs, r_rest) = r32.as_chunks::<2>();
+        for ([q0, q1], [r0, r1]) in q_pairs.iter().zip(r_pairs) {
+            step(&mut acc, q0, bytemuck::cast(*r0));
+            step(&mut acc_odd, q1, bytemuck::cast(*r1));
+        }
+        for (q, r) in q_rest.iter().zip(r_rest) {
             step(&mut acc, q, bytemuck::cast(*r));
         }
         if let Some(q) = q_tail.first() {
@@ -450,12 +405,12 @@ fn batch_group<const Q: usize>(
             for (d, &s) in rt.iter_mut().zip(r_tail) {
                 *d = s;
             }
-            step(&mut acc, q, bytemuck::cast(rt));
+            step(&mut acc_odd, q, bytemuck::cast(rt));
         }
         let base = i * nq + first;
         if let Some(o) = out.get_mut(base..base + Q) {
-            for (slot, a) in o.iter_mut().zip(acc) {
-                *slot = hsum_epi32(a);
+            for ((slot, a), b) in o.iter_mut().zip(acc).zip(acc_odd) {
+                *slot = hsum_epi32(_mm256_add_epi32(a, b));
             }
         }
     }

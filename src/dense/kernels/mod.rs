@@ -14,7 +14,7 @@
 //! - `tests.rs`: one suite run against every implementation in [`available()`], comparing with
 //!   an f64 reference across odd dimensions, plus property tests.
 //!
-//! The one integer kernel, `dot_u7i8_many`, is exact, so every implementation must return the
+//! The one integer kernel, `dot_u7i8_batch`, is exact, so every implementation must return the
 //! same values.
 //!
 //! Semantics shared by every float kernel:
@@ -65,17 +65,14 @@ pub struct Kernels {
     pub l2sq_f32_many: fn(&[f32], &[f32], &mut [f32]),
     /// As `dot_f32_many`, computing squared euclidean distances to f16 rows.
     pub l2sq_f16_many: fn(&[f32], &[f16], &mut [f32]),
-    /// `dot_u7i8_many(q, rows, out)`: integer inner products of a 7-bit query with signed
-    /// 8-bit rows, `out[i] = Σⱼ (q[j] & 0x7f) · rows[i·d + j]` with `d = q.len()`, added with
-    /// wrapping i32 arithmetic (exact for `d < 2¹⁷`), for every whole row that fits in both
-    /// `rows` and `out`. Query bytes are taken modulo 128. Every implementation returns the
-    /// same integers. Used by the coarse ranking of IVF lists over int8 centroids.
-    pub dot_u7i8_many: fn(&[u8], &[i8], &mut [i32]),
-    /// `dot_u7i8_batch(qs, nq, rows, out)`: `dot_u7i8_many` for `nq` queries of `d =
-    /// qs.len() / nq` bytes each (stored one after another) at once, each row read once for all
-    /// of them: `out[i·nq + j]` is query `j` against row `i`, for every whole row of `d` values
-    /// in `rows` whose `nq` slots fit in `out`. With `nq = 0` nothing is written; with `d = 0`
-    /// every slot of `out` is 0.
+    /// `dot_u7i8_batch(qs, nq, rows, out)`: integer inner products of `nq` 7-bit queries of
+    /// `d = qs.len() / nq` bytes each (stored one after another) with signed 8-bit rows,
+    /// `out[i·nq + j] = Σₜ (qs[j·d + t] & 0x7f) · rows[i·d + t]`, added with wrapping i32
+    /// arithmetic (exact for `d < 2¹⁷`), for every whole row of `d` values in `rows` whose `nq`
+    /// slots fit in `out`; each row is read once for all the queries. Query bytes are taken
+    /// modulo 128. With `nq = 0` nothing is written; with `d = 0` every slot of `out` is 0.
+    /// Every implementation returns the same integers. The coarse ranking of IVF lists over
+    /// int8 centroids (one query is a batch of one).
     pub dot_u7i8_batch: fn(&[u8], usize, &[i8], &mut [i32]),
     /// `dot_f32_cross(a, b, dim, out, stride)`: every inner product between the rows of `a` and
     /// the rows of `b` (`dim` values each): `out[i·stride + j] = ⟨a_i, b_j⟩`, for each whole row

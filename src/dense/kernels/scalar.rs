@@ -21,7 +21,6 @@ pub(super) static SCALAR: Kernels = Kernels {
     dot_f16_many,
     l2sq_f32_many,
     l2sq_f16_many,
-    dot_u7i8_many,
     dot_u7i8_batch,
     dot_f32_cross,
 };
@@ -132,21 +131,7 @@ pub(super) fn l2sq_f16_many(q: &[f32], rows: &[f16], out: &mut [f32]) {
     many(q, rows, out, l2sq_f16);
 }
 
-/// Integer inner products of a 7-bit query with int8 rows (see `Kernels::dot_u7i8_many`).
-pub(super) fn dot_u7i8_many(q: &[u8], rows: &[i8], out: &mut [i32]) {
-    let dim = q.len();
-    if dim == 0 {
-        out.fill(0);
-        return;
-    }
-    for (o, row) in out.iter_mut().zip(rows.chunks_exact(dim)) {
-        *o = q.iter().zip(row).fold(0i32, |s, (&a, &b)| {
-            s.wrapping_add(i32::from(a & 0x7f) * i32::from(b))
-        });
-    }
-}
-
-/// [`dot_u7i8_many`] for several queries at once (see `Kernels::dot_u7i8_batch`).
+/// Integer inner products of 7-bit queries with int8 rows (see `Kernels::dot_u7i8_batch`).
 pub(super) fn dot_u7i8_batch(qs: &[u8], nq: usize, rows: &[i8], out: &mut [i32]) {
     if nq == 0 {
         return;

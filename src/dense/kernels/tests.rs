@@ -457,8 +457,9 @@ fn naive_u7i8(q: &[u8], rows: &[i8], n_out: usize) -> Vec<i32> {
 fn check_u7i8(q: &[u8], rows: &[i8], n_out: usize) {
     let want = naive_u7i8(q, rows, n_out);
     for k in available() {
+        // One query is a batch of one.
         let mut got = vec![-1i32; n_out];
-        (k.dot_u7i8_many)(q, rows, &mut got);
+        (k.dot_u7i8_batch)(q, 1, rows, &mut got);
         assert_eq!(got, want, "{} d={} rows={}", k.name, q.len(), rows.len());
     }
 }
