@@ -111,6 +111,27 @@ struct Pass {
     offered: u64,
 }
 
+impl Pass {
+    /// An empty pass over `n` queries.
+    fn new(n: usize, wall_s: f64) -> Pass {
+        Pass {
+            hits: Vec::with_capacity(n),
+            ms: Vec::with_capacity(n),
+            wall_s,
+            disk_bytes: 0,
+            offered: 0,
+        }
+    }
+
+    /// Records one query's answer.
+    fn push(&mut self, hits: Vec<Hit>, ms: f64, stats: &QueryStats) {
+        self.hits.push(hits);
+        self.ms.push(ms);
+        self.disk_bytes += stats.disk_bytes;
+        self.offered += stats.offered;
+    }
+}
+
 /// One query's hits, its latency in milliseconds and its counters.
 type Answered = (Vec<Hit>, f64, QueryStats);
 
@@ -155,19 +176,10 @@ fn timed_pass(
     });
     let wall_s = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    let mut pass = Pass {
-        hits: Vec::with_capacity(queries.len()),
-        ms: Vec::with_capacity(queries.len()),
-        wall_s,
-        disk_bytes: 0,
-        offered: 0,
-    };
+    let mut pass = Pass::new(queries.len(), wall_s);
     for part in parts {
         for (hits, ms, stats) in part? {
-            pass.hits.push(hits);
-            pass.ms.push(ms);
-            pass.disk_bytes += stats.disk_bytes;
-            pass.offered += stats.offered;
+            pass.push(hits, ms, &stats);
         }
     }
     Ok(pass)
@@ -182,23 +194,14 @@ fn batched_pass(
     size: usize,
 ) -> CliResult<Pass> {
     let start = Instant::now();
-    let mut pass = Pass {
-        hits: Vec::with_capacity(queries.len()),
-        ms: Vec::with_capacity(queries.len()),
-        wall_s: 0.0,
-        disk_bytes: 0,
-        offered: 0,
-    };
+    let mut pass = Pass::new(queries.len(), 0.0);
     for chunk in queries.chunks(size.max(1)) {
         let refs: Vec<&[f32]> = chunk.iter().map(Vec::as_slice).collect();
         let t = Instant::now();
         let answers = snap.search_batch(&refs, params)?;
         let ms = t.elapsed().as_secs_f64() * 1e3 / chunk.len().max(1) as f64;
         for (hits, stats) in answers {
-            pass.hits.push(hits);
-            pass.ms.push(ms);
-            pass.disk_bytes += stats.disk_bytes;
-            pass.offered += stats.offered;
+            pass.push(hits, ms, &stats);
         }
     }
     pass.wall_s = start.elapsed().as_secs_f64();
