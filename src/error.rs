@@ -64,6 +64,14 @@ pub enum Error {
         /// The directory.
         path: String,
     },
+    /// `create` was pointed at a directory that holds files but no strata index: it refuses,
+    /// so that whatever is there (perhaps what is left of a damaged index) is never removed.
+    NotEmpty {
+        /// The directory.
+        path: String,
+        /// One of the names found there.
+        found: String,
+    },
     /// The index was written by a format version this build cannot read.
     UnsupportedVersion {
         /// The file.
@@ -135,6 +143,11 @@ impl fmt::Display for Error {
             ),
             Error::NotAnIndex { path } => write!(f, "{path} holds no strata index"),
             Error::AlreadyExists { path } => write!(f, "{path} already holds a strata index"),
+            Error::NotEmpty { path, found } => write!(
+                f,
+                "{path} is not empty (it holds {found}) and holds no strata index: \
+                 refusing to create an index there"
+            ),
             Error::UnsupportedVersion { file, found } => {
                 write!(
                     f,

@@ -29,13 +29,17 @@ pub fn checksum(bytes: &[u8]) -> u32 {
 /// The format versions this build knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FormatVersion {
-    /// The first format: manifest, flat vector, key and delete files.
+    /// The first format: manifest, flat vector, key and delete files, and the IVF-PQ,
+    /// inverted and stored components.
     V1 = 1,
+    /// The manifest carries the index's id (16 bytes after the next segment id), so recovery
+    /// can tell a manifest of another index from this one's. Other file kinds are unchanged.
+    V2 = 2,
 }
 
 impl FormatVersion {
     /// The version this build writes.
-    pub const CURRENT: FormatVersion = FormatVersion::V1;
+    pub const CURRENT: FormatVersion = FormatVersion::V2;
     /// The oldest version this build reads.
     pub const OLDEST_READABLE: FormatVersion = FormatVersion::V1;
 
@@ -43,6 +47,7 @@ impl FormatVersion {
     pub fn from_u16(v: u16) -> Option<FormatVersion> {
         match v {
             1 => Some(FormatVersion::V1),
+            2 => Some(FormatVersion::V2),
             _ => None,
         }
     }
@@ -69,6 +74,15 @@ pub enum FileKind {
 }
 
 impl FileKind {
+    /// The kinds written with a segment (generation 0), every one a segment may have.
+    pub const SEGMENT_FILES: [FileKind; 5] = [
+        FileKind::Vectors,
+        FileKind::Keys,
+        FileKind::Ivf,
+        FileKind::Inverted,
+        FileKind::Stored,
+    ];
+
     /// Maps a stored number to a kind.
     pub fn from_u16(v: u16) -> Option<FileKind> {
         match v {

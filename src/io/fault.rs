@@ -290,6 +290,12 @@ impl Directory for FaultDirectory {
     fn create(&self, name: &str) -> io::Result<Box<dyn FileWriter>> {
         let mut st = lock(&self.state);
         st.op(format!("create {name}"))?;
+        if st.names.contains_key(name) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{name}: already exists"),
+            ));
+        }
         let ino = st.inodes.len();
         st.inodes.push(Inode::default());
         st.names.insert(name.to_owned(), ino);

@@ -3,7 +3,17 @@
 use super::{Directory, FileBytes, FileWriter, LockGuard};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+
+/// Opens `path` for reading without following a link in its last component: a link planted
+/// under a name strata uses is never read through (the open fails with `ELOOP`).
+fn open_no_follow(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
 
 /// A directory on the local file system.
 #[derive(Debug, Clone)]
@@ -68,9 +78,13 @@ impl FileWriter for FsWriter {
     }
 }
 
+/// The writer lock: an `flock` on the lock file and one on the directory itself. The lock
+/// file keeps older builds out; the directory lock is what stays exclusive if someone removes
+/// or replaces the lock file by hand (a new `LOCK` would be a new inode, free to lock).
 #[derive(Debug)]
 struct FsLock {
     _file: File,
+    _dir: File,
 }
 
 impl LockGuard for FsLock {}
@@ -81,10 +95,13 @@ impl Directory for FsDirectory {
     }
 
     fn create(&self, name: &str) -> io::Result<Box<dyn FileWriter>> {
+        // create_new is O_CREAT | O_EXCL: it fails if the name exists in any form, a link
+        // included (O_EXCL never follows a link), so nothing is written outside the directory
+        // or over a file strata did not create.
         let file = OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(self.at(name))?;
         Ok(Box::new(FsWriter {
             file: io::BufWriter::with_capacity(1 << 20, file),
@@ -92,7 +109,9 @@ impl Directory for FsDirectory {
     }
 
     fn read(&self, name: &str) -> io::Result<FileBytes> {
-        let data = fs::read(self.at(name))?;
+        let mut file = open_no_follow(&self.at(name))?;
+        let mut data = Vec::new();
+        io::Read::read_to_end(&mut file, &mut data)?;
         Ok(FileBytes::copy_from(&data))
     }
 
@@ -100,7 +119,7 @@ impl Directory for FsDirectory {
         if !self.use_mmap {
             return self.read(name);
         }
-        super::mmap::map_file(&self.at(name))
+        super::mmap::map_file(open_no_follow(&self.at(name))?)
     }
 
     fn rename(&self, from: &str, to: &str) -> io::Result<()> {
@@ -115,7 +134,9 @@ impl Directory for FsDirectory {
         let mut out = Vec::new();
         for entry in fs::read_dir(&self.root)? {
             let entry = entry?;
-            if entry.file_type()?.is_file()
+            // Everything but directories: a link or other entry under a strata name must be
+            // visible to recovery, garbage collection and verification.
+            if !entry.file_type()?.is_dir()
                 && let Some(name) = entry.file_name().to_str()
             {
                 out.push(name.to_owned());
@@ -136,14 +157,24 @@ impl Directory for FsDirectory {
             .create(true)
             .truncate(false)
             .open(self.at(name))?;
+        // The directory first: it is the lock that cannot be sidestepped by removing `name`.
+        let dir = File::open(&self.root)?;
+        match dir.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
         match file.try_lock() {
-            Ok(()) => Ok(Some(Box::new(FsLock { _file: file }))),
+            Ok(()) => Ok(Some(Box::new(FsLock {
+                _file: file,
+                _dir: dir,
+            }))),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
             Err(std::fs::TryLockError::Error(e)) => Err(e),
         }
     }
 
     fn file_len(&self, name: &str) -> io::Result<u64> {
-        Ok(fs::metadata(self.at(name))?.len())
+        Ok(fs::symlink_metadata(self.at(name))?.len())
     }
 }

@@ -25,6 +25,13 @@ fn not_found(name: &str) -> io::Error {
     io::Error::new(io::ErrorKind::NotFound, format!("{name}: no such file"))
 }
 
+fn already_exists(name: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("{name}: already exists"),
+    )
+}
+
 impl MemDirectory {
     /// An empty directory.
     pub fn new() -> MemDirectory {
@@ -79,7 +86,11 @@ impl Directory for MemDirectory {
     }
 
     fn create(&self, name: &str) -> io::Result<Box<dyn FileWriter>> {
-        lock(&self.state).files.insert(name.to_owned(), Vec::new());
+        let mut st = lock(&self.state);
+        if st.files.contains_key(name) {
+            return Err(already_exists(name));
+        }
+        st.files.insert(name.to_owned(), Vec::new());
         Ok(Box::new(MemWriter {
             state: self.state.clone(),
             name: name.to_owned(),

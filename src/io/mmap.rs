@@ -6,7 +6,6 @@
 use super::FileBytes;
 use std::fs::File;
 use std::io;
-use std::path::Path;
 use std::sync::Arc;
 
 struct Mapped(memmap2::Mmap);
@@ -17,9 +16,9 @@ impl AsRef<[u8]> for Mapped {
     }
 }
 
-/// Maps the whole of `path` read-only. Empty files are read instead (a zero-length map fails).
-pub(crate) fn map_file(path: &Path) -> io::Result<FileBytes> {
-    let file = File::open(path)?;
+/// Maps the whole of the opened `file` read-only. Empty files are read instead (a zero-length
+/// map fails).
+pub(crate) fn map_file(file: File) -> io::Result<FileBytes> {
     if file.metadata()?.len() == 0 {
         return Ok(FileBytes::copy_from(&[]));
     }

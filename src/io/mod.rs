@@ -41,7 +41,9 @@ pub trait LockGuard: Send + Sync + fmt::Debug {}
 pub trait Directory: Send + Sync + fmt::Debug {
     /// Where this directory is, for messages.
     fn describe(&self) -> String;
-    /// Creates (or truncates) `name` for writing.
+    /// Creates `name` for writing. The name must not exist: an existing file, link or anything
+    /// else under that name fails with [`io::ErrorKind::AlreadyExists`], so strata never
+    /// writes through a link planted in its directory nor over a file it did not create.
     fn create(&self, name: &str) -> io::Result<Box<dyn FileWriter>>;
     /// Reads the whole of `name` into memory.
     fn read(&self, name: &str) -> io::Result<FileBytes>;
@@ -54,12 +56,17 @@ pub trait Directory: Send + Sync + fmt::Debug {
     fn rename(&self, from: &str, to: &str) -> io::Result<()>;
     /// Removes `name`.
     fn remove(&self, name: &str) -> io::Result<()>;
-    /// Lists the names in the directory.
+    /// Lists the names in the directory that are not directories: files, and also links and
+    /// other entries, so that recovery and verification see (and can remove) a link planted
+    /// under a name strata uses.
     fn list(&self) -> io::Result<Vec<String>>;
     /// Makes creates, renames and removes so far durable (fsync of the directory).
     fn sync_dir(&self) -> io::Result<()>;
-    /// Tries to take an exclusive lock on `name` (creating it if needed). `Ok(None)` means
-    /// another holder (this process or another) has it.
+    /// Tries to take the directory's exclusive writer lock, whose lock file is `name`
+    /// (created if needed). `Ok(None)` means another holder (this process or another) has it.
+    /// The lock must stay exclusive whatever happens to the name `name` afterwards (the file
+    /// system backend also locks the directory itself, so removing the lock file by hand does
+    /// not let a second writer in).
     fn try_lock(&self, name: &str) -> io::Result<Option<Box<dyn LockGuard>>>;
     /// Total size in bytes of `name`.
     fn file_len(&self, name: &str) -> io::Result<u64> {

@@ -40,7 +40,10 @@ enum Stored {
     F16(Vec<f16>),
 }
 
-/// Writes `bytes` to a new file `name` in chunks and fsyncs it; returns its reference.
+/// Writes `bytes` to a new file `name` in chunks and fsyncs it; returns its reference. On an
+/// error the partial file is removed (best effort), so a failed write (ENOSPC, EIO) does not
+/// hold on to the space it took until the next open. A name that already exists is an error
+/// and is left alone: it is not this write's.
 fn write_component(
     dir: &dyn Directory,
     name: &str,
@@ -51,11 +54,18 @@ fn write_component(
     let crc = crate::format::checksum(&body);
     let bytes = seal(kind, body);
     let mut w = dir.create(name).map_err(|e| Error::io("create", name, e))?;
-    for chunk in bytes.chunks(CHUNK) {
-        w.write_all(chunk)
-            .map_err(|e| Error::io("write", name, e))?;
+    let written = (|| {
+        for chunk in bytes.chunks(CHUNK) {
+            w.write_all(chunk)
+                .map_err(|e| Error::io("write", name, e))?;
+        }
+        w.sync().map_err(|e| Error::io("fsync", name, e))
+    })();
+    if let Err(e) = written {
+        drop(w);
+        let _ = dir.remove(name);
+        return Err(e);
     }
-    w.sync().map_err(|e| Error::io("fsync", name, e))?;
     Ok(ComponentRef {
         kind,
         generation,
@@ -68,6 +78,9 @@ fn write_component(
 /// Writes a new segment holding `rows` and returns what the manifest records of it. The
 /// inverted fields are built from the rows' text and sparse weights unless `inverted` gives
 /// them ready-made (a merge).
+///
+/// On an error every file this call wrote is removed (best effort): a failed commit leaves
+/// nothing of its segment behind.
 pub fn write_segment(
     dir: &dyn Directory,
     id: u64,
@@ -76,8 +89,33 @@ pub fn write_segment(
     inverted: Option<Vec<FieldBuild>>,
 ) -> Result<SegmentMeta> {
     let mut components = Vec::new();
+    let result = write_components(dir, id, schema, rows, inverted, &mut components);
+    if let Err(e) = result {
+        for c in &components {
+            let _ = dir.remove(&c.file);
+        }
+        return Err(e);
+    }
+    Ok(SegmentMeta {
+        id,
+        rows: rows.len() as u64,
+        components,
+        deletes: None,
+        deleted: 0,
+    })
+}
+
+/// The body of [`write_segment`]: pushes each component to `components` once written.
+fn write_components(
+    dir: &dyn Directory,
+    id: u64,
+    schema: &Schema,
+    rows: &[Row],
+    inverted: Option<Vec<FieldBuild>>,
+    components: &mut Vec<ComponentRef>,
+) -> Result<()> {
     if schema.dense_field().is_some() {
-        components.extend(write_vectors(dir, id, schema, rows)?);
+        write_vectors(dir, id, schema, rows, components)?;
     }
     let key_list: Vec<Key> = rows.iter().map(|r| r.key.clone()).collect();
     let keys_body = keys::encode(schema.key, &key_list);
@@ -114,13 +152,7 @@ pub fn write_segment(
         let name = file_name(id, FileKind::Stored, 0);
         components.push(write_component(dir, &name, FileKind::Stored, 0, body)?);
     }
-    Ok(SegmentMeta {
-        id,
-        rows: rows.len() as u64,
-        components,
-        deletes: None,
-        deleted: 0,
-    })
+    Ok(())
 }
 
 /// Writes the vectors component and, if the schema asks for it and the segment is big
@@ -130,7 +162,8 @@ fn write_vectors(
     id: u64,
     schema: &Schema,
     rows: &[Row],
-) -> Result<Vec<ComponentRef>> {
+    components: &mut Vec<ComponentRef>,
+) -> Result<()> {
     let (dim, metric, storage) = schema
         .dense_field()
         .ok_or_else(|| Error::Schema("no dense vector field".to_owned()))?;
@@ -180,8 +213,7 @@ fn write_vectors(
     };
     let body = vectors::encode(dim, rows.len(), view, &norms);
     let vec_name = file_name(id, FileKind::Vectors, 0);
-    let vec_ref = write_component(dir, &vec_name, FileKind::Vectors, 0, body)?;
-    let mut components = vec![vec_ref];
+    components.push(write_component(dir, &vec_name, FileKind::Vectors, 0, body)?);
     if let DenseIndex::IvfPq(p) = schema.dense_index()
         && rows.len() as u64 >= p.min_rows.max(MIN_IVF_ROWS)
     {
@@ -189,7 +221,7 @@ fn write_vectors(
         let name = file_name(id, FileKind::Ivf, 0);
         components.push(write_component(dir, &name, FileKind::Ivf, 0, ivf.encode())?);
     }
-    Ok(components)
+    Ok(())
 }
 
 /// Writes deletes generation `generation` for segment `id` of `rows` rows.

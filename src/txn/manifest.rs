@@ -6,7 +6,7 @@
 //! atomic rename of a fully written and synced `MANIFEST-<g>.tmp` to `MANIFEST-<g>`.
 
 use crate::error::{Error, Result};
-use crate::format::{ByteReader, ByteWriter, FileKind, seal, unseal};
+use crate::format::{ByteReader, ByteWriter, FileKind, FormatVersion, seal, unseal};
 use crate::io::Directory;
 use crate::schema::Schema;
 use crate::segment::{ComponentRef, SegmentMeta};
@@ -18,6 +18,9 @@ pub struct Manifest {
     pub generation: u64,
     /// The id the next new segment gets.
     pub next_segment_id: u64,
+    /// The index's id, drawn at random when the index is created (0: a format-1 manifest,
+    /// written before indexes had ids). Every manifest of one index carries the same id.
+    pub index_id: u128,
     /// The schema.
     pub schema: Schema,
     /// Live segments, oldest first.
@@ -77,6 +80,7 @@ impl Manifest {
         Manifest {
             generation: 1,
             next_segment_id: 1,
+            index_id: new_index_id(),
             schema,
             segments: Vec::new(),
         }
@@ -87,6 +91,8 @@ impl Manifest {
         let mut w = ByteWriter::new();
         w.u64(self.generation);
         w.u64(self.next_segment_id);
+        w.u64(self.index_id as u64);
+        w.u64((self.index_id >> 64) as u64);
         let mut s = ByteWriter::new();
         self.schema.encode(&mut s);
         w.bytes(&s.into_inner());
@@ -112,10 +118,21 @@ impl Manifest {
 
     /// Decodes and checks a manifest file (whole bytes, trailer included).
     pub fn decode(file: &str, bytes: &[u8]) -> Result<Manifest> {
-        let (body, _) = unseal(file, bytes, FileKind::Manifest, true)?;
+        let (body, trailer) = unseal(file, bytes, FileKind::Manifest, true)?;
         let mut r = ByteReader::new(file, body);
         let generation = r.u64("generation")?;
         let next_segment_id = r.u64("next segment id")?;
+        let index_id = if trailer.version >= FormatVersion::V2 {
+            let lo = r.u64("index id")?;
+            let hi = r.u64("index id")?;
+            let id = (u128::from(hi) << 64) | u128::from(lo);
+            if id == 0 {
+                return Err(r.corrupt("index id 0"));
+            }
+            id
+        } else {
+            0
+        };
         let schema_bytes = r.bytes("schema")?;
         let schema = Schema::decode(&mut ByteReader::new(file, schema_bytes))?;
         let n = r.len(33, "segment count")?;
@@ -161,6 +178,7 @@ impl Manifest {
         Ok(Manifest {
             generation,
             next_segment_id,
+            index_id,
             schema,
             segments,
         })
@@ -181,6 +199,23 @@ impl Manifest {
     }
 }
 
+/// A new random, non-zero index id (from the standard library's randomly keyed hasher, mixed
+/// with the time and the process id).
+pub fn new_index_id() -> u128 {
+    use std::hash::{BuildHasher, Hasher};
+    let half = |salt: u64| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(salt);
+        h.write_u32(std::process::id());
+        if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            h.write_u128(t.as_nanos());
+        }
+        h.finish()
+    };
+    let id = (u128::from(half(1)) << 64) | u128::from(half(2));
+    id.max(1)
+}
+
 /// Committed manifest generations present in `dir`, newest first.
 pub fn list_generations(dir: &dyn Directory) -> Result<Vec<u64>> {
     let names = dir
@@ -192,6 +227,41 @@ pub fn list_generations(dir: &dyn Directory) -> Result<Vec<u64>> {
         .collect();
     gens.sort_unstable_by(|a, b| b.cmp(a));
     Ok(gens)
+}
+
+/// Checks that `newest` belongs to the same index as every other committed manifest in `dir`
+/// (a manifest copied in from another index, with a higher generation, would otherwise be
+/// taken for this index's newest commit). Manifests that do not decode are left to the
+/// checks that read them. A format-1 manifest has no id (0): it may precede manifests with an
+/// id (the index was upgraded), never follow one.
+pub fn check_same_index(dir: &dyn Directory, newest: &Manifest) -> Result<()> {
+    for g in list_generations(dir)? {
+        if g == newest.generation {
+            continue;
+        }
+        let name = manifest_name(g);
+        let Ok(bytes) = dir.read(&name) else { continue };
+        let Ok(other) = Manifest::decode(&name, &bytes) else {
+            continue;
+        };
+        let foreign = match (newest.index_id, other.index_id) {
+            (_, 0) => false,
+            (0, _) => true,
+            (a, b) => a != b,
+        };
+        if foreign {
+            return Err(Error::corrupt(
+                manifest_name(newest.generation),
+                0,
+                format!(
+                    "belongs to another index (id {:032x}) than {name} (id {:032x}); \
+                     nothing was removed: move the manifest that is not this index's away",
+                    newest.index_id, other.index_id
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Loads the newest committed manifest.

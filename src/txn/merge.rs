@@ -11,7 +11,7 @@ use super::writer::{Shared, lock_state};
 use crate::error::Result;
 use crate::schema::Schema;
 use crate::segment::inverted::{FieldBuild, merge_field_into};
-use crate::segment::{Row, VectorsView, write_deletes, write_segment};
+use crate::segment::{Row, VectorsView, write_deletes};
 use crate::types::Vector;
 use crossbeam::channel::{Receiver, Sender, unbounded};
 use roaring::RoaringBitmap;
@@ -161,31 +161,9 @@ pub(crate) fn run_merge(shared: &Arc<Shared>, ids: &[u64]) -> Result<Option<u64>
     if sources.len() != ids.len() || sources.is_empty() {
         return Ok(None);
     }
-    let (new_id, schema) = {
-        let mut st = lock_state(&shared.state);
-        let id = st.manifest.next_segment_id;
-        st.manifest.next_segment_id += 1;
-        (id, st.manifest.schema.clone())
-    };
-    let dir = shared.dir.as_ref();
+    let new_id = shared.allocate_segment_id()?;
+    let schema = shared.schema.clone();
     let (rows, fields, map) = gather(&sources, &schema)?;
-    // Pin every file the new segment may get, so a commit's GC never removes one mid-merge.
-    let planned: Vec<String> = [
-        crate::format::FileKind::Vectors,
-        crate::format::FileKind::Keys,
-        crate::format::FileKind::Ivf,
-        crate::format::FileKind::Inverted,
-        crate::format::FileKind::Stored,
-    ]
-    .iter()
-    .map(|k| crate::segment::file_name(new_id, *k, 0))
-    .collect();
-    let _pins = shared.pins.pin(planned.clone());
-    let remove_all = |files: &[String]| {
-        for f in files {
-            let _ = dir.remove(f);
-        }
-    };
     if rows.is_empty() {
         // Everything was deleted: drop the sources without writing a segment.
         let mut st = lock_state(&shared.state);
@@ -197,16 +175,20 @@ pub(crate) fn run_merge(shared: &Arc<Shared>, ids: &[u64]) -> Result<Option<u64>
         }
         let mut m = st.manifest.clone();
         m.segments.retain(|s| !ids.contains(&s.id));
+        drop((snap, sources));
         shared.publish(&mut st, m, &[])?;
         return Ok(Some(st.manifest.generation));
     }
-    let mut meta = match write_segment(dir, new_id, &schema, &rows, Some(fields)) {
-        Ok(m) => m,
-        Err(e) => {
-            remove_all(&planned);
-            return Err(e);
+    // Written and verified without the writer mutex; pinned until committed.
+    let built = shared.build_segment(new_id, &rows, Some(fields))?;
+    let dir = shared.dir.as_ref();
+    let remove_all = |files: &[String]| {
+        for f in files {
+            let _ = dir.remove(f);
         }
     };
+    let planned: Vec<String> = built.meta.files().map(str::to_owned).collect();
+    let mut meta = built.meta.clone();
     let mut st = lock_state(&shared.state);
     if !ids
         .iter()
@@ -249,7 +231,7 @@ pub(crate) fn run_merge(shared: &Arc<Shared>, ids: &[u64]) -> Result<Option<u64>
             }
         }
     }
-    drop((snap, now));
+    drop((snap, now, sources));
     let pos = m
         .segments
         .iter()
@@ -258,9 +240,11 @@ pub(crate) fn run_merge(shared: &Arc<Shared>, ids: &[u64]) -> Result<Option<u64>
     m.segments.retain(|s| !ids.contains(&s.id));
     m.segments.insert(pos.min(m.segments.len()), meta);
     shared.publish(&mut st, m, &new_files)?;
+    drop(built);
+    let mut keymap = shared.keymap.write().unwrap_or_else(|p| p.into_inner());
     for (row, r) in rows.iter().enumerate() {
         if !late.contains(row as u32) {
-            st.keymap.insert(r.key.clone(), (new_id, row as u32));
+            keymap.insert(r.key.clone(), (new_id, row as u32));
         }
     }
     Ok(Some(st.manifest.generation))

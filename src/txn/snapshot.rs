@@ -15,21 +15,47 @@ use crate::segment::keys::KeyColumn;
 use crate::segment::{DeleteSet, Segment, SegmentMeta, VectorsView};
 use crate::txn::manifest::Manifest;
 use crate::types::{Hit, Key, Metric};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 
 /// Reference counts of files in use by live snapshots and in-flight merges.
+///
+/// The writer's table also collects garbage late: a file that garbage collection found
+/// unreferenced but pinned is marked obsolete, and removed when its last pin is dropped, so
+/// the files replaced by a commit or a merge do not stay on disk until the next commit or
+/// open just because a snapshot was alive at the time. A read-only reader's table never
+/// removes anything.
 #[derive(Debug, Default)]
 pub struct PinTable {
-    counts: Mutex<HashMap<String, usize>>,
+    state: Mutex<PinState>,
+    /// Where obsolete files are removed from (`None`: never remove).
+    dir: Option<Arc<dyn Directory>>,
+}
+
+#[derive(Debug, Default)]
+struct PinState {
+    counts: HashMap<String, usize>,
+    obsolete: HashSet<String>,
 }
 
 impl PinTable {
+    /// The writer's table: obsolete files are removed from `dir` when their last pin goes.
+    pub(crate) fn collecting(dir: Arc<dyn Directory>) -> PinTable {
+        PinTable {
+            state: Mutex::default(),
+            dir: Some(dir),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PinState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Pins `files` until the returned guard is dropped.
     pub fn pin(self: &Arc<Self>, files: Vec<String>) -> Pins {
-        let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = self.lock();
         for f in &files {
-            *c.entry(f.clone()).or_insert(0) += 1;
+            *st.counts.entry(f.clone()).or_insert(0) += 1;
         }
         Pins {
             table: self.clone(),
@@ -39,10 +65,24 @@ impl PinTable {
 
     /// Whether `file` is pinned.
     pub fn is_pinned(&self, file: &str) -> bool {
-        self.counts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(file)
+        self.lock().counts.contains_key(file)
+    }
+
+    /// For garbage collection of an unreferenced `file`: returns true if it is not pinned
+    /// (the caller removes it now); otherwise marks it obsolete, to be removed when its last
+    /// pin is dropped, and returns false. One step under the lock, so a pin dropped meanwhile
+    /// cannot leave the file behind.
+    pub(crate) fn release_or_defer(&self, file: &str) -> bool {
+        let mut st = self.lock();
+        if st.counts.contains_key(file) {
+            if self.dir.is_some() {
+                st.obsolete.insert(file.to_owned());
+            }
+            false
+        } else {
+            st.obsolete.remove(file);
+            true
+        }
     }
 }
 
@@ -55,13 +95,26 @@ pub struct Pins {
 
 impl Drop for Pins {
     fn drop(&mut self) {
-        let mut c = self.table.counts.lock().unwrap_or_else(|p| p.into_inner());
-        for f in &self.files {
-            if let Some(n) = c.get_mut(f) {
-                *n -= 1;
-                if *n == 0 {
-                    c.remove(f);
+        let mut reap = Vec::new();
+        {
+            let mut st = self.table.lock();
+            for f in &self.files {
+                if let Some(n) = st.counts.get_mut(f) {
+                    *n -= 1;
+                    if *n == 0 {
+                        st.counts.remove(f);
+                        if st.obsolete.remove(f) {
+                            reap.push(f.clone());
+                        }
+                    }
                 }
+            }
+        }
+        // Best effort: a file left behind (an I/O error) is removed by a later collection or
+        // by recovery. Removing a name keeps the data of open descriptors and maps alive.
+        if let Some(dir) = &self.table.dir {
+            for f in reap {
+                let _ = dir.remove(&f);
             }
         }
     }
@@ -76,7 +129,9 @@ pub struct SegmentCache {
 }
 
 impl SegmentCache {
-    fn segment(
+    /// The opened segment `meta` describes: from the cache, or opened (and every component
+    /// verified) now.
+    pub(crate) fn segment(
         &self,
         dir: &dyn Directory,
         meta: &SegmentMeta,

@@ -101,19 +101,30 @@ impl Default for IndexOptions {
 /// Where the live key of a document is: segment id and row.
 pub(crate) type Addr = (u64, u32);
 
+/// What the writer mutex guards: the committed manifest and the numbers the next commit
+/// takes. It is held only to check a commit against the current state, write its deletes and
+/// manifest and rename it; segments are built and verified before it is taken.
 pub(crate) struct WriterState {
     pub(crate) manifest: Manifest,
-    pub(crate) keymap: HashMap<Key, Addr>,
+    /// The next commit's generation. Never reused within a writer session, even after a
+    /// failed commit.
     pub(crate) next_generation: u64,
+    /// The next new segment's id; like generations, never reused within a session.
+    pub(crate) next_segment_id: u64,
 }
 
 /// State shared by the writer handle, its readers and the merge thread.
 pub(crate) struct Shared {
     pub(crate) dir: Arc<dyn Directory>,
+    /// The schema (fixed for the life of an index).
+    pub(crate) schema: Schema,
     pub(crate) state: Mutex<WriterState>,
+    /// Where each live key is. Written only while `state` is held (lock order: `state`, then
+    /// `keymap`); read on its own by a transaction checking a document.
+    pub(crate) keymap: RwLock<HashMap<Key, Addr>>,
     current: RwLock<Snapshot>,
     pub(crate) pins: Arc<PinTable>,
-    cache: SegmentCache,
+    pub(crate) cache: SegmentCache,
     poisoned: AtomicBool,
     pub(crate) options: IndexOptions,
 }
@@ -172,9 +183,55 @@ pub(crate) fn lock_state(m: &Mutex<WriterState>) -> MutexGuard<'_, WriterState> 
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// `n + 1`, or `Error::Corrupt` naming the manifest when a number read from disk has no
+/// successor (a checksum-valid manifest claiming `u64::MAX`): committing past it would write
+/// a manifest that cannot be read back.
+pub(crate) fn successor(n: u64, what: &str, generation: u64) -> Result<u64> {
+    n.checked_add(1).ok_or_else(|| {
+        Error::corrupt(
+            manifest_name(generation),
+            0,
+            format!("{what} {n} has no successor: the index cannot take another commit"),
+        )
+    })
+}
+
+/// Refuses to create an index where anything but a lock file already is.
+fn check_empty(dir: &dyn Directory) -> Result<()> {
+    let names = dir
+        .list()
+        .map_err(|e| Error::io("list", dir.describe(), e))?;
+    match names.into_iter().find(|n| n != LOCK_FILE) {
+        Some(found) => Err(Error::NotEmpty {
+            path: dir.describe(),
+            found,
+        }),
+        None => Ok(()),
+    }
+}
+
 impl Index {
     /// Creates a new index in the directory at `path` (created if missing).
     pub fn create(path: impl AsRef<Path>, schema: Schema) -> Result<Index> {
+        // Directories inside are invisible to `Directory::list`: look for any entry at all. (A
+        // directory holding an index is left to `create_in`, which says so.)
+        if let Ok(entries) = std::fs::read_dir(path.as_ref()) {
+            let names: Vec<String> = entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            let is_index = names
+                .iter()
+                .any(|n| manifest::parse_manifest_name(n).is_some());
+            if let Some(found) = names.into_iter().find(|n| n != LOCK_FILE)
+                && !is_index
+            {
+                return Err(Error::NotEmpty {
+                    path: Error::path_string(path.as_ref()),
+                    found,
+                });
+            }
+        }
         let dir = FsDirectory::open(path.as_ref())
             .map_err(|e| Error::io("create directory", Error::path_string(path.as_ref()), e))?;
         Index::create_in(Arc::new(dir), schema, IndexOptions::default())
@@ -201,6 +258,7 @@ impl Index {
                 path: dir.describe(),
             });
         }
+        check_empty(dir.as_ref())?;
         let m = Manifest::empty(schema);
         let name = manifest_name(m.generation);
         let tmp = format!("{name}.tmp");
@@ -219,15 +277,46 @@ impl Index {
         Index::start(dir, options, lock)
     }
 
-    /// Recovery: load the newest manifest, remove what no manifest refers to, open segments.
+    /// Recovery: load the newest manifest, check that it is this index's and that every file
+    /// it names is there, whole and unchanged (by opening its snapshot), and only then remove
+    /// what it does not refer to. Nothing is removed when any check fails.
     fn start(
         dir: Arc<dyn Directory>,
         options: IndexOptions,
         lock: Box<dyn LockGuard>,
     ) -> Result<Index> {
-        let m = manifest::load_newest(dir.as_ref())?.ok_or_else(|| Error::NotAnIndex {
+        let mut m = manifest::load_newest(dir.as_ref())?.ok_or_else(|| Error::NotAnIndex {
             path: dir.describe(),
         })?;
+        manifest::check_same_index(dir.as_ref(), &m)?;
+        let pins = Arc::new(PinTable::collecting(dir.clone()));
+        let cache = SegmentCache::default();
+        let snap = Snapshot::open(dir.as_ref(), &m, &cache, &pins).map_err(|e| match e {
+            Error::Io { op, path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+                Error::corrupt(
+                    manifest_name(m.generation),
+                    0,
+                    format!("names {path}, which is missing ({op}: {source}); nothing was removed"),
+                )
+            }
+            other => other,
+        })?;
+        let mut keymap = HashMap::with_capacity(snap.num_docs() as usize);
+        let mut dup = None;
+        snap.for_each_live(|key, seg, row| {
+            if keymap.insert(key.clone(), (seg.meta.id, row)).is_some() {
+                dup = Some((key.clone(), seg.meta.id));
+            }
+        });
+        if let Some((key, id)) = dup {
+            return Err(Error::corrupt(
+                crate::segment::file_name(id, crate::format::FileKind::Keys, 0),
+                0,
+                format!("key {key} is live twice"),
+            ));
+        }
+        let next_generation = successor(m.generation, "generation", m.generation)?;
+        let next_segment_id = m.next_segment_id;
         // The newest manifest's name may not be durable yet (a crash, or a failed directory
         // fsync, right after its rename): make it durable before removing anything it
         // supersedes, or a crash during recovery could leave no manifest at all.
@@ -249,31 +338,20 @@ impl Index {
             dir.sync_dir()
                 .map_err(|e| Error::io("fsync", dir.describe(), e))?;
         }
-        let pins = Arc::new(PinTable::default());
-        let cache = SegmentCache::default();
-        let snap = Snapshot::open(dir.as_ref(), &m, &cache, &pins)?;
-        let mut keymap = HashMap::with_capacity(snap.num_docs() as usize);
-        let mut dup = None;
-        snap.for_each_live(|key, seg, row| {
-            if keymap.insert(key.clone(), (seg.meta.id, row)).is_some() {
-                dup = Some((key.clone(), seg.meta.id));
-            }
-        });
-        if let Some((key, id)) = dup {
-            return Err(Error::corrupt(
-                crate::segment::file_name(id, crate::format::FileKind::Keys, 0),
-                0,
-                format!("key {key} is live twice"),
-            ));
+        if m.index_id == 0 {
+            // A format-1 index: it gets an id with its next commit.
+            m.index_id = manifest::new_index_id();
         }
-        let next_generation = m.generation + 1;
+        let schema = m.schema.clone();
         let shared = Arc::new(Shared {
             dir,
+            schema,
             state: Mutex::new(WriterState {
                 manifest: m,
-                keymap,
                 next_generation,
+                next_segment_id,
             }),
+            keymap: RwLock::new(keymap),
             current: RwLock::new(snap),
             pins,
             cache,
@@ -313,7 +391,7 @@ impl Index {
 
     /// The schema.
     pub fn schema(&self) -> Schema {
-        lock_state(&self.shared.state).manifest.schema.clone()
+        self.shared.schema.clone()
     }
 
     /// The storage directory.
@@ -383,11 +461,59 @@ impl Shared {
             .clone()
     }
 
+    /// Whether `key` is live in the newest commit.
+    pub(crate) fn is_live(&self, key: &Key) -> bool {
+        self.keymap
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(key)
+    }
+
     pub(crate) fn check_poisoned(&self) -> Result<()> {
         if self.poisoned.load(Ordering::Acquire) {
             Err(Error::Poisoned)
         } else {
             Ok(())
+        }
+    }
+
+    /// Takes the next segment id (never reused within this writer session).
+    pub(crate) fn allocate_segment_id(&self) -> Result<u64> {
+        let mut st = lock_state(&self.state);
+        let id = st.next_segment_id;
+        st.next_segment_id = successor(id, "next segment id", st.manifest.generation)?;
+        Ok(id)
+    }
+
+    /// Writes a new segment `id` of `rows` and verifies it by opening it into the segment
+    /// cache (reading back every component and its checksum), all without the writer mutex.
+    /// The returned pins keep garbage collection away from its files until it is committed,
+    /// and the returned segment keeps it in the cache so the commit does not open it again.
+    pub(crate) fn build_segment(
+        &self,
+        id: u64,
+        rows: &[Row],
+        inverted: Option<Vec<crate::segment::inverted::FieldBuild>>,
+    ) -> Result<BuiltSegment> {
+        let dir = self.dir.as_ref();
+        let planned: Vec<String> = crate::format::FileKind::SEGMENT_FILES
+            .iter()
+            .map(|k| crate::segment::file_name(id, *k, 0))
+            .collect();
+        let pins = self.pins.pin(planned);
+        let meta = write_segment(dir, id, &self.schema, rows, inverted)?;
+        match self.cache.segment(dir, &meta, &self.schema) {
+            Ok(segment) => Ok(BuiltSegment {
+                meta,
+                _segment: segment,
+                _pins: pins,
+            }),
+            Err(e) => {
+                for f in meta.files() {
+                    let _ = dir.remove(f);
+                }
+                Err(e)
+            }
         }
     }
 
@@ -404,15 +530,18 @@ impl Shared {
         self.check_poisoned()?;
         let dir = self.dir.as_ref();
         m.generation = st.next_generation;
-        st.next_generation += 1;
+        m.next_segment_id = st.next_segment_id;
+        m.index_id = st.manifest.index_id;
         let name = manifest_name(m.generation);
         let tmp = format!("{name}.tmp");
-        let before_rename = (|| -> Result<()> {
-            dir.sync_dir()
-                .map_err(|e| Error::io("fsync", dir.describe(), e))?;
-            write_file_synced(dir, &tmp, &m.to_file_bytes())
-                .map_err(|e| Error::io("write", &tmp, e))
-        })();
+        let before_rename =
+            successor(m.generation, "generation", st.manifest.generation).and_then(|next| {
+                st.next_generation = next;
+                dir.sync_dir()
+                    .map_err(|e| Error::io("fsync", dir.describe(), e))?;
+                write_file_synced(dir, &tmp, &m.to_file_bytes())
+                    .map_err(|e| Error::io("write", &tmp, e))
+            });
         if let Err(e) = before_rename {
             for f in new_files.iter().chain(std::iter::once(&tmp)) {
                 let _ = dir.remove(f);
@@ -429,7 +558,13 @@ impl Shared {
         match after {
             Ok(snap) => {
                 st.manifest = m;
-                *self.current.write().unwrap_or_else(|p| p.into_inner()) = snap.clone();
+                let old = std::mem::replace(
+                    &mut *self.current.write().unwrap_or_else(|p| p.into_inner()),
+                    snap.clone(),
+                );
+                // The replaced snapshot's pins go before collecting, so what only it used
+                // goes now.
+                drop(old);
                 // Garbage collection is best effort: a leftover file is removed on next open.
                 let _ = self.gc(&st.manifest);
                 Ok(snap)
@@ -441,7 +576,8 @@ impl Shared {
         }
     }
 
-    /// Removes strata files that neither `m` nor a pin refers to. Returns how many.
+    /// Removes strata files that `m` does not refer to: now if no snapshot pins them, else
+    /// when the last pin goes. Returns how many were removed now.
     pub(crate) fn gc(&self, m: &Manifest) -> Result<usize> {
         let keep: HashSet<String> = m.files().into_iter().collect();
         let names = self
@@ -450,7 +586,7 @@ impl Shared {
             .map_err(|e| Error::io("list", self.dir.describe(), e))?;
         let mut n = 0;
         for name in names {
-            if is_strata_file(&name) && !keep.contains(&name) && !self.pins.is_pinned(&name) {
+            if is_strata_file(&name) && !keep.contains(&name) && self.pins.release_or_defer(&name) {
                 self.dir
                     .remove(&name)
                     .map_err(|e| Error::io("remove", &name, e))?;
@@ -459,6 +595,13 @@ impl Shared {
         }
         Ok(n)
     }
+}
+
+/// A segment written and verified, not yet committed.
+pub(crate) struct BuiltSegment {
+    pub(crate) meta: crate::segment::SegmentMeta,
+    _segment: Arc<crate::segment::Segment>,
+    _pins: super::snapshot::Pins,
 }
 
 /// A write transaction: buffered adds and deletes that become visible atomically at
@@ -474,8 +617,7 @@ impl WriteTxn<'_> {
     /// Checks `doc` against the schema and the transaction; returns its text by field
     /// position.
     fn check(&self, doc: &Document) -> Result<Vec<(u16, String)>> {
-        let st = lock_state(&self.index.shared.state);
-        let schema = &st.manifest.schema;
+        let schema = &self.index.shared.schema;
         if doc.key.kind() != schema.key {
             return Err(Error::Schema(format!(
                 "key {} is {:?}, the index uses {:?} keys",
@@ -542,7 +684,7 @@ impl WriteTxn<'_> {
                 format!("duplicate key {} in one transaction", doc.key),
             ));
         }
-        if st.keymap.contains_key(&doc.key) && !self.deletes.contains(&doc.key) {
+        if self.index.shared.is_live(&doc.key) && !self.deletes.contains(&doc.key) {
             return Err(Error::InvalidArgument(format!(
                 "key {} already exists; use upsert to replace it",
                 doc.key
@@ -573,9 +715,7 @@ impl WriteTxn<'_> {
             }
             return Ok(true);
         }
-        let live = lock_state(&self.index.shared.state)
-            .keymap
-            .contains_key(key);
+        let live = self.index.shared.is_live(key);
         Ok(live && self.deletes.insert(key.clone()))
     }
 
@@ -597,15 +737,8 @@ impl WriteTxn<'_> {
     /// generation (unchanged if the transaction was empty).
     pub fn commit(self) -> Result<u64> {
         let shared = self.index.shared.clone();
-        let gen_ = {
-            let mut st = lock_state(&shared.state);
-            commit_changes(
-                &shared,
-                &mut st,
-                self.adds.into_iter().flatten().collect(),
-                self.deletes,
-            )?
-        };
+        let adds: Vec<Row> = self.adds.into_iter().flatten().collect();
+        let gen_ = commit_changes(&shared, adds, self.deletes)?;
         if let Some(m) = &self.index.merger {
             m.nudge();
         }
@@ -613,26 +746,37 @@ impl WriteTxn<'_> {
     }
 }
 
-fn commit_changes(
-    shared: &Shared,
-    st: &mut WriterState,
-    adds: Vec<Row>,
-    deletes: HashSet<Key>,
-) -> Result<u64> {
+/// The commit of a transaction: the new segment is built and verified first, without the
+/// writer mutex; then, holding it, the deletes are written against the current state and the
+/// manifest is published.
+fn commit_changes(shared: &Shared, adds: Vec<Row>, deletes: HashSet<Key>) -> Result<u64> {
     shared.check_poisoned()?;
     if adds.is_empty() && deletes.is_empty() {
-        return Ok(st.manifest.generation);
+        return Ok(lock_state(&shared.state).manifest.generation);
     }
+    let built = if adds.is_empty() {
+        None
+    } else {
+        let id = shared.allocate_segment_id()?;
+        Some(shared.build_segment(id, &adds, None)?)
+    };
+    let mut st = lock_state(&shared.state);
     let dir = shared.dir.as_ref();
     let snap = shared.snapshot();
     let mut m = st.manifest.clone();
     let gen_ = st.next_generation;
-    let mut new_files = Vec::new();
+    let mut new_files: Vec<String> = built
+        .iter()
+        .flat_map(|b| b.meta.files().map(str::to_owned))
+        .collect();
     let result = (|| -> Result<()> {
         let mut per_seg: BTreeMap<u64, Vec<u32>> = BTreeMap::new();
-        for key in &deletes {
-            if let Some(&(seg, row)) = st.keymap.get(key) {
-                per_seg.entry(seg).or_default().push(row);
+        {
+            let keymap = shared.keymap.read().unwrap_or_else(|p| p.into_inner());
+            for key in &deletes {
+                if let Some(&(seg, row)) = keymap.get(key) {
+                    per_seg.entry(seg).or_default().push(row);
+                }
             }
         }
         for (seg_id, rows) in per_seg {
@@ -658,12 +802,8 @@ fn commit_changes(
             meta.deleted = bitmap.len();
             meta.deletes = Some(c);
         }
-        if !adds.is_empty() {
-            let id = m.next_segment_id;
-            m.next_segment_id += 1;
-            let meta = write_segment(dir, id, &m.schema, &adds, None)?;
-            new_files.extend(meta.files().map(str::to_owned));
-            m.segments.push(meta);
+        if let Some(b) = &built {
+            m.segments.push(b.meta.clone());
         }
         Ok(())
     })();
@@ -675,15 +815,19 @@ fn commit_changes(
         }
         return Err(e);
     }
-    shared.publish(st, m, &new_files)?;
+    shared.publish(&mut st, m, &new_files)?;
+    let mut keymap = shared.keymap.write().unwrap_or_else(|p| p.into_inner());
     for key in &deletes {
-        st.keymap.remove(key);
+        keymap.remove(key);
     }
-    if let Some(seg) = st.manifest.segments.last().filter(|_| !adds.is_empty()) {
-        let id = seg.id;
+    if let Some(b) = &built {
+        let id = b.meta.id;
         for (row, r) in adds.iter().enumerate() {
-            st.keymap.insert(r.key.clone(), (id, row as u32));
+            keymap.insert(r.key.clone(), (id, row as u32));
         }
     }
     Ok(st.manifest.generation)
 }
+
+#[cfg(test)]
+mod tests;
