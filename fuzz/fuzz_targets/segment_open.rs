@@ -448,6 +448,7 @@ fn bundle(data: &[u8]) {
     let m = Manifest {
         generation: 1,
         next_segment_id: id + 1,
+        index_id: 1,
         schema,
         segments: vec![meta.clone()],
     };
