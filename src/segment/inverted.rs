@@ -12,7 +12,7 @@
 //! | bytes | field |
 //! |---|---|
 //! | 4 | number of fields F |
-//! | F × 68 | field headers: field position u16, kind u8 (1 text, 2 sparse), impact bits u8, scale f32, docs with the field u64, total length u64, then (offset u64, length u64) of the lengths, dictionary and postings sections |
+//! | F × 72 | field headers: field position u16, kind u8 (1 text, 2 sparse), impact bits u8, scale f32, docs with the field u64, total length u64, then (offset u64, length u64) of the lengths, dictionary and postings sections |
 //! | … | the sections |
 
 use crate::error::{Error, Result};
