@@ -86,6 +86,22 @@ impl PinTable {
     }
 }
 
+impl PinTable {
+    /// Clears the obsolete mark of every file in `files` (the files of a manifest just
+    /// committed). A segment written by one commit can be seen, unreferenced and pinned, by
+    /// the garbage collection of another commit that published first; once its own commit
+    /// names it, it must never be removed when its pins go.
+    pub(crate) fn unmark(&self, files: &[String]) {
+        let mut st = self.lock();
+        if st.obsolete.is_empty() {
+            return;
+        }
+        for f in files {
+            st.obsolete.remove(f);
+        }
+    }
+}
+
 /// Files pinned by one holder.
 #[derive(Debug)]
 pub struct Pins {

@@ -557,6 +557,7 @@ impl Shared {
         })();
         match after {
             Ok(snap) => {
+                self.pins.unmark(&m.files());
                 st.manifest = m;
                 let old = std::mem::replace(
                     &mut *self.current.write().unwrap_or_else(|p| p.into_inner()),

@@ -133,3 +133,81 @@ fn segments_are_built_and_verified_outside_the_writer_mutex() {
     );
     assert_eq!(index.snapshot().num_docs(), 147);
 }
+
+/// Runs a merge of segments 1 and 2 from inside another commit's segment build, right after
+/// that build wrote its first file: the merge's garbage collection sees the unfinished
+/// segment's file unreferenced and pinned.
+#[derive(Debug)]
+struct MergeMidBuild {
+    inner: MemDirectory,
+    shared: OnceLock<Weak<Shared>>,
+    trigger: String,
+    fired: std::sync::atomic::AtomicBool,
+}
+
+impl Directory for MergeMidBuild {
+    fn describe(&self) -> String {
+        "<merge mid build>".into()
+    }
+    fn create(&self, name: &str) -> std::io::Result<Box<dyn FileWriter>> {
+        if name == self.trigger && !self.fired.swap(true, Ordering::SeqCst) {
+            let shared = self.shared.get().and_then(Weak::upgrade).unwrap();
+            let merged = super::super::merge::run_merge(&shared, &[1, 2]).unwrap();
+            assert!(merged.is_some());
+        }
+        self.inner.create(name)
+    }
+    fn read(&self, name: &str) -> std::io::Result<FileBytes> {
+        self.inner.read(name)
+    }
+    fn rename(&self, from: &str, to: &str) -> std::io::Result<()> {
+        self.inner.rename(from, to)
+    }
+    fn remove(&self, name: &str) -> std::io::Result<()> {
+        self.inner.remove(name)
+    }
+    fn list(&self) -> std::io::Result<Vec<String>> {
+        self.inner.list()
+    }
+    fn sync_dir(&self) -> std::io::Result<()> {
+        self.inner.sync_dir()
+    }
+    fn try_lock(&self, name: &str) -> std::io::Result<Option<Box<dyn LockGuard>>> {
+        self.inner.try_lock(name)
+    }
+}
+
+#[test]
+fn a_segment_seen_as_garbage_while_it_was_built_is_kept_once_committed() {
+    let mem = MemDirectory::new();
+    let dir = Arc::new(MergeMidBuild {
+        inner: mem.clone(),
+        shared: OnceLock::new(),
+        trigger: crate::segment::file_name(3, crate::format::FileKind::Keys, 0),
+        fired: Default::default(),
+    });
+    let options = IndexOptions {
+        background_merges: false,
+        ..IndexOptions::default()
+    };
+    let schema = Schema::dense(KeyKind::U64, 8, Metric::Dot);
+    let plain = |k: u64| Document::new(k, doc(k).vector.unwrap());
+    let mut index = Index::create_in(dir.clone(), schema, options.clone()).unwrap();
+    let _ = dir.shared.set(Arc::downgrade(&index.shared));
+    for batch in 0..3u64 {
+        let mut txn = index.begin();
+        for k in batch * 10..batch * 10 + 10 {
+            txn.add(plain(k)).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    assert!(dir.fired.load(Ordering::SeqCst), "the merge did not run");
+    drop(index);
+    let vec3 = crate::segment::file_name(3, crate::format::FileKind::Vectors, 0);
+    assert!(
+        mem.list().unwrap().contains(&vec3),
+        "a committed file was removed"
+    );
+    let index = Index::open_in(Arc::new(mem), options).unwrap();
+    assert_eq!(index.snapshot().num_docs(), 30);
+}
