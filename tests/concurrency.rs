@@ -1,17 +1,74 @@
-//! Readers search in several threads while a writer commits and background merges run;
-//! every result equals brute force over the model of the snapshot it came from.
+//! Readers in several threads check snapshots while a writer commits, merges (explicitly and
+//! in the background) and collects garbage.
+//!
+//! Deterministic by construction: after each step the writer hands the model of the index's
+//! content to every reader and waits until each has checked its newest snapshot against it;
+//! nothing depends on how threads are scheduled. Readers also keep every snapshot they took
+//! and, while the writer goes on, re-check the old ones against the models they were taken
+//! at, so later commits, merges and garbage collection must never disturb a live snapshot.
 
 mod common;
 use common::*;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use strata::io::{Directory, MemDirectory};
-use strata::{Document, Index, IndexOptions, Key, MergePolicy, Metric};
+use std::sync::Arc;
+use std::sync::mpsc;
+use strata::io::{Directory, FsDirectory};
+use strata::{Index, IndexOptions, Key, MergePolicy, Metric, Snapshot};
+
+const READERS: u64 = 3;
+const ROUNDS: u64 = 30;
+
+/// What the writer hands to the readers: the generation it just reached and the content model
+/// of the index at it (merges and garbage collection keep the content).
+type Step = (u64, Arc<Model>);
+
+/// A reader thread: for every step, checks the newest snapshot, acknowledges, then re-checks
+/// the snapshots of earlier steps; at the end re-checks them all once more. Returns how many
+/// snapshot checks it made.
+fn reader(
+    reader: strata::Reader,
+    steps: mpsc::Receiver<Step>,
+    acks: mpsc::Sender<u64>,
+    seed: u64,
+) -> usize {
+    let mut rng = Rng(seed);
+    let mut kept: Vec<(Snapshot, Arc<Model>)> = Vec::new();
+    let mut checks = 0;
+    while let Ok((generation, model)) = steps.recv() {
+        let queries: Vec<Vec<f32>> = (0..2).map(|_| rng.vector(DIM)).collect();
+        let snap = reader.snapshot();
+        assert!(
+            snap.generation() >= generation,
+            "snapshot {} is older than the handed-over generation {generation}",
+            snap.generation()
+        );
+        check_snapshot(&snap, &model, &queries, &format!("generation {generation}"));
+        acks.send(seed).unwrap();
+        // The writer goes on meanwhile; every kept snapshot must still show its own state.
+        for (old, old_model) in &kept {
+            check_vectors(
+                old,
+                old_model,
+                &queries[..1],
+                &format!("kept snapshot {}", old.generation()),
+            );
+            checks += 1;
+        }
+        kept.push((snap, model));
+        checks += 1;
+    }
+    // After the last step: every kept snapshot in full, stored text included.
+    for (old, old_model) in &kept {
+        let what = format!("kept snapshot {} at the end", old.generation());
+        check_snapshot(old, old_model, &[rng.vector(DIM)], &what);
+        checks += 1;
+    }
+    checks
+}
 
 #[test]
 fn readers_see_consistent_snapshots_while_writer_commits_and_merges() {
-    let dir: Arc<dyn Directory> = Arc::new(MemDirectory::new());
+    let tmp = tempfile::tempdir().unwrap();
+    let dir: Arc<dyn Directory> = Arc::new(FsDirectory::open(tmp.path()).unwrap());
     let options = IndexOptions {
         background_merges: true,
         merge_policy: MergePolicy {
@@ -21,83 +78,68 @@ fn readers_see_consistent_snapshots_while_writer_commits_and_merges() {
         },
         lock_timeout: None,
     };
-    let mut index = Index::create_in(dir, schema(Metric::Dot), options).unwrap();
-    let reader = index.reader();
-    // Content models of every state a writer commit produced (merges keep content).
-    let models: Arc<Mutex<Vec<Model>>> = Arc::new(Mutex::new(vec![Model::new()]));
-    let done = Arc::new(AtomicBool::new(false));
-    let checks = Arc::new(Mutex::new(0usize));
+    let mut index = Index::create_in(dir, schema_text(Metric::Dot), options).unwrap();
+    let (ack_tx, ack_rx) = mpsc::channel();
+    let mut senders = Vec::new();
     let mut handles = Vec::new();
-    for t in 0..3u64 {
-        let (reader, models, done, checks) =
-            (reader.clone(), models.clone(), done.clone(), checks.clone());
-        handles.push(std::thread::spawn(move || {
-            let mut rng = Rng(100 + t);
-            let mut seen: HashMap<u64, usize> = HashMap::new();
-            while !done.load(Ordering::Acquire) {
-                let snap = reader.snapshot();
-                let mut content = Model::new();
-                snap.for_each_live(|key, seg, row| {
-                    if let Key::U64(k) = key {
-                        content.insert(*k, seg.segment.vector_f32(row as usize).unwrap());
-                    }
-                });
-                // The snapshot's content must be one the writer committed.
-                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-                loop {
-                    if models.lock().unwrap().contains(&content) {
-                        break;
-                    }
-                    assert!(
-                        std::time::Instant::now() < deadline,
-                        "snapshot shows an uncommitted state"
-                    );
-                    std::thread::yield_now();
-                }
-                let q = rng.vector(DIM);
-                let got = snap.search(&q, 7).unwrap();
-                assert_eq!(got, brute_force(&content, Metric::Dot, &q, 7));
-                *seen.entry(snap.generation()).or_default() += 1;
-                *checks.lock().unwrap() += 1;
-            }
-            seen.len()
-        }));
+    for t in 0..READERS {
+        let (tx, rx) = mpsc::channel::<Step>();
+        senders.push(tx);
+        let (r, acks) = (index.reader(), ack_tx.clone());
+        handles.push(std::thread::spawn(move || reader(r, rx, acks, 100 + t)));
     }
+    // Hands the index's current state to every reader and waits until each has checked it.
+    let hand_over = |index: &Index, model: &Model| {
+        let step: Step = (index.snapshot().generation(), Arc::new(model.clone()));
+        for tx in &senders {
+            tx.send(step.clone()).unwrap();
+        }
+        for _ in 0..READERS {
+            ack_rx.recv().expect("a reader failed");
+        }
+    };
+
     let mut rng = Rng(7);
     let mut model = Model::new();
-    for round in 0..60u64 {
-        let mut next = model.clone();
+    let mut merged = 0;
+    for round in 0..ROUNDS {
         let mut txn = index.begin();
         for j in 0..5 {
             let k = round * 5 + j;
             let v: Vec<f32> = (0..DIM).map(|_| (rng.below(7) as f32) - 3.0).collect();
-            txn.add(Document::new(k, v.clone())).unwrap();
-            next.insert(k, v);
+            txn.add(doc(k, v.clone())).unwrap();
+            model.insert(k, v);
         }
         if round % 4 == 3 {
             for _ in 0..4 {
                 let victim = rng.below(round * 5);
                 if txn.delete(&Key::U64(victim)).unwrap() {
-                    next.remove(&victim);
+                    model.remove(&victim);
                 }
             }
         }
-        models.lock().unwrap().push(next.clone());
         txn.commit().unwrap();
-        model = next;
+        hand_over(&index, &model);
+        if round % 10 == 9 {
+            // Waits for background merges, then merges everything into one segment.
+            index.merge_all().unwrap();
+            assert_eq!(index.snapshot().segments().len(), 1);
+            merged += 1;
+            hand_over(&index, &model);
+        }
+        if round % 3 == 2 {
+            index.wait_for_merges();
+            index.collect_garbage().unwrap();
+            hand_over(&index, &model);
+        }
     }
-    index.wait_for_merges();
+    drop(senders);
+    let checks: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
     assert!(index.take_merge_error().is_none());
-    done.store(true, Ordering::Release);
-    let generations: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
-    assert!(*checks.lock().unwrap() > 0);
-    assert!(
-        generations > 3,
-        "readers should have seen several generations"
-    );
+    assert_eq!(merged, ROUNDS / 10);
+    // Each reader checked every handed-over snapshot and re-checked each kept one after every
+    // later step: a fixed count, whatever the scheduling.
+    let steps = (ROUNDS + ROUNDS / 10 + ROUNDS / 3) as usize;
+    assert_eq!(checks, READERS as usize * (steps * (steps + 1) / 2 + steps));
     assert_eq!(contents(&index), model);
-    assert!(
-        index.snapshot().segments().len() < 60,
-        "background merges should have run"
-    );
 }

@@ -159,12 +159,32 @@ fn merge_is_atomic_at_every_crash_point() {
     }
 }
 
-/// A disk left by a crash between writing a segment and committing it (orphans to clean).
+/// The trace of `change` on a fresh setup: one description per operation, in order.
+fn change_trace() -> Vec<String> {
+    let dir = FaultDirectory::new();
+    let (mut index, _) = setup(&dir);
+    dir.reset_counter();
+    change(&mut index).unwrap();
+    dir.trace()
+}
+
+/// The position (0-based) of the rename of `MANIFEST-<g>.tmp` to `MANIFEST-<g>` in a commit's
+/// trace: the operation that decides the commit.
+fn manifest_rename(trace: &[String]) -> usize {
+    trace
+        .iter()
+        .position(|t| t.starts_with("rename MANIFEST-") && t.contains(".tmp -> MANIFEST-"))
+        .unwrap_or_else(|| panic!("no manifest rename in {trace:#?}"))
+}
+
+/// A disk left by a crash between writing a commit's files and renaming its manifest (the
+/// segment files and `MANIFEST-<g>.tmp` are orphans for recovery to remove).
 fn crashed_mid_commit() -> (FaultDirectory, Model) {
+    let before_rename = manifest_rename(&change_trace()) as u64;
     let dir = FaultDirectory::new();
     let (mut index, model) = setup(&dir);
     dir.reset_counter();
-    dir.crash_after(6);
+    dir.crash_after(before_rename);
     assert!(change(&mut index).is_err());
     drop(index);
     (dir.crash(CrashMode::KeepAll), model)
@@ -173,12 +193,28 @@ fn crashed_mid_commit() -> (FaultDirectory, Model) {
 #[test]
 fn recovery_is_restartable_at_every_crash_point() {
     let (probe, _) = crashed_mid_commit();
+    let names = probe.list().unwrap();
+    assert!(
+        names.iter().any(|n| n.ends_with(".tmp")) && names.iter().any(|n| n.ends_with(".doc")),
+        "the crash should leave a temporary manifest and segment files: {names:?}"
+    );
     probe.reset_counter();
     drop(reopen(&probe));
     let total = probe.ops();
+    let removed = probe
+        .trace()
+        .iter()
+        .filter(|t| t.starts_with("remove "))
+        .count();
     assert!(
-        total >= 2,
-        "recovery should remove orphans, took {total} operations"
+        removed >= 2,
+        "recovery should remove the orphans: {:#?}",
+        probe.trace()
+    );
+    let left = probe.list().unwrap();
+    assert!(
+        left.iter().all(|n| !n.ends_with(".tmp")),
+        "orphans left after recovery: {left:?}"
     );
     for n in 0..=total {
         for mode in modes(n) {
@@ -197,49 +233,105 @@ fn recovery_is_restartable_at_every_crash_point() {
     }
 }
 
+/// What the commit protocol promises when one operation of a commit fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Before the manifest rename: the commit fails, nothing changed, the writer goes on.
+    Unchanged,
+    /// The rename or a later step of the commit: the outcome on disk is unknown, the commit
+    /// fails and the writer refuses further commits (`Error::Poisoned`) until reopened.
+    Poisoned,
+    /// A best-effort step after the commit was published (garbage collection removing what
+    /// the new manifest no longer names): the commit is acknowledged and the writer goes on.
+    Acknowledged,
+}
+
+/// The outcome the protocol promises for a failure of each operation of `trace`, derived from
+/// the operations' names: everything before the manifest rename is `Unchanged`; the rename and
+/// the directory fsync that makes it durable (publication) are `Poisoned`; after publication,
+/// removes are garbage collection (`Acknowledged`) and anything else is `Poisoned`.
+fn outcomes(trace: &[String]) -> Vec<Outcome> {
+    let rename = manifest_rename(trace);
+    let published = trace
+        .iter()
+        .skip(rename + 1)
+        .position(|t| t == "fsync dir")
+        .map(|p| rename + 1 + p)
+        .unwrap_or_else(|| panic!("no directory fsync after the manifest rename: {trace:#?}"));
+    trace
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            if i < rename {
+                Outcome::Unchanged
+            } else if i > published && t.starts_with("remove ") {
+                Outcome::Acknowledged
+            } else {
+                Outcome::Poisoned
+            }
+        })
+        .collect()
+}
+
 #[test]
 fn io_errors_fail_the_commit_cleanly() {
-    let total = count_ops(change);
-    for n in 1..=total {
+    let trace = change_trace();
+    let expected = outcomes(&trace);
+    // The commit under test exercises every class (it supersedes a deletes file and manifests,
+    // so garbage collection has files to remove).
+    for class in [Outcome::Unchanged, Outcome::Poisoned, Outcome::Acknowledged] {
+        assert!(
+            expected.contains(&class),
+            "no {class:?} operation in {trace:#?}"
+        );
+    }
+    for (i, (op, &outcome)) in trace.iter().zip(&expected).enumerate() {
         for kind in [FaultKind::Eio, FaultKind::NoSpace] {
+            let what = format!("{kind:?} on op {} ({op}), expected {outcome:?}", i + 1);
             let dir = FaultDirectory::new();
             let (mut index, before) = setup(&dir);
             let after = changed(before.clone());
-            dir.fail_op(n, kind);
+            dir.fail_op(i as u64 + 1, kind);
             let res = change(&mut index);
             let live = contents(&index);
-            match &res {
-                Ok(_) => assert_eq!(live, after),
-                Err(Error::Poisoned) => unreachable!("the first error is never Poisoned"),
-                Err(_) => {
-                    // Not acknowledged: the handle still shows the old state, and further
-                    // commits either work or report that the writer must be reopened.
-                    assert_eq!(
-                        live, before,
-                        "failed commit became visible (op {n}, {kind:?})"
-                    );
-                    let mut txn = index.begin();
-                    let _ = txn.add(doc(200u64, vector(200)));
-                    match txn.commit() {
-                        Ok(_) | Err(Error::Poisoned) => {}
-                        Err(e) => panic!("unexpected error after a failed commit: {e}"),
-                    }
-                }
-            }
+            // The next commit, which the outcome decides.
+            let mut txn = index.begin();
+            txn.upsert(doc(200u64, vector(200))).unwrap();
+            let next = txn.commit();
             drop(index);
             let got = contents(&reopen(&dir.crash(CrashMode::DropUnsynced)));
-            let mut got_wo = got.clone();
-            got_wo.remove(&200);
-            if res.is_ok() {
-                assert_eq!(
-                    got_wo, after,
-                    "acknowledged commit lost after fault at op {n}"
-                );
-            } else {
-                assert!(
-                    got_wo == before || got_wo == after,
-                    "fault at op {n}, {kind:?}"
-                );
+            let with_200 = |mut m: Model| {
+                m.insert(200, vector(200));
+                m
+            };
+            match outcome {
+                Outcome::Unchanged => {
+                    assert!(
+                        matches!(&res, Err(e) if !matches!(e, Error::Poisoned)),
+                        "{what}: {res:?}"
+                    );
+                    assert_eq!(live, before, "{what}: the failed commit became visible");
+                    assert!(next.is_ok(), "{what}: next commit {next:?}");
+                    assert_eq!(got, with_200(before), "{what}: after reopen");
+                }
+                Outcome::Poisoned => {
+                    assert!(
+                        matches!(&res, Err(e) if !matches!(e, Error::Poisoned)),
+                        "{what}: {res:?}"
+                    );
+                    assert_eq!(live, before, "{what}: the failed commit became visible");
+                    assert!(
+                        matches!(next, Err(Error::Poisoned)),
+                        "{what}: the writer was not poisoned, next commit {next:?}"
+                    );
+                    assert!(got == before || got == after, "{what}: after reopen");
+                }
+                Outcome::Acknowledged => {
+                    assert!(res.is_ok(), "{what}: {res:?}");
+                    assert_eq!(live, after, "{what}");
+                    assert!(next.is_ok(), "{what}: next commit {next:?}");
+                    assert_eq!(got, with_200(after), "{what}: after reopen");
+                }
             }
         }
     }

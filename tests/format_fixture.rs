@@ -1,27 +1,47 @@
-//! Frozen fixtures: an index written by format version 1 must stay readable.
+//! Frozen fixtures: indexes written by format version 1 must stay readable.
 //!
-//! `tests/fixtures/v1/` was written by `write_v1_fixture` (ignored; run it only when adding a
-//! new format version, into a new folder).
+//! `tests/fixtures/v1/` holds one index per folder, together covering every component kind:
+//! - `dense/`: manifest, vectors, keys, deletes (two segments, one with deletes);
+//! - `all-kinds/`: the same plus an IVF-PQ index, an inverted index (a text field and a sparse
+//!   field) and stored fields.
+//!
+//! Each was written by an ignored `write_v1_*` test. The writer refuses to write into a folder
+//! that exists, so running the ignored tests can never re-freeze a fixture with the current
+//! format; a new format version adds its own folder (`tests/fixtures/v2/`, ...).
 
-use std::path::PathBuf;
-use strata::{Document, Index, Key, KeyKind, Metric, Reader, Schema};
+use std::path::{Path, PathBuf};
+use strata::format::FileKind;
+use strata::text::AnalyzerConfig;
+use strata::{
+    DenseIndex, Document, Index, IvfPqParams, Key, KeyKind, Metric, Reader, Schema, SearchParams,
+    TextQuery,
+};
 
-fn fixture(v: &str) -> PathBuf {
+fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(v)
+        .join("tests/fixtures/v1")
+        .join(name)
+}
+
+/// Writes a fixture with `build` into the new folder `dir`; an existing folder is an error
+/// (the fixture there is frozen) and is left untouched.
+fn write_fixture(dir: &Path, build: fn(&Path)) -> Result<(), String> {
+    std::fs::create_dir(dir).map_err(|e| {
+        format!(
+            "{}: {e}; frozen fixtures are never rewritten (a new format version gets a new folder)",
+            dir.display()
+        )
+    })?;
+    build(dir);
+    Ok(())
 }
 
 fn vector(k: u64) -> Vec<f32> {
     (0..4).map(|i| (k * 4 + i) as f32 / 8.0).collect()
 }
 
-#[test]
-#[ignore = "writes the frozen fixture; run once per new format version"]
-fn write_v1_fixture() {
-    let dir = fixture("v1");
-    let _ = std::fs::remove_dir_all(&dir);
-    let mut index = Index::create(&dir, Schema::dense(KeyKind::U64, 4, Metric::Dot)).unwrap();
+fn build_dense(dir: &Path) {
+    let mut index = Index::create(dir, Schema::dense(KeyKind::U64, 4, Metric::Dot)).unwrap();
     let mut txn = index.begin();
     for k in 0..6 {
         txn.add(Document::new(k, vector(k))).unwrap();
@@ -34,9 +54,118 @@ fn write_v1_fixture() {
     index.wait_for_merges();
 }
 
+/// Rows of the first segment of `all-kinds/`: enough for an IVF-PQ index (`MIN_IVF_ROWS`).
+const ALL_KINDS_ROWS: u64 = 256;
+
+/// A vector on the unit circle in the first two dimensions, so cosine ranks are easy to know.
+fn all_kinds_vector(k: u64) -> Vec<f32> {
+    let a = k as f32 * 0.1;
+    vec![
+        a.cos(),
+        a.sin(),
+        (k % 3) as f32 * 0.01,
+        (k % 5) as f32 * 0.01,
+    ]
+}
+
+fn all_kinds_text(k: u64) -> String {
+    let mut words = vec![format!("doc{k}")];
+    if k.is_multiple_of(7) {
+        words.push("seven".into());
+    }
+    if k.is_multiple_of(2) {
+        words.push("even".into());
+    }
+    words.join(" ")
+}
+
+fn all_kinds_doc(k: u64) -> Document {
+    Document::new(format!("key-{k}"), all_kinds_vector(k))
+        .with_text("body", all_kinds_text(k))
+        .with_sparse(vec![
+            (format!("s{}", k % 5), 1.0 + (k % 3) as f32),
+            ("all".into(), 0.5),
+        ])
+}
+
+fn build_all_kinds(dir: &Path) {
+    let ivf = IvfPqParams {
+        nlist: 2,
+        m: 2,
+        nbits: 4,
+        balanced: false,
+        residual: true,
+        min_rows: 0,
+    };
+    let schema = Schema::dense(KeyKind::Str, 4, Metric::Cosine)
+        .with_index(DenseIndex::IvfPq(ivf))
+        .with_text("body", AnalyzerConfig::default(), true)
+        .with_sparse("terms", 8);
+    let mut index = Index::create(dir, schema).unwrap();
+    let mut txn = index.begin();
+    for k in 0..ALL_KINDS_ROWS {
+        txn.add(all_kinds_doc(k)).unwrap();
+    }
+    txn.commit().unwrap();
+    let mut txn = index.begin();
+    for k in [7u64, 14] {
+        txn.delete(&Key::from(format!("key-{k}").as_str())).unwrap();
+    }
+    for k in ALL_KINDS_ROWS..ALL_KINDS_ROWS + 4 {
+        txn.add(all_kinds_doc(k)).unwrap();
+    }
+    txn.commit().unwrap();
+    index.wait_for_merges();
+}
+
 #[test]
-fn v1_fixture_is_readable() {
-    let reader = Reader::open(fixture("v1")).unwrap();
+#[ignore = "writes a frozen fixture; run once per new format version, into a new folder"]
+fn write_v1_dense() {
+    write_fixture(&fixture("dense"), build_dense).unwrap();
+}
+
+#[test]
+#[ignore = "writes a frozen fixture; run once per new format version, into a new folder"]
+fn write_v1_all_kinds() {
+    write_fixture(&fixture("all-kinds"), build_all_kinds).unwrap();
+}
+
+/// Every file in a fixture folder, with its bytes.
+fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let b = std::fs::read(&p).unwrap();
+            (p, b)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn the_fixture_writer_refuses_an_existing_folder() {
+    for (name, build) in [
+        ("dense", build_dense as fn(&Path)),
+        ("all-kinds", build_all_kinds),
+    ] {
+        let dir = fixture(name);
+        let before = files(&dir);
+        assert!(!before.is_empty(), "{name} is missing");
+        let err = write_fixture(&dir, build).unwrap_err();
+        assert!(err.contains("frozen"), "{err}");
+        assert_eq!(files(&dir), before, "{name} was changed");
+    }
+}
+
+fn keys(hits: impl IntoIterator<Item = Key>) -> Vec<String> {
+    hits.into_iter().map(|k| k.to_string()).collect()
+}
+
+#[test]
+fn v1_dense_fixture_is_readable() {
+    let reader = Reader::open(fixture("dense")).unwrap();
     let snap = reader.snapshot();
     assert_eq!(snap.num_docs(), 6);
     assert_eq!(snap.segments().len(), 2);
@@ -44,3 +173,81 @@ fn v1_fixture_is_readable() {
     let keys: Vec<Key> = hits.into_iter().map(|h| h.key).collect();
     assert_eq!(keys, vec![Key::U64(6), Key::U64(5), Key::U64(4)]);
 }
+
+#[test]
+fn v1_all_kinds_fixture_is_readable() {
+    // Opening verifies every checksum of every file the manifest names.
+    let reader = Reader::open(fixture("all-kinds")).unwrap();
+    let snap = reader.snapshot();
+    assert_eq!(snap.num_docs(), ALL_KINDS_ROWS + 4 - 2);
+    let mut kinds: Vec<FileKind> = snap
+        .segments()
+        .iter()
+        .flat_map(|s| s.meta.components.iter().chain(s.meta.deletes.iter()))
+        .map(|c| c.kind)
+        .collect();
+    kinds.sort_by_key(|k| *k as u16);
+    kinds.dedup();
+    assert_eq!(
+        kinds,
+        FileKind::ALL
+            .into_iter()
+            .filter(|k| *k != FileKind::Manifest)
+            .collect::<Vec<_>>(),
+        "every component kind is in the fixture"
+    );
+
+    // Exact and IVF-PQ search: the query is key 30's direction.
+    let q = all_kinds_vector(30);
+    let exact = snap.search(&q, 3).unwrap();
+    assert_eq!(
+        keys(exact.into_iter().map(|h| h.key)),
+        EXPECT_EXACT,
+        "exact search"
+    );
+    let p = SearchParams {
+        nprobe: 2,
+        ..SearchParams::new(3)
+    };
+    let (approx, stats) = snap.search_with(&q, &p).unwrap();
+    assert!(
+        stats.offered > 0,
+        "the IVF-PQ index was not used: {stats:?}"
+    );
+    assert_eq!(
+        keys(approx.into_iter().map(|h| h.key)),
+        EXPECT_EXACT,
+        "IVF-PQ search with re-ranking"
+    );
+
+    // BM25 over the text field, and the stored text of the hits.
+    let hits = snap.search_text(&TextQuery::bm25("seven", 100)).unwrap();
+    let mut got = keys(hits.iter().map(|h| h.key.clone()));
+    got.sort();
+    let mut want: Vec<String> = (0..ALL_KINDS_ROWS + 4)
+        .filter(|k| k.is_multiple_of(7) && ![7, 14].contains(k))
+        .map(|k| format!("key-{k}"))
+        .collect();
+    want.sort();
+    assert_eq!(got, want, "documents with 'seven'");
+    for h in &hits {
+        let stored = snap.stored_text(h).unwrap();
+        let k: u64 = h.key.to_string()["key-".len()..].parse().unwrap();
+        assert_eq!(stored, vec![("body".to_owned(), all_kinds_text(k))]);
+    }
+
+    // The sparse field.
+    let hits = snap
+        .search_text(&TextQuery::sparse(vec![("s4".into(), 1.0)], 3))
+        .unwrap();
+    assert_eq!(
+        keys(hits.into_iter().map(|h| h.key)),
+        EXPECT_SPARSE,
+        "sparse"
+    );
+}
+
+/// Key 30 and the keys a whole turn (about 63 steps of 0.1) away from it.
+const EXPECT_EXACT: [&str; 3] = ["key-30", "key-93", "key-156"];
+/// Weight 3 for `s4`: keys 14 mod 15 (key-14 is deleted); equal scores in row order.
+const EXPECT_SPARSE: [&str; 3] = ["key-29", "key-44", "key-59"];

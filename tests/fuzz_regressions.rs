@@ -305,3 +305,89 @@ fn recovery_after_a_failed_directory_sync_keeps_the_index() {
     }
     assert!(lost.is_empty(), "the index was lost: {lost:#?}");
 }
+
+/// Found by `segment_open` (damaged-index path), a harness bug: the harness expected every
+/// index that opened to merge. Open checks structure and checksums but decodes the zstd blocks
+/// of stored fields only when they are read; here the stored-fields file of the first segment
+/// has its zstd frame header damaged and is resealed, with the manifest's reference (length,
+/// checksum) fixed to match, so every check at open passes. A stored-text lookup and a merge
+/// then read the block and report `Error::Corrupt` naming the file, which is what strata
+/// promises; the harness now accepts `Corrupt` from reads of an opened index (and checks the
+/// writer keeps its state after the failed merge).
+///
+/// Fuzz input (base64, `segment_open`, 65 bytes; also in `fuzz/seeds/segment_open/`):
+/// `AwA///////////+3ECZ75ikA/wAA/wAAlivd61NUUkFUQRoBAwD//9oA9QD/AP/1AP/1AAAA/wL/////////AAA=`
+/// (xor 0xff into bytes 0 and 3 of `seg-0000000000000001.doc`, reseal, fix the reference).
+#[test]
+fn merge_reports_a_forged_stored_block_as_corrupt() {
+    use strata::format::checksum;
+    use strata::segment::file_name;
+    let dir = MemDirectory::new();
+    let schema = Schema::dense(KeyKind::U64, 4, Metric::Dot).with_text(
+        "body",
+        strata::text::AnalyzerConfig::default(),
+        true,
+    );
+    let mut index = Index::create_in(Arc::new(dir.clone()), schema, sync_options()).unwrap();
+    for (k, text) in [(255u64, "w3 w0 k255"), (0, "w0 w0 k0"), (221, "w1 w2 k221")] {
+        let mut txn = index.begin();
+        txn.add(Document::new(k, vec![k as f32, 1.0, 0.0, 0.5]).with_text("body", text))
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    drop(index);
+    let doc = file_name(1, FileKind::Stored, 0);
+    let mut bytes = dir.read(&doc).unwrap().to_vec();
+    let (body, _) = unseal(&doc, &bytes, FileKind::Stored, true).unwrap();
+    let mut body = body.to_vec();
+    body[0] ^= 0xff;
+    body[3] ^= 0xff;
+    bytes = seal(FileKind::Stored, body.clone());
+    let name = manifest::manifest_name(manifest::list_generations(&dir).unwrap()[0]);
+    let mut m = Manifest::decode(&name, &dir.read(&name).unwrap()).unwrap();
+    for c in m.segments.iter_mut().flat_map(|s| s.components.iter_mut()) {
+        if c.file == doc {
+            (c.len, c.crc) = (bytes.len() as u64, checksum(&body));
+        }
+    }
+    dir.put(&doc, bytes);
+    dir.put(&name, m.to_file_bytes());
+
+    let is_corrupt_doc = |e: &Error| matches!(e, Error::Corrupt { file, .. } if *file == doc);
+    let mut index = match Index::open_in(Arc::new(dir.clone()), sync_options()) {
+        // Rejecting the file at open would keep the promise too.
+        Err(e) => return assert!(is_corrupt_doc(&e), "{e}"),
+        Ok(index) => index,
+    };
+    let keys = |index: &Index| {
+        let mut keys = Vec::new();
+        index
+            .snapshot()
+            .for_each_live(|k, _, _| keys.push(k.clone()));
+        keys
+    };
+    let before = keys(&index);
+    assert_eq!(before.len(), 3);
+    let mut lookups = Vec::new();
+    index.snapshot().for_each_live(|_, s, row| {
+        if s.meta.id == 1 {
+            lookups.push(s.segment.stored().expect("stored fields").get(row));
+        }
+    });
+    assert!(
+        matches!(lookups.as_slice(), [Err(e)] if is_corrupt_doc(e)),
+        "{lookups:?}"
+    );
+    let merged = index.merge_all();
+    assert!(
+        matches!(&merged, Err(e) if is_corrupt_doc(e)),
+        "merge over the damaged block: {merged:?}"
+    );
+    // The failed merge changed nothing and the writer goes on.
+    assert_eq!(keys(&index), before);
+    let mut txn = index.begin();
+    txn.add(Document::new(7u64, vec![1.0, 2.0, 3.0, 4.0]))
+        .unwrap();
+    txn.commit().unwrap();
+    assert_eq!(keys(&index).len(), 4);
+}

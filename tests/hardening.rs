@@ -370,7 +370,7 @@ fn a_merge_collects_what_it_replaced_once_snapshots_let_go() {
 
 #[test]
 fn a_format_1_index_gets_an_id_and_keeps_its_data() {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1/dense");
     let tmp = tempfile::tempdir().unwrap();
     for n in names(&fixture) {
         std::fs::copy(fixture.join(&n), tmp.path().join(&n)).unwrap();

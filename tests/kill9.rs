@@ -1,6 +1,8 @@
-//! A real `kill -9` loop: a child process commits continuously (with background merges) and is
-//! killed at random moments; after each kill the parent reopens the index, which must hold
-//! exactly the state of some commit at or after the last one the child acknowledged.
+//! A real `kill -9` loop: a child process commits continuously (with background merges, and an
+//! explicit merge of everything after every third commit) and is killed at random moments;
+//! after each kill the parent reopens the index, which must hold exactly the state of some
+//! commit at or after the last one the child acknowledged. Every other round the kill comes
+//! only after the child has announced a merge, so kills land during and right after merges.
 //!
 //! The child is this same test binary running the ignored test `kill9_child`.
 
@@ -72,9 +74,23 @@ fn kill9_child() {
             txn.delete(&Key::U64(PER_COMMIT * (c - 1) - 3)).unwrap();
         }
         txn.commit().unwrap();
-        writeln!(out, "ack {c}").unwrap();
+        writeln!(out, "{ACK}{c}").unwrap();
         out.flush().unwrap();
+        if c.is_multiple_of(3) {
+            writeln!(out, "{MERGING}").unwrap();
+            out.flush().unwrap();
+            index.merge_all().unwrap();
+        }
     }
+}
+
+/// What the child prints (the test harness may print its own text on the same line).
+const ACK: &str = "kill9-child ack ";
+const MERGING: &str = "kill9-child merging";
+
+enum Event {
+    Ack(u64),
+    Merging,
 }
 
 #[test]
@@ -89,6 +105,7 @@ fn kill9_loop() {
     let mut rng = Rng(2024);
     let mut acked = 0u64;
     let mut kills = 0u64;
+    let mut merges = 0u64;
     let start = Instant::now();
     for round in 0..rounds {
         let mut child = Command::new(&exe)
@@ -108,24 +125,57 @@ fn kill9_loop() {
         let (tx, rx) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(n) = line
-                    .strip_prefix("ack ")
-                    .and_then(|n| n.parse::<u64>().ok())
-                {
-                    let _ = tx.send(n);
+                let event = if line.contains(MERGING) {
+                    Some(Event::Merging)
+                } else {
+                    line.split_once(ACK)
+                        .and_then(|(_, n)| n.trim().parse::<u64>().ok())
+                        .map(Event::Ack)
+                };
+                if let Some(e) = event {
+                    let _ = tx.send(e);
                 }
             }
         });
         // Wait for the child's first commit of this round (so every round kills a writer that
-        // is busy), then a random extra moment, then SIGKILL.
-        let first = rx.recv_timeout(Duration::from_secs(20));
-        assert!(first.is_ok(), "round {round}: child made no commit");
-        std::thread::sleep(Duration::from_micros(rng.below(20_000)));
+        // is busy) or, in odd rounds, for it to start a merge; then a random extra moment,
+        // then SIGKILL.
+        let during_merge = round % 2 == 1;
+        let mut events = Vec::new();
+        loop {
+            let e = rx.recv_timeout(Duration::from_secs(20));
+            let e = e.unwrap_or_else(|_| panic!("round {round}: child made no progress"));
+            let done = match e {
+                Event::Ack(_) => !during_merge,
+                Event::Merging => during_merge,
+            };
+            events.push(e);
+            if done {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_micros(rng.below(if during_merge {
+            3_000
+        } else {
+            20_000
+        })));
         child.kill().unwrap();
         child.wait().unwrap();
         kills += 1;
         reader.join().unwrap();
-        let round_acked = first.into_iter().chain(rx.try_iter()).max().unwrap_or(0);
+        events.extend(rx.try_iter());
+        merges += events
+            .iter()
+            .filter(|e| matches!(e, Event::Merging))
+            .count() as u64;
+        let round_acked = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Ack(n) => Some(*n),
+                Event::Merging => None,
+            })
+            .max()
+            .unwrap_or(0);
         acked = acked.max(round_acked);
         let index = Index::open_in(
             Arc::new(FsDirectory::open(tmp.path()).unwrap()),
@@ -145,8 +195,10 @@ fn kill9_loop() {
         );
     }
     assert_eq!(kills, rounds);
+    // Every odd round killed a child that had started a merge.
+    assert!(merges >= rounds / 2, "{merges} merges in {rounds} rounds");
     eprintln!(
-        "kill9: {kills} kills, {acked} acknowledged commits, {:.1}s",
+        "kill9: {kills} kills, {merges} merges started, {acked} acknowledged commits, {:.1}s",
         start.elapsed().as_secs_f64()
     );
 }

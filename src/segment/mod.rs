@@ -87,6 +87,3 @@ pub fn file_name(id: u64, kind: FileKind, generation: u64) -> String {
         FileKind::Manifest => format!("MANIFEST-{generation:016x}"),
     }
 }
-
-#[cfg(test)]
-mod tests;

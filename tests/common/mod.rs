@@ -145,3 +145,43 @@ pub fn contents(index: &Index) -> Model {
 pub fn open_sync(dir: Arc<dyn Directory>) -> strata::Result<Index> {
     Index::open_in(dir, options_sync())
 }
+
+/// Every live (key, vector) of a snapshot.
+pub fn snapshot_contents(snap: &strata::Snapshot) -> Model {
+    let mut out = Model::new();
+    snap.for_each_live(|key, seg, row| {
+        if let Key::U64(k) = key {
+            out.insert(*k, seg.segment.vector_f32(row as usize).unwrap_or_default());
+        }
+    });
+    out
+}
+
+/// Checks a snapshot of an index built with [`doc`] against `model`: its live vectors, the
+/// stored text of every live document, and exact search for `queries` against brute force.
+pub fn check_snapshot(snap: &strata::Snapshot, model: &Model, queries: &[Vec<f32>], what: &str) {
+    check_vectors(snap, model, queries, what);
+    snap.for_each_live(|key, seg, row| {
+        let Key::U64(k) = key else { panic!("u64 keys") };
+        let stored = seg
+            .segment
+            .stored()
+            .expect("stored fields")
+            .get(row)
+            .unwrap_or_else(|e| panic!("{what}: stored text of {k}: {e}"));
+        assert_eq!(
+            stored,
+            vec![text_of(&model[k])],
+            "{what}: stored text of {k}"
+        );
+    });
+}
+
+/// The vector side of [`check_snapshot`]: live vectors and exact search against brute force.
+pub fn check_vectors(snap: &strata::Snapshot, model: &Model, queries: &[Vec<f32>], what: &str) {
+    assert_eq!(&snapshot_contents(snap), model, "{what}: live documents");
+    for q in queries {
+        let got = snap.search(q, 7).unwrap();
+        assert_eq!(got, brute_force(model, Metric::Dot, q, 7), "{what}: search");
+    }
+}

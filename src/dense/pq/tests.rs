@@ -276,24 +276,3 @@ proptest! {
         let _ = pq.adc(&lut, &codes);
     }
 }
-
-/// Balanced vs plain PQ training time on random data. Not part of CI.
-#[test]
-#[ignore]
-fn pq_train_speed() {
-    use std::time::Instant;
-    let dim = 384;
-    let x = data(20_000, dim, 8);
-    for balanced in [false, true] {
-        let c = PqConfig {
-            m: 48,
-            nbits: 4,
-            balanced,
-            threads: 1,
-            ..PqConfig::default()
-        };
-        let t0 = Instant::now();
-        let _ = ProductQuantizer::train(&x, dim, &c).unwrap();
-        println!("balanced={balanced}: {:.2} s", t0.elapsed().as_secs_f64());
-    }
-}
