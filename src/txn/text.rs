@@ -6,7 +6,8 @@
 //! document's score only through those statistics, exactly as if the index were one segment.
 //! A query's terms are always summed in the same order (fields in schema order, then query
 //! terms in order of first appearance), so every traversal algorithm and every segmentation
-//! gives bit-identical scores.
+//! gives bit-identical scores. Equal scores are ranked by key, in each segment's collector as in
+//! the merged list, so the hits themselves do not depend on segmentation or insertion order.
 
 use super::Snapshot;
 use super::snapshot::SnapshotSegment;
@@ -308,7 +309,11 @@ impl Snapshot {
             }
             let id = s.meta.id;
             let accept = |row: u32| s.is_live(row) && q.filter.is_none_or(|f| f.contains(id, row));
-            for (score, row) in query::search(q.algorithm, &mut qterms, q.k, &accept) {
+            // Ties are ranked by key inside the segment too, so its k best are the ones the
+            // snapshot-wide order keeps, however the documents are spread over segments.
+            let keys = s.segment.keys();
+            let by_key = |a: u32, b: u32| keys.get(a as usize).cmp(&keys.get(b as usize));
+            for (score, row) in query::search(q.algorithm, &mut qterms, q.k, &accept, &by_key) {
                 if let Some(key) = s.segment.key(row as usize) {
                     hits.push(TextHit {
                         key,
