@@ -415,14 +415,7 @@ impl Snapshot {
                 p.rerank.max(p.k)
             };
             let qvs: Vec<&[f32]> = if metric == Metric::Cosine {
-                let u = units.get_or_insert_with(|| {
-                    fq.iter()
-                        .map(|q| {
-                            let n = if q.norm > 0.0 { q.norm } else { 1.0 };
-                            q.vector.iter().map(|x| x / n).collect()
-                        })
-                        .collect()
-                });
+                let u = units.get_or_insert_with(|| fq.iter().map(FlatQuery::unit).collect());
                 u.iter().map(Vec::as_slice).collect()
             } else {
                 fq.iter().map(|q| q.vector).collect()
