@@ -14,6 +14,7 @@ use crate::schema::Schema;
 use crate::segment::keys::KeyColumn;
 use crate::segment::{DeleteSet, Segment, SegmentMeta, VectorsView};
 use crate::txn::manifest::Manifest;
+use crate::txn::text::LiveStats;
 use crate::types::{Hit, Key, Metric};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -227,6 +228,8 @@ pub struct SnapshotSegment {
     pub segment: Arc<Segment>,
     /// Its deleted rows at this commit.
     pub deletes: Option<Arc<DeleteSet>>,
+    /// BM25 statistics of its live rows, computed on first use.
+    pub(crate) live: Arc<LiveStats>,
 }
 
 impl SnapshotSegment {
@@ -265,6 +268,7 @@ impl Snapshot {
                 meta: meta.clone(),
                 segment: cache.segment(dir, meta, &manifest.schema)?,
                 deletes: cache.deletes(dir, meta)?,
+                live: Arc::default(),
             });
         }
         Ok(Snapshot {
