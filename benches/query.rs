@@ -5,6 +5,7 @@
 //! The corpus is synthetic with a Zipfian vocabulary (as natural text has), so frequent terms
 //! have long postings with hundreds of blocks and rare terms short ones; queries mix both.
 //! Each iteration runs the same 64 queries; throughput is reported in queries per second.
+//! `text_query_deletes` runs them again after 1% of the documents were deleted.
 
 mod common;
 
@@ -95,6 +96,35 @@ fn traversal(c: &mut Criterion) {
                 })
             });
         }
+    }
+    g.finish();
+
+    // The same corpus with 1% of the documents deleted: BM25 statistics count live rows only.
+    {
+        let mut index = Index::open(tmp.path()).expect("open for writing");
+        let mut txn = index.begin();
+        for k in (0..DOCS).step_by(100) {
+            txn.delete(&k.into()).expect("delete");
+        }
+        txn.commit().expect("commit");
+    }
+    reader.refresh().expect("refresh");
+    let snap = reader.snapshot();
+    let mut g = c.benchmark_group("text_query_deletes");
+    common::short(&mut g);
+    g.throughput(Throughput::Elements(queries.len() as u64));
+    for (name, algo) in [("maxscore", Algorithm::MaxScore), ("auto", Algorithm::Auto)] {
+        g.bench_function(BenchmarkId::new(name, "k10"), |b| {
+            b.iter(|| {
+                let mut n = 0;
+                for text in &queries {
+                    let mut q = TextQuery::bm25(text, 10);
+                    q.algorithm = algo;
+                    n += snap.search_text(&q).expect("search").len();
+                }
+                n
+            })
+        });
     }
     g.finish();
 }

@@ -177,28 +177,74 @@ impl Reservoir {
 }
 
 /// A prepared query: the vector, its norm and the kernels to use.
+///
+/// For cosine, rows are scored against `vector` scaled by a power of two that brings its norm
+/// near 1: the scaling is exact, so the score `dot / (|q|·|row|)` rounds exactly as it would
+/// unscaled, but neither the dot product nor the norms overflow f32 for a finite query whose
+/// components' squares do (rows' norms are computed in f64 when the segment is written).
 #[derive(Debug, Clone)]
 pub struct FlatQuery<'q> {
     /// The query vector.
     pub vector: &'q [f32],
-    /// Its L2 norm.
+    /// Its L2 norm (`+∞` if it exceeds `f32::MAX`).
     pub norm: f32,
     /// The metric.
     pub metric: Metric,
     /// The kernel implementation.
     pub kernels: &'static Kernels,
+    /// What rows are scored against: `vector`, scaled for cosine.
+    operand: Vec<f32>,
+    /// The norm of `operand`.
+    operand_norm: f32,
 }
 
 impl<'q> FlatQuery<'q> {
     /// Prepares `vector` for `metric` with the best kernels for this CPU.
     pub fn new(vector: &'q [f32], metric: Metric) -> FlatQuery<'q> {
+        let norm = kernels::norm_f64(vector);
+        let (operand, operand_norm) = if metric == Metric::Cosine {
+            let scale = inverse_power_of_two(norm);
+            let scaled = vector.iter().map(|&x| (f64::from(x) * scale) as f32);
+            (scaled.collect(), (norm * scale) as f32)
+        } else {
+            (vector.to_vec(), norm as f32)
+        };
         FlatQuery {
             vector,
-            norm: kernels::norm_f32(vector),
+            norm: norm as f32,
             metric,
             kernels: kernels::best(),
+            operand,
+            operand_norm,
         }
     }
+
+    /// The query scaled to unit length (zero stays zero), for indexes of normalised rows.
+    pub fn unit(&self) -> Vec<f32> {
+        let n = if self.operand_norm > 0.0 {
+            self.operand_norm
+        } else {
+            1.0
+        };
+        self.operand.iter().map(|x| x / n).collect()
+    }
+
+    /// The cosine of a row with dot product `dot` against the operand and norm `row_norm`.
+    #[inline]
+    fn cosine(&self, dot: f32, row_norm: f32) -> f32 {
+        let d = self.operand_norm * row_norm;
+        if d > 0.0 { dot / d } else { 0.0 }
+    }
+}
+
+/// `2^-e` for the exponent `e` of `x` (so `x · 2^-e` lies in `[1, 2)`), or 1 for 0 and values
+/// that are not finite. Multiplying by it is exact for any f32 whose result stays normal.
+fn inverse_power_of_two(x: f64) -> f64 {
+    if !x.is_finite() || x <= 0.0 {
+        return 1.0;
+    }
+    let e = x.log2().floor().clamp(-1000.0, 1000.0) as i32;
+    2f64.powi(-e)
 }
 
 const BLOCK: usize = 64;
@@ -227,29 +273,23 @@ pub fn scan_segment(
         let m = BLOCK.min(n - start);
         let out = scores.get_mut(..m).unwrap_or_default();
         let span = start * dim..(start + m) * dim;
+        let qv = q.operand.as_slice();
         match (rows, q.metric) {
             (VectorsView::F32(v), Metric::L2) => {
-                (k.l2sq_f32_many)(q.vector, v.get(span).unwrap_or_default(), out)
+                (k.l2sq_f32_many)(qv, v.get(span).unwrap_or_default(), out)
             }
             (VectorsView::F16(v), Metric::L2) => {
-                (k.l2sq_f16_many)(q.vector, v.get(span).unwrap_or_default(), out)
+                (k.l2sq_f16_many)(qv, v.get(span).unwrap_or_default(), out)
             }
-            (VectorsView::F32(v), _) => {
-                (k.dot_f32_many)(q.vector, v.get(span).unwrap_or_default(), out)
-            }
-            (VectorsView::F16(v), _) => {
-                (k.dot_f16_many)(q.vector, v.get(span).unwrap_or_default(), out)
-            }
+            (VectorsView::F32(v), _) => (k.dot_f32_many)(qv, v.get(span).unwrap_or_default(), out),
+            (VectorsView::F16(v), _) => (k.dot_f16_many)(qv, v.get(span).unwrap_or_default(), out),
         }
         for (i, &s) in out.iter().enumerate() {
             let row = (start + i) as u32;
             let rank = match q.metric {
                 Metric::Dot => s,
                 Metric::L2 => -s,
-                Metric::Cosine => {
-                    let d = q.norm * norms.get(start + i).copied().unwrap_or(0.0);
-                    if d > 0.0 { s / d } else { 0.0 }
-                }
+                Metric::Cosine => q.cosine(s, norms.get(start + i).copied().unwrap_or(0.0)),
             };
             if rank < top.threshold() {
                 continue;
@@ -267,24 +307,18 @@ pub fn scan_segment(
 pub fn exact_rank(q: &FlatQuery<'_>, rows: VectorsView<'_>, norms: &[f32], row: usize) -> f32 {
     let dim = q.vector.len();
     let k = q.kernels;
+    let qv = q.operand.as_slice();
     let span = row * dim..(row + 1) * dim;
     let s = match (rows, q.metric) {
-        (VectorsView::F32(v), Metric::L2) => {
-            (k.l2sq_f32)(q.vector, v.get(span).unwrap_or_default())
-        }
-        (VectorsView::F16(v), Metric::L2) => {
-            (k.l2sq_f16)(q.vector, v.get(span).unwrap_or_default())
-        }
-        (VectorsView::F32(v), _) => (k.dot_f32)(q.vector, v.get(span).unwrap_or_default()),
-        (VectorsView::F16(v), _) => (k.dot_f16)(q.vector, v.get(span).unwrap_or_default()),
+        (VectorsView::F32(v), Metric::L2) => (k.l2sq_f32)(qv, v.get(span).unwrap_or_default()),
+        (VectorsView::F16(v), Metric::L2) => (k.l2sq_f16)(qv, v.get(span).unwrap_or_default()),
+        (VectorsView::F32(v), _) => (k.dot_f32)(qv, v.get(span).unwrap_or_default()),
+        (VectorsView::F16(v), _) => (k.dot_f16)(qv, v.get(span).unwrap_or_default()),
     };
     match q.metric {
         Metric::Dot => s,
         Metric::L2 => -s,
-        Metric::Cosine => {
-            let d = q.norm * norms.get(row).copied().unwrap_or(0.0);
-            if d > 0.0 { s / d } else { 0.0 }
-        }
+        Metric::Cosine => q.cosine(s, norms.get(row).copied().unwrap_or(0.0)),
     }
 }
 

@@ -176,7 +176,6 @@ fn write_vectors(
         VectorStorage::F32 => false,
         VectorStorage::Auto => all_f16,
     };
-    let k = kernels::best();
     let mut norms = Vec::with_capacity(rows.len());
     let mut upcast = vec![0f32; dim];
     let stored = if use_f16 {
@@ -190,7 +189,7 @@ fn write_vectors(
             for (u, x) in upcast.iter_mut().zip(data.get(start..).unwrap_or_default()) {
                 *u = x.to_f32();
             }
-            norms.push((k.dot_f32)(&upcast, &upcast).sqrt());
+            norms.push(kernels::norm_f32(&upcast));
         }
         Stored::F16(data)
     } else {
@@ -203,7 +202,7 @@ fn write_vectors(
             let row = data
                 .get(data.len().saturating_sub(dim)..)
                 .unwrap_or_default();
-            norms.push((k.dot_f32)(row, row).sqrt());
+            norms.push(kernels::norm_f32(row));
         }
         Stored::F32(data)
     };

@@ -14,6 +14,7 @@ use crate::schema::Schema;
 use crate::segment::keys::KeyColumn;
 use crate::segment::{DeleteSet, Segment, SegmentMeta, VectorsView};
 use crate::txn::manifest::Manifest;
+use crate::txn::text::LiveStats;
 use crate::types::{Hit, Key, Metric};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
@@ -298,6 +299,8 @@ pub struct SnapshotSegment {
     pub segment: Arc<Segment>,
     /// Its deleted rows at this commit.
     pub deletes: Option<Arc<DeleteSet>>,
+    /// BM25 statistics of its live rows, computed on first use.
+    pub(crate) live: Arc<LiveStats>,
 }
 
 impl SnapshotSegment {
@@ -336,6 +339,7 @@ impl Snapshot {
                 meta: meta.clone(),
                 segment: cache.segment(dir, meta, &manifest.schema)?,
                 deletes: cache.deletes(dir, meta)?,
+                live: Arc::default(),
             });
         }
         Ok(Snapshot {
@@ -486,14 +490,7 @@ impl Snapshot {
                 p.rerank.max(p.k)
             };
             let qvs: Vec<&[f32]> = if metric == Metric::Cosine {
-                let u = units.get_or_insert_with(|| {
-                    fq.iter()
-                        .map(|q| {
-                            let n = if q.norm > 0.0 { q.norm } else { 1.0 };
-                            q.vector.iter().map(|x| x / n).collect()
-                        })
-                        .collect()
-                });
+                let u = units.get_or_insert_with(|| fq.iter().map(FlatQuery::unit).collect());
                 u.iter().map(Vec::as_slice).collect()
             } else {
                 fq.iter().map(|q| q.vector).collect()

@@ -4,14 +4,18 @@
 //! with the field, their total length, each term's document frequency) are summed over the
 //! snapshot's segments counting live rows only, so a merge or a delete elsewhere changes a
 //! document's score only through those statistics, exactly as if the index were one segment.
+//! A segment's live-row statistics are counted once per snapshot (see `LiveStats`), so a
+//! repeated query term costs no walk of its postings.
 //! A query's terms are always summed in the same order (fields in schema order, then query
 //! terms in order of first appearance), so every traversal algorithm and every segmentation
-//! gives bit-identical scores.
+//! gives bit-identical scores. Equal scores are ranked by key, in each segment's collector as in
+//! the merged list, so the hits themselves do not depend on segmentation or insertion order.
 
 use super::Snapshot;
 use super::snapshot::SnapshotSegment;
 use crate::error::{Error, Result};
 use crate::schema::FieldKind;
+use crate::segment::DeleteSet;
 use crate::segment::inverted::{FieldView, InvKind};
 use crate::sparse::postings::PostingsList;
 use crate::sparse::query::{self, Algorithm, AnyTerm, Bm25, Bm25Term, ImpactTerm};
@@ -20,6 +24,8 @@ use crate::text::Analyzer;
 use crate::types::Key;
 use roaring::RoaringBitmap;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+use std::sync::{Mutex, MutexGuard};
 
 /// A text or sparse query.
 #[derive(Debug, Clone)]
@@ -124,26 +130,112 @@ struct QTerm {
     weight: f32,
 }
 
-/// Snapshot-wide statistics of one text field.
-#[derive(Clone, Copy, Default)]
+/// Statistics of one text field: documents that have it and their total length.
+#[derive(Clone, Copy, Debug, Default)]
 struct FieldStats {
     docs: u64,
     total_len: u64,
 }
 
-/// The number of live rows in `list`.
-fn live_df(seg: &SnapshotSegment, list: &PostingsList<'_>) -> u64 {
-    let Some(del) = seg.deletes.as_ref().filter(|d| !d.is_empty()) else {
-        return u64::from(list.df());
-    };
-    let mut c = list.cursor();
-    let mut n = 0u64;
-    let mut d = c.doc();
-    while d != TERMINATED {
-        n += u64::from(!del.contains(d));
-        d = c.advance();
+/// Most (field, term) document frequencies one segment remembers; past it the memo starts
+/// over, so a stream of distinct query terms cannot grow it without bound.
+const MAX_CACHED_TERMS: usize = 1 << 16;
+
+/// BM25 statistics of one segment's live rows under the snapshot's delete set: per field the
+/// live documents and their total length, per query term its live document frequency.
+/// Without deletes they are the segment's own counts and nothing is stored; with deletes they
+/// are counted on first use (a field by its deleted rows, a term by a walk of its postings) and
+/// kept for the life of the snapshot segment, whose delete set never changes.
+#[derive(Debug, Default)]
+pub(crate) struct LiveStats {
+    fields: Mutex<HashMap<u16, FieldStats>>,
+    terms: Mutex<TermDfs>,
+    /// Postings lists walked to count live rows.
+    walks: AtomicU64,
+}
+
+/// Live document frequencies by field, then term.
+#[derive(Debug, Default)]
+struct TermDfs {
+    by_field: HashMap<u16, HashMap<String, u64>>,
+    len: usize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl LiveStats {
+    /// Drops every cached statistic (tests: the next query counts afresh).
+    #[cfg(test)]
+    fn forget(&self) {
+        lock(&self.fields).clear();
+        *lock(&self.terms) = TermDfs::default();
     }
-    n
+}
+
+impl SnapshotSegment {
+    /// The non-empty delete set, if any.
+    fn live_deletes(&self) -> Option<&DeleteSet> {
+        self.deletes.as_deref().filter(|d| !d.is_empty())
+    }
+
+    /// Live documents with field `field` (whose view is `view`) and their total length.
+    fn field_stats(&self, field: u16, view: &FieldView<'_>) -> FieldStats {
+        let mut st = FieldStats {
+            docs: view.doc_count,
+            total_len: view.total_len,
+        };
+        let Some(del) = self.live_deletes() else {
+            return st;
+        };
+        if let Some(known) = lock(&self.live.fields).get(&field) {
+            return *known;
+        }
+        for row in del.bitmap() {
+            let l = view.lengths.get(row as usize).copied().unwrap_or(0);
+            st.docs -= u64::from(l > 0).min(st.docs);
+            st.total_len -= u64::from(l).min(st.total_len);
+        }
+        lock(&self.live.fields).insert(field, st);
+        st
+    }
+
+    /// The number of live rows in `list`, the postings of `term` in field `field`.
+    fn live_df(&self, field: u16, term: &str, list: &PostingsList<'_>) -> u64 {
+        let Some(del) = self.live_deletes() else {
+            return u64::from(list.df());
+        };
+        if let Some(&n) = lock(&self.live.terms)
+            .by_field
+            .get(&field)
+            .and_then(|m| m.get(term))
+        {
+            return n;
+        }
+        self.live.walks.fetch_add(1, AtomicOrdering::Relaxed);
+        let mut c = list.cursor();
+        let mut n = 0u64;
+        let mut d = c.doc();
+        while d != TERMINATED {
+            n += u64::from(!del.contains(d));
+            d = c.advance();
+        }
+        let mut memo = lock(&self.live.terms);
+        if memo.len >= MAX_CACHED_TERMS {
+            *memo = TermDfs::default();
+        }
+        if memo
+            .by_field
+            .entry(field)
+            .or_default()
+            .insert(term.to_owned(), n)
+            .is_none()
+        {
+            memo.len += 1;
+        }
+        n
+    }
 }
 
 impl Snapshot {
@@ -204,20 +296,14 @@ impl Snapshot {
         Ok(out)
     }
 
+    /// Snapshot-wide statistics of text field `field` over live rows.
     fn field_stats(&self, field: u16) -> FieldStats {
         let mut st = FieldStats::default();
         for s in self.segments() {
-            let Some(view) = s.segment.inverted().and_then(|i| i.field(field)) else {
-                continue;
-            };
-            st.docs += view.doc_count;
-            st.total_len += view.total_len;
-            if let Some(del) = &s.deletes {
-                for row in del.bitmap() {
-                    let l = view.lengths.get(row as usize).copied().unwrap_or(0);
-                    st.docs -= u64::from(l > 0).min(st.docs);
-                    st.total_len -= u64::from(l).min(st.total_len);
-                }
+            if let Some(view) = s.segment.inverted().and_then(|i| i.field(field)) {
+                let seg = s.field_stats(field, &view);
+                st.docs += seg.docs;
+                st.total_len += seg.total_len;
             }
         }
         st
@@ -266,7 +352,7 @@ impl Snapshot {
                 if t.kind == InvKind::Text
                     && let Some(list) = list
                 {
-                    *d += live_df(s, list);
+                    *d += s.live_df(t.field, &t.term, list);
                 }
             }
         }
@@ -308,7 +394,11 @@ impl Snapshot {
             }
             let id = s.meta.id;
             let accept = |row: u32| s.is_live(row) && q.filter.is_none_or(|f| f.contains(id, row));
-            for (score, row) in query::search(q.algorithm, &mut qterms, q.k, &accept) {
+            // Ties are ranked by key inside the segment too, so its k best are the ones the
+            // snapshot-wide order keeps, however the documents are spread over segments.
+            let keys = s.segment.keys();
+            let by_key = |a: u32, b: u32| keys.get(a as usize).cmp(&keys.get(b as usize));
+            for (score, row) in query::search(q.algorithm, &mut qterms, q.k, &accept, &by_key) {
                 if let Some(key) = s.segment.key(row as usize) {
                     hits.push(TextHit {
                         key,
@@ -406,5 +496,118 @@ impl Snapshot {
             .into_iter()
             .filter_map(|i| schema.fields.get(usize::from(i)).map(|f| f.name.clone()));
         Ok(names.zip(stored.get(hit.row)?).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::{Directory, MemDirectory};
+    use crate::sparse::query::Algorithm;
+    use crate::text::AnalyzerConfig;
+    use crate::types::KeyKind;
+    use crate::{Document, Index, IndexOptions, Schema};
+    use std::sync::Arc;
+
+    /// Postings walked for statistics so far, over every segment of `snap`.
+    fn walks(snap: &Snapshot) -> u64 {
+        snap.segments()
+            .iter()
+            .map(|s| s.live.walks.load(AtomicOrdering::Relaxed))
+            .sum()
+    }
+
+    /// Two segments of 200 documents over a vocabulary of 12 words, with deletes in both.
+    fn index_with_deletes() -> Index {
+        let dir: Arc<dyn Directory> = Arc::new(MemDirectory::new());
+        let schema = Schema::new(KeyKind::U64).with_text("body", AnalyzerConfig::default(), false);
+        let mut index = Index::create_in(dir, schema, IndexOptions::default()).unwrap();
+        let mut state = 5u64;
+        for part in 0..2u64 {
+            let mut txn = index.begin();
+            for k in part * 200..(part + 1) * 200 {
+                let n = 1 + crate::rng::splitmix64(&mut state) % 8;
+                let text: Vec<String> = (0..n)
+                    .map(|_| format!("w{}", crate::rng::splitmix64(&mut state) % 12))
+                    .collect();
+                txn.add(Document::with_key(k).with_text("body", text.join(" ")))
+                    .unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let mut txn = index.begin();
+        for k in (0..400u64).step_by(7) {
+            txn.delete(&Key::U64(k)).unwrap();
+        }
+        txn.commit().unwrap();
+        index
+    }
+
+    fn bits(hits: &[TextHit]) -> Vec<(Key, u32)> {
+        hits.iter()
+            .map(|h| (h.key.clone(), h.score.to_bits()))
+            .collect()
+    }
+
+    #[test]
+    fn live_statistics_are_counted_once_per_snapshot() {
+        let index = index_with_deletes();
+        let snap = index.snapshot();
+        assert_eq!(snap.segments().len(), 2);
+        assert!(snap.segments().iter().all(|s| s.deletes.is_some()));
+        let q = TextQuery::bm25("w1 w2 w3", 10);
+        let first = snap.search_text(&q).unwrap();
+        assert!(!first.is_empty());
+        let after_first = walks(&snap);
+        assert_eq!(after_first, 6, "three terms in two segments with deletes");
+        for algo in [Algorithm::MaxScore, Algorithm::TermAtATime, Algorithm::Auto] {
+            let mut again = q.clone();
+            again.algorithm = algo;
+            assert_eq!(
+                bits(&snap.search_text(&again).unwrap()),
+                bits(&first),
+                "{algo:?}"
+            );
+        }
+        assert_eq!(
+            walks(&snap),
+            after_first,
+            "a repeated query walks no postings"
+        );
+        // One new term: one walk per segment, and the counted terms are not walked again.
+        let more = snap.search_text(&TextQuery::bm25("w3 w4", 10)).unwrap();
+        assert!(!more.is_empty());
+        assert_eq!(walks(&snap), after_first + 2);
+    }
+
+    #[test]
+    fn cached_statistics_score_like_freshly_counted_ones() {
+        let index = index_with_deletes();
+        let queries = ["w0", "w1 w5", "w2 w2 w7 w9", "w11 w3 w6", "w4 w8 w10"];
+        let snap = index.snapshot();
+        // Each query with nothing cached counts its statistics by walking postings.
+        let fresh: Vec<Vec<(Key, u32)>> = queries
+            .iter()
+            .map(|q| {
+                snap.segments().iter().for_each(|s| s.live.forget());
+                let before = walks(&snap);
+                let hits = bits(&snap.search_text(&TextQuery::bm25(q, 50)).unwrap());
+                assert!(
+                    walks(&snap) > before,
+                    "{q}: nothing cached, postings walked"
+                );
+                hits
+            })
+            .collect();
+        // The shared snapshot answers them after every term was counted once.
+        for q in queries {
+            snap.search_text(&TextQuery::bm25(q, 50)).unwrap();
+        }
+        let counted = walks(&snap);
+        for (q, want) in queries.iter().zip(&fresh) {
+            let got = bits(&snap.search_text(&TextQuery::bm25(q, 50)).unwrap());
+            assert_eq!(&got, want, "{q}");
+        }
+        assert_eq!(walks(&snap), counted);
     }
 }

@@ -105,9 +105,31 @@ pub fn available() -> Vec<&'static Kernels> {
     all
 }
 
-/// The euclidean (L2) norm of `v`, computed with [`best()`].
+/// The euclidean (L2) norm of `v`, rounded to f32 ([`norm_f64`]); `+∞` only when the norm
+/// itself exceeds `f32::MAX`.
 pub fn norm_f32(v: &[f32]) -> f32 {
-    (best().dot_f32)(v, v).sqrt()
+    norm_f64(v) as f32
+}
+
+/// The euclidean (L2) norm of `v`, summed in f64: the square of an f32 component is always
+/// finite there, so a finite vector whose components' squares overflow f32 (around 1e19 and
+/// up) still gets its true norm. Four independent sums keep the loop pipelined.
+pub fn norm_f64(v: &[f32]) -> f64 {
+    let mut acc = [0f64; 4];
+    let chunks = v.chunks_exact(4);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            let x = f64::from(x);
+            *a += x * x;
+        }
+    }
+    for (a, &x) in acc.iter_mut().zip(tail) {
+        let x = f64::from(x);
+        *a += x * x;
+    }
+    let [a, b, c, d] = acc;
+    ((a + b) + (c + d)).sqrt()
 }
 
 /// Hints the CPU to start loading the cache lines of `data` (a row about to be re-ranked).

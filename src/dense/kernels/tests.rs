@@ -391,6 +391,18 @@ fn norm_is_the_euclidean_length() {
     assert_eq!(norm_f32(&[3.0, 4.0]), 5.0);
     let v = vec![2.0f32; 100];
     assert_eq!(norm_f32(&v), 20.0);
+    // Squares overflow f32, the norm does not: |(3, 4, 12)·1e20| = 13e20.
+    let big = [3e20f32, 4e20, 12e20, 0.0, 0.0];
+    let want = 13e20f64;
+    assert!(
+        (f64::from(norm_f32(&big)) - want).abs() <= want * 1e-7,
+        "{}",
+        norm_f32(&big)
+    );
+    assert!(norm_f32(&[f32::MAX, f32::MAX]).is_infinite());
+    assert!(
+        (super::norm_f64(&[f32::MAX, f32::MAX]) - f64::from(f32::MAX) * 2f64.sqrt()).abs() < 1e32
+    );
 }
 
 /// Finite f16 values of every magnitude, including subnormals and ±0.

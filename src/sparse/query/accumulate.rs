@@ -12,6 +12,8 @@
 //! id up to the largest one met) is kept per thread and reset through the list of touched docs,
 //! so a query costs what its postings cost, not what the segment size costs.
 
+use std::cmp::Ordering;
+
 use super::TopDocs;
 use super::score::TermScorer;
 use super::topk::TopK;
@@ -33,11 +35,18 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-/// Scores every posting term by term into accumulators; returns the `k` best accepted docs.
-pub fn accumulate<C: DocCursor, S: TermScorer, A: Fn(u32) -> bool + ?Sized>(
+/// Scores every posting term by term into accumulators; returns the `k` best accepted docs,
+/// equal scores ranked by `order`.
+pub fn accumulate<
+    C: DocCursor,
+    S: TermScorer,
+    A: Fn(u32) -> bool + ?Sized,
+    O: Fn(u32, u32) -> Ordering + ?Sized,
+>(
     terms: &mut [(C, S)],
     k: usize,
     accept: &A,
+    order: &O,
 ) -> TopDocs {
     if k == 0 {
         return Vec::new();
@@ -45,16 +54,22 @@ pub fn accumulate<C: DocCursor, S: TermScorer, A: Fn(u32) -> bool + ?Sized>(
     // A re-entrant call (from inside `accept` or a scorer) gets fresh buffers.
     SCRATCH
         .try_with(|cell| match cell.try_borrow_mut() {
-            Ok(mut s) => run(terms, k, accept, &mut s),
-            Err(_) => run(terms, k, accept, &mut Scratch::default()),
+            Ok(mut s) => run(terms, k, accept, order, &mut s),
+            Err(_) => run(terms, k, accept, order, &mut Scratch::default()),
         })
-        .unwrap_or_else(|_| run(terms, k, accept, &mut Scratch::default()))
+        .unwrap_or_else(|_| run(terms, k, accept, order, &mut Scratch::default()))
 }
 
-fn run<C: DocCursor, S: TermScorer, A: Fn(u32) -> bool + ?Sized>(
+fn run<
+    C: DocCursor,
+    S: TermScorer,
+    A: Fn(u32) -> bool + ?Sized,
+    O: Fn(u32, u32) -> Ordering + ?Sized,
+>(
     terms: &mut [(C, S)],
     k: usize,
     accept: &A,
+    order: &O,
     s: &mut Scratch,
 ) -> TopDocs {
     let Scratch { acc, touched } = s;
@@ -77,7 +92,7 @@ fn run<C: DocCursor, S: TermScorer, A: Fn(u32) -> bool + ?Sized>(
             doc = cursor.advance();
         }
     }
-    let mut top = TopK::new(k);
+    let mut top = TopK::new(k, order);
     for &doc in touched.iter() {
         if let Some(slot) = acc.get_mut(doc as usize) {
             if *slot >= 0.0 {

@@ -9,6 +9,8 @@
 //! there. Otherwise, if every cursor up to the pivot sits on the pivot doc it is scored, else the
 //! lagging cursors are moved up to the pivot doc and the pivot is chosen again.
 
+use std::cmp::Ordering;
+
 use super::TopDocs;
 use super::bounds::{BlockCache, list_bound};
 use super::score::TermScorer;
@@ -16,13 +18,19 @@ use super::topk::{Slack, TopK, sum_in_order};
 use crate::sparse::{DocCursor, TERMINATED};
 
 /// Block-max WAND; the result equals [`super::exhaustive`] exactly.
-pub fn block_max_wand<C: DocCursor, S: TermScorer, A: Fn(u32) -> bool + ?Sized>(
+pub fn block_max_wand<
+    C: DocCursor,
+    S: TermScorer,
+    A: Fn(u32) -> bool + ?Sized,
+    O: Fn(u32, u32) -> Ordering + ?Sized,
+>(
     terms: &mut [(C, S)],
     k: usize,
     accept: &A,
+    order: &O,
 ) -> TopDocs {
     let n = terms.len();
-    let mut top = TopK::new(k);
+    let mut top = TopK::new(k, order);
     if k == 0 || n == 0 {
         return top.into_sorted();
     }
@@ -45,7 +53,7 @@ pub fn block_max_wand<C: DocCursor, S: TermScorer, A: Fn(u32) -> bool + ?Sized>(
                 break;
             }
             acc += ub.get(i).copied().unwrap_or(f32::INFINITY);
-            if top.can_enter(slack.inflate(acc), d) {
+            if top.may_enter(slack.inflate(acc)) {
                 pivot = Some(p);
                 break;
             }
@@ -68,7 +76,7 @@ pub fn block_max_wand<C: DocCursor, S: TermScorer, A: Fn(u32) -> bool + ?Sized>(
                     upto = upto.min(last);
                 }
             }
-            if !top.can_enter(slack.inflate(sum), pivot_doc) {
+            if !top.may_enter(slack.inflate(sum)) {
                 // Every doc in [pivot_doc, next) is bounded by `sum`: skip them all.
                 let next_doc = docs.get(p + 1).copied().unwrap_or(TERMINATED);
                 let next = upto.saturating_add(1).min(next_doc);

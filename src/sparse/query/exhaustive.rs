@@ -1,18 +1,27 @@
 //! Exhaustive document-at-a-time scoring over the union of all lists: the oracle the pruning
 //! algorithms are tested against.
 
+use std::cmp::Ordering;
+
 use super::TopDocs;
 use super::score::TermScorer;
 use super::topk::{TopK, sum_in_order};
 use crate::sparse::{DocCursor, TERMINATED};
 
-/// Scores every doc of the union that `accept` keeps, summing every term's contribution.
-pub fn exhaustive<C: DocCursor, S: TermScorer, A: Fn(u32) -> bool + ?Sized>(
+/// Scores every doc of the union that `accept` keeps, summing every term's contribution;
+/// returns the `k` best, equal scores ranked by `order`.
+pub fn exhaustive<
+    C: DocCursor,
+    S: TermScorer,
+    A: Fn(u32) -> bool + ?Sized,
+    O: Fn(u32, u32) -> Ordering + ?Sized,
+>(
     terms: &mut [(C, S)],
     k: usize,
     accept: &A,
+    order: &O,
 ) -> TopDocs {
-    let mut top = TopK::new(k);
+    let mut top = TopK::new(k, order);
     if k == 0 {
         return top.into_sorted();
     }

@@ -16,6 +16,8 @@
 //! but ran 20–50% slower than plain MaxScore (block bounds are close to list bounds there), so
 //! [`maxscore`] runs the plain version; the refinement is kept, tested, for clustered doc orders.
 
+use std::cmp::Ordering;
+
 use super::TopDocs;
 use super::bounds::{BlockCache, list_bound};
 use super::score::TermScorer;
@@ -23,23 +25,35 @@ use super::topk::{Slack, TopK, sum_in_order};
 use crate::sparse::{DocCursor, TERMINATED};
 
 /// MaxScore (list bounds only); the result equals [`super::exhaustive`] exactly.
-pub fn maxscore<C: DocCursor, S: TermScorer, A: Fn(u32) -> bool + ?Sized>(
+pub fn maxscore<
+    C: DocCursor,
+    S: TermScorer,
+    A: Fn(u32) -> bool + ?Sized,
+    O: Fn(u32, u32) -> Ordering + ?Sized,
+>(
     terms: &mut [(C, S)],
     k: usize,
     accept: &A,
+    order: &O,
 ) -> TopDocs {
-    maxscore_impl(terms, k, accept, false)
+    maxscore_impl(terms, k, accept, order, false)
 }
 
 /// The traversal; `block_max` turns the window test and per-block bounds on.
-pub(crate) fn maxscore_impl<C: DocCursor, S: TermScorer, A: Fn(u32) -> bool + ?Sized>(
+pub(crate) fn maxscore_impl<
+    C: DocCursor,
+    S: TermScorer,
+    A: Fn(u32) -> bool + ?Sized,
+    O: Fn(u32, u32) -> Ordering + ?Sized,
+>(
     terms: &mut [(C, S)],
     k: usize,
     accept: &A,
+    order: &O,
     block_max: bool,
 ) -> TopDocs {
     let n = terms.len();
-    let mut top = TopK::new(k);
+    let mut top = TopK::new(k, order);
     if k == 0 || n == 0 {
         return top.into_sorted();
     }
@@ -91,7 +105,7 @@ pub(crate) fn maxscore_impl<C: DocCursor, S: TermScorer, A: Fn(u32) -> bool + ?S
                     upto = upto.min(last);
                 }
             }
-            if !top.can_enter(slack.inflate(sum), doc) {
+            if !top.may_enter(slack.inflate(sum)) {
                 let next = upto.saturating_add(1);
                 for &i in order.get(ne..).unwrap_or(&[]) {
                     if let Some((cursor, _)) = terms.get_mut(i)
@@ -139,10 +153,8 @@ pub(crate) fn maxscore_impl<C: DocCursor, S: TermScorer, A: Fn(u32) -> bool + ?S
         if alive && top.push(sum_in_order(&contrib), doc) {
             // The threshold rose: grow the non-essential prefix.
             while ne < n
-                && !top.can_enter(
-                    slack.inflate(prefix.get(ne + 1).copied().unwrap_or(f32::INFINITY)),
-                    doc,
-                )
+                && !top
+                    .may_enter(slack.inflate(prefix.get(ne + 1).copied().unwrap_or(f32::INFINITY)))
             {
                 ne += 1;
             }

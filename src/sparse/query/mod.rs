@@ -3,7 +3,8 @@
 //!
 //! - [`score`]: the [`TermScorer`] trait, BM25 ([`Bm25Term`]), impacts ([`ImpactTerm`]) and
 //!   [`AnyTerm`] to mix them in one query.
-//! - `topk`: the collector and the single pruning test every traversal uses.
+//! - `topk`: the collector, its tie order ([`by_doc`] or a caller's, e.g. by key) and the
+//!   pruning tests every traversal uses.
 //! - `exhaustive`: document-at-a-time over the union of all lists, the oracle.
 //! - `accumulate`: term-at-a-time into a per-thread accumulator array; scores every posting
 //!   like the oracle, without pruning, but in one tight loop per list.
@@ -16,6 +17,9 @@
 //! scores: a doc's score is always its per-term contributions added in term-index order from
 //! 0.0, and pruning compares upper bounds that are nudged up to absorb rounding.
 //! `accept(doc)` is asked before a doc is scored; a rejected doc is never scored nor collected.
+//! Docs of equal score are ranked by the caller's tie order (`order(a, b)`: `Less` when `a`
+//! wins), which need not follow doc ids: pruning admits a bound equal to the entry threshold,
+//! since an unseen doc of that score may still win the tie.
 
 mod accumulate;
 mod bmw;
@@ -34,10 +38,13 @@ pub use bmw::block_max_wand;
 pub use exhaustive::exhaustive;
 pub use maxscore::maxscore;
 pub use score::{AnyTerm, Bm25, Bm25Term, ImpactTerm, TermScorer, bm25_idf};
+pub use topk::by_doc;
 
 use super::DocCursor;
+use std::cmp::Ordering;
 
-/// Top-k collector result: (score, doc) sorted by score descending, then doc ascending; at most k.
+/// Top-k collector result: (score, doc) sorted by score descending, then by the tie order; at
+/// most k.
 pub type TopDocs = Vec<(f32, u32)>;
 
 /// Queries whose lists hold at most this many postings in a segment are scored term at a time
@@ -65,25 +72,32 @@ pub enum Algorithm {
 }
 
 /// Runs `algo` over `terms` (one cursor and scorer per query term), keeping the `k` best docs
-/// that `accept` lets through.
-pub fn search<C: DocCursor, S: TermScorer, A: Fn(u32) -> bool + ?Sized>(
+/// that `accept` lets through; docs of equal score are ranked by `order` ([`by_doc`], or e.g.
+/// the order of their keys).
+pub fn search<
+    C: DocCursor,
+    S: TermScorer,
+    A: Fn(u32) -> bool + ?Sized,
+    O: Fn(u32, u32) -> Ordering + ?Sized,
+>(
     algo: Algorithm,
     terms: &mut [(C, S)],
     k: usize,
     accept: &A,
+    order: &O,
 ) -> TopDocs {
     match algo {
         Algorithm::Auto => {
             let postings: u64 = terms.iter().map(|(c, _)| u64::from(c.len())).sum();
             if postings <= TAAT_MAX_POSTINGS {
-                accumulate(terms, k, accept)
+                accumulate(terms, k, accept, order)
             } else {
-                maxscore(terms, k, accept)
+                maxscore(terms, k, accept, order)
             }
         }
-        Algorithm::Exhaustive => exhaustive(terms, k, accept),
-        Algorithm::MaxScore => maxscore(terms, k, accept),
-        Algorithm::BlockMaxWand => block_max_wand(terms, k, accept),
-        Algorithm::TermAtATime => accumulate(terms, k, accept),
+        Algorithm::Exhaustive => exhaustive(terms, k, accept, order),
+        Algorithm::MaxScore => maxscore(terms, k, accept, order),
+        Algorithm::BlockMaxWand => block_max_wand(terms, k, accept, order),
+        Algorithm::TermAtATime => accumulate(terms, k, accept, order),
     }
 }

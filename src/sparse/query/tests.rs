@@ -1,7 +1,9 @@
-//! Differential tests: MaxScore and block-max WAND against the exhaustive oracle, BM25 against
-//! an f64 reference, block bounds against real scores.
+//! Differential tests: MaxScore and block-max WAND against the exhaustive oracle (ties ranked by
+//! doc id or by a shuffled order, as keys rank them), BM25 against an f64 reference, block
+//! bounds against real scores.
 
 use std::cell::{Cell, RefCell};
+use std::cmp::Ordering;
 
 use proptest::prelude::*;
 
@@ -21,12 +23,23 @@ struct Case {
     /// Percentage of docs `accept` rejects (by a hash of the doc and `seed`).
     reject_pct: u32,
     seed: u64,
+    /// Ties ranked by doc id (`None`) or by a hash of the doc salted with this seed, an order
+    /// unrelated to doc ids like that of keys written in shuffled order.
+    tie_seed: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
     Bm25 { weight: f32 },
     Impact { weight: f32 },
+}
+
+/// The shuffled tie order of [`Case::tie_seed`].
+fn shuffled_order(seed: u64) -> impl Fn(u32, u32) -> Ordering {
+    move |a, b| {
+        let h = |d: u32| crate::rng::splitmix64(&mut (seed ^ u64::from(d)));
+        h(a).cmp(&h(b))
+    }
 }
 
 fn accepts(seed: u64, reject_pct: u32, doc: u32) -> bool {
@@ -64,7 +77,11 @@ impl Case {
     fn run(&self, algo: Algorithm) -> TopDocs {
         let mut terms = self.terms();
         let (seed, pct) = (self.seed, self.reject_pct);
-        search(algo, &mut terms, self.k, &|d| accepts(seed, pct, d))
+        let accept = |d| accepts(seed, pct, d);
+        match self.tie_seed {
+            None => search(algo, &mut terms, self.k, &accept, &by_doc),
+            Some(t) => search(algo, &mut terms, self.k, &accept, &shuffled_order(t)),
+        }
     }
 
     fn check(&self) -> Result<(), TestCaseError> {
@@ -79,8 +96,17 @@ impl Case {
         prop_assert_eq!(&self.run(Algorithm::TermAtATime), &oracle, "term at a time");
         let mut terms = self.terms();
         let (seed, pct) = (self.seed, self.reject_pct);
-        let block_max_maxscore =
-            super::maxscore::maxscore_impl(&mut terms, self.k, &|d| accepts(seed, pct, d), true);
+        let accept = |d| accepts(seed, pct, d);
+        let block_max_maxscore = match self.tie_seed {
+            None => super::maxscore::maxscore_impl(&mut terms, self.k, &accept, &by_doc, true),
+            Some(t) => super::maxscore::maxscore_impl(
+                &mut terms,
+                self.k,
+                &accept,
+                &shuffled_order(t),
+                true,
+            ),
+        };
         prop_assert_eq!(&block_max_maxscore, &oracle, "block-max maxscore");
         Ok(())
     }
@@ -121,9 +147,10 @@ fn case_strategy(ties: bool) -> impl Strategy<Value = Case> {
         1usize..50,
         reject_pct,
         any::<u64>(),
+        proptest::option::of(any::<u64>()),
     )
         .prop_map(
-            move |(lists, mut lengths, block_size, k, reject_pct, seed)| {
+            move |(lists, mut lengths, block_size, k, reject_pct, seed, tie_seed)| {
                 if ties {
                     lengths.iter_mut().for_each(|l| *l = 100);
                 }
@@ -134,6 +161,7 @@ fn case_strategy(ties: bool) -> impl Strategy<Value = Case> {
                     k,
                     reject_pct,
                     seed,
+                    tie_seed,
                 }
             },
         )
@@ -205,7 +233,7 @@ fn exhaustive_bm25_matches_f64_reference() {
             (VecCursor::new(l.clone(), 2, &lengths), scorer)
         })
         .collect();
-    let top = exhaustive(&mut terms, 10, &|_| true);
+    let top = exhaustive(&mut terms, 10, &|_| true, &by_doc);
     assert_eq!(top.len(), 4);
     for pair in top.windows(2) {
         assert!(pair[0].0 >= pair[1].0);
@@ -274,19 +302,22 @@ fn degenerate_inputs() {
     };
     for algo in all_algorithms() {
         let mut none: Vec<(VecCursor, ImpactTerm)> = Vec::new();
-        assert!(search(algo, &mut none, 10, &|_| true).is_empty());
+        assert!(search(algo, &mut none, 10, &|_| true, &by_doc).is_empty());
         let mut empty = vec![(
             VecCursor::new(vec![], 4, &lengths),
             ImpactTerm { weight: 1.0 },
         )];
-        assert!(search(algo, &mut empty, 10, &|_| true).is_empty());
-        assert!(search(algo, &mut make(), 0, &|_| true).is_empty());
-        assert!(search(algo, &mut make(), 10, &|_| false).is_empty());
+        assert!(search(algo, &mut empty, 10, &|_| true, &by_doc).is_empty());
+        assert!(search(algo, &mut make(), 0, &|_| true, &by_doc).is_empty());
+        assert!(search(algo, &mut make(), 10, &|_| false, &by_doc).is_empty());
         assert_eq!(
-            search(algo, &mut make(), usize::MAX, &|_| true),
+            search(algo, &mut make(), usize::MAX, &|_| true, &by_doc),
             vec![(2.0, 1), (1.0, 5)]
         );
-        assert_eq!(search(algo, &mut make(), 1, &|d| d != 1), vec![(1.0, 5)]);
+        assert_eq!(
+            search(algo, &mut make(), 1, &|d| d != 1, &by_doc),
+            vec![(1.0, 5)]
+        );
     }
 }
 
@@ -305,12 +336,42 @@ fn ties_break_by_doc_ascending() {
             ),
         ];
         // Docs in both lists (multiples of 6 up to 84) score 2, the others 1.
-        let top = search(algo, &mut terms, 20, &|_| true);
+        let top = search(algo, &mut terms, 20, &|_| true, &by_doc);
         let want: TopDocs = (0..15)
             .map(|i| (2.0, i * 6))
             .chain([(1.0, 2), (1.0, 3), (1.0, 4), (1.0, 8), (1.0, 9)])
             .collect();
         assert_eq!(top, want, "{algo:?}");
+    }
+}
+
+#[test]
+fn ties_follow_the_given_order_even_against_doc_ids() {
+    // Later docs win ties, so every pruning test meets unseen docs that score exactly the
+    // threshold and must still enter.
+    let lengths = vec![10u32; 100];
+    let later_first = |a: u32, b: u32| b.cmp(&a);
+    for algo in all_algorithms() {
+        for block_size in [1, 4, 128] {
+            let mut terms = vec![
+                (
+                    VecCursor::new((0..50).map(|d| (d * 2, 1)).collect(), block_size, &lengths),
+                    ImpactTerm { weight: 1.0 },
+                ),
+                (
+                    VecCursor::new((0..30).map(|d| (d * 3, 1)).collect(), block_size, &lengths),
+                    ImpactTerm { weight: 1.0 },
+                ),
+            ];
+            // Docs in both lists (multiples of 6 up to 84) score 2, the others 1.
+            let top = search(algo, &mut terms, 20, &|_| true, &later_first);
+            let want: TopDocs = (0..15)
+                .rev()
+                .map(|i| (2.0, i * 6))
+                .chain([(1.0, 98), (1.0, 96), (1.0, 94), (1.0, 92), (1.0, 90)])
+                .collect();
+            assert_eq!(top, want, "{algo:?} blocks of {block_size}");
+        }
     }
 }
 
@@ -372,10 +433,10 @@ fn scored_postings(lists: &[Vec<(u32, u32)>], weight: impl Fn(usize) -> f32) -> 
             })
             .collect();
         let top = match variant {
-            0 => exhaustive(&mut terms, 10, &accept),
-            1 => maxscore(&mut terms, 10, &accept),
-            2 => block_max_wand(&mut terms, 10, &accept),
-            _ => super::maxscore::maxscore_impl(&mut terms, 10, &accept, true),
+            0 => exhaustive(&mut terms, 10, &accept, &by_doc),
+            1 => maxscore(&mut terms, 10, &accept, &by_doc),
+            2 => block_max_wand(&mut terms, 10, &accept, &by_doc),
+            _ => super::maxscore::maxscore_impl(&mut terms, 10, &accept, &by_doc, true),
         };
         assert_eq!(top.len(), 10);
         assert!(top.iter().all(|&(_, d)| accept(d)));

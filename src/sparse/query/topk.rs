@@ -1,62 +1,56 @@
-//! The top-k collector shared by every traversal, and the one pruning test they all use.
+//! The top-k collector shared by every traversal, and the pruning tests they all use.
 //!
-//! Order: a hit is better when its score is higher, or equal with a smaller doc id
-//! (`f32::total_cmp`, so even a NaN score has a fixed place and never panics). The collector
-//! keeps the k best in a heap whose top is the worst kept hit, the entry threshold.
+//! Order: a hit is better when its score is higher (`f32::total_cmp`, so even a NaN score has
+//! a fixed place and never panics), or equal with a doc that comes first in the caller's tie
+//! order (for a segment of an index, the order of the documents' keys; doc ids break what the
+//! tie order leaves equal). So the k best docs of a segment are the same whatever order its
+//! rows were written in, and the best k of a snapshot are the best k of its segments' best k.
+//! The collector keeps the k best in a binary heap whose root is the worst kept hit, the entry
+//! threshold.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 
 use super::TopDocs;
 
 /// Largest initial heap allocation; `k` beyond it grows on demand.
 const MAX_PREALLOC: usize = 4096;
 
-/// A kept hit, ordered so that the *worse* hit compares greater (the heap top is the worst).
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    score: f32,
-    doc: u32,
+/// The tie order of doc ids: ascending, for collections whose doc ids are their order.
+pub fn by_doc(a: u32, b: u32) -> Ordering {
+    a.cmp(&b)
 }
 
-impl Entry {
-    fn worse_first(&self, other: &Self) -> Ordering {
-        other
-            .score
-            .total_cmp(&self.score)
-            .then(self.doc.cmp(&other.doc))
-    }
-}
-
-impl PartialEq for Entry {
-    fn eq(&self, other: &Self) -> bool {
-        self.worse_first(other) == Ordering::Equal
-    }
-}
-impl Eq for Entry {}
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Entry {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.worse_first(other)
-    }
-}
-
-/// Keeps the k best `(score, doc)` pairs.
-#[derive(Debug)]
-pub(crate) struct TopK {
+/// Keeps the k best `(score, doc)` pairs; `order` ranks docs of equal score (`Less`: the first
+/// argument wins).
+pub(crate) struct TopK<'o, O: Fn(u32, u32) -> Ordering + ?Sized> {
     k: usize,
-    heap: BinaryHeap<Entry>,
+    /// A binary heap, worst hit at the root: each entry is no better than its children.
+    heap: Vec<(f32, u32)>,
+    order: &'o O,
 }
 
-impl TopK {
-    pub(crate) fn new(k: usize) -> Self {
+impl<'o, O: Fn(u32, u32) -> Ordering + ?Sized> TopK<'o, O> {
+    pub(crate) fn new(k: usize, order: &'o O) -> Self {
         TopK {
             k,
-            heap: BinaryHeap::with_capacity(k.min(MAX_PREALLOC)),
+            heap: Vec::with_capacity(k.min(MAX_PREALLOC)),
+            order,
+        }
+    }
+
+    /// Docs `a` and `b` of equal score, best first.
+    #[inline]
+    fn tie(&self, a: u32, b: u32) -> Ordering {
+        (self.order)(a, b).then(a.cmp(&b))
+    }
+
+    /// Whether hit `a` ranks after hit `b`.
+    #[inline]
+    fn worse(&self, a: (f32, u32), b: (f32, u32)) -> bool {
+        match a.0.total_cmp(&b.0) {
+            Ordering::Less => true,
+            Ordering::Greater => false,
+            Ordering::Equal => self.tie(a.1, b.1) == Ordering::Greater,
         }
     }
 
@@ -66,26 +60,35 @@ impl TopK {
         self.heap.len() >= self.k
     }
 
-    /// Whether a doc `doc` whose score is at most `bound` could still enter.
-    ///
-    /// With the collector full, it must beat the worst kept hit: a strictly higher bound, or an
-    /// equal bound with a smaller doc id. The traversals visit docs in increasing order, so the
-    /// second case never fires for them; it is kept so the test is right for any visiting order.
+    /// Whether doc `doc`, whose score is at most `bound`, could still enter: with the
+    /// collector full it must beat the worst kept hit, by a higher bound or an equal bound and
+    /// the tie order.
     #[inline]
     pub(crate) fn can_enter(&self, bound: f32, doc: u32) -> bool {
         if self.k == 0 {
             return false;
         }
-        if self.heap.len() < self.k {
-            return true;
-        }
-        match self.heap.peek() {
-            None => true,
-            Some(worst) => match bound.total_cmp(&worst.score) {
+        match self.heap.first() {
+            Some(&worst) if self.is_full() => match bound.total_cmp(&worst.0) {
                 Ordering::Greater => true,
-                Ordering::Equal => doc < worst.doc,
+                Ordering::Equal => self.tie(doc, worst.1) == Ordering::Less,
                 Ordering::Less => false,
             },
+            _ => true,
+        }
+    }
+
+    /// Whether some doc whose score is at most `bound` could still enter, whichever doc it is:
+    /// the test for pruning docs not yet seen. An equal bound is admitted, since a doc of that
+    /// score may win on the tie order.
+    #[inline]
+    pub(crate) fn may_enter(&self, bound: f32) -> bool {
+        if self.k == 0 {
+            return false;
+        }
+        match self.heap.first() {
+            Some(&worst) if self.is_full() => bound.total_cmp(&worst.0) != Ordering::Less,
+            _ => true,
         }
     }
 
@@ -95,21 +98,58 @@ impl TopK {
         if !self.can_enter(score, doc) {
             return false;
         }
-        if self.heap.len() >= self.k {
-            self.heap.pop();
+        let hit = (score, doc);
+        if self.heap.len() < self.k {
+            self.heap.push(hit);
+            self.sift_up(self.heap.len() - 1);
+        } else if let Some(root) = self.heap.first_mut() {
+            *root = hit;
+            self.sift_down(0);
         }
-        self.heap.push(Entry { score, doc });
-        self.heap.len() >= self.k
+        self.is_full()
+    }
+
+    fn sift_up(&mut self, mut i: usize) {
+        while i > 0 {
+            let p = (i - 1) / 2;
+            match (self.heap.get(i), self.heap.get(p)) {
+                (Some(&c), Some(&q)) if self.worse(c, q) => self.heap.swap(i, p),
+                _ => break,
+            }
+            i = p;
+        }
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        let n = self.heap.len();
+        loop {
+            let mut m = i;
+            for c in [2 * i + 1, 2 * i + 2] {
+                if c < n
+                    && let (Some(&a), Some(&b)) = (self.heap.get(c), self.heap.get(m))
+                    && self.worse(a, b)
+                {
+                    m = c;
+                }
+            }
+            if m == i {
+                break;
+            }
+            self.heap.swap(i, m);
+            i = m;
+        }
     }
 
     /// The kept hits, best first.
     pub(crate) fn into_sorted(self) -> TopDocs {
-        // Ascending by `worse_first` is best first.
-        self.heap
-            .into_sorted_vec()
-            .into_iter()
-            .map(|e| (e.score, e.doc))
-            .collect()
+        let mut hits = self.heap;
+        let order = self.order;
+        hits.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| order(a.1, b.1))
+                .then(a.1.cmp(&b.1))
+        });
+        hits
     }
 }
 
