@@ -4,7 +4,7 @@
 use serde_json::Value;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use strata::input::{write_ivecs, write_npy_f32, write_npy_i32};
 
 /// splitmix64, for seeded test data.
@@ -531,4 +531,43 @@ fn text_index_from_json_lines_search_and_eval() {
     assert_eq!(v["pruned_vs_exhaustive_mismatches"], 0, "{v}");
     let run = std::fs::read_to_string(&run).unwrap();
     assert!(run.starts_with("q1 Q0 a 1 "), "{run}");
+}
+
+#[test]
+fn stats_and_verify_succeed_while_another_process_commits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let (base, more, keys) = (
+        tmp.path().join("base.npy"),
+        tmp.path().join("more.npy"),
+        tmp.path().join("keys.txt"),
+    );
+    // A base segment large enough that opening it (checksums) takes a while, so commits land
+    // between a reader's open and what it does next.
+    let mut rng = Rng(3);
+    write_npy_f32(&base, 100_000, 16, &rng.vectors(100_000, 16)).unwrap();
+    write_npy_f32(&more, 400, 16, &rng.vectors(400, 16)).unwrap();
+    let key_lines: String = (1_000_000..1_000_400).map(|k| format!("{k}\n")).collect();
+    std::fs::write(&keys, key_lines).unwrap();
+    create(&dir, 16, &[]);
+    ok(["ingest", p(&dir), "--vectors", p(&base)]);
+    // One commit per row: each removes the manifest the one before it wrote.
+    let mut writer = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["ingest", p(&dir), "--vectors", p(&more), "--keys", p(&keys)])
+        .args(["--batch", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the strata binary");
+    for _ in 0..300 {
+        let live = stats_json(&dir)["live_docs"].as_u64().unwrap();
+        assert!((100_000..=100_400).contains(&live), "{live}");
+        assert!(ok(["verify", p(&dir)]).starts_with("OK"));
+        if writer.try_wait().expect("poll the writer").is_some() {
+            break;
+        }
+    }
+    let o = writer.wait_with_output().expect("wait for the writer");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stats_json(&dir)["live_docs"], 100_400);
 }
