@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use strata::input::{write_ivecs, write_npy_f32, write_npy_i32};
@@ -34,6 +35,25 @@ where
         .args(args)
         .output()
         .expect("run the strata binary")
+}
+
+/// Runs `args` with stdout a pipe that is read for `lines` lines and then closed, as
+/// `strata ... | head -n LINES` does; returns the exit code and stderr.
+fn run_reading_lines(args: &[&str], lines: usize) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the strata binary");
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    for _ in 0..lines {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("read a line");
+    }
+    drop(reader);
+    let o = child.wait_with_output().expect("wait for strata");
+    (o.status.code(), stderr(&o))
 }
 
 fn stdout(o: &Output) -> String {
@@ -570,4 +590,35 @@ fn stats_and_verify_succeed_while_another_process_commits() {
     let o = writer.wait_with_output().expect("wait for the writer");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stats_json(&dir)["live_docs"], 100_400);
+}
+
+#[test]
+fn a_closed_stdout_is_a_clean_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, vecs, queries) = (
+        tmp.path().join("idx"),
+        tmp.path().join("v.npy"),
+        tmp.path().join("q.npy"),
+    );
+    let mut rng = Rng(9);
+    write_npy_f32(&vecs, 50, 4, &rng.vectors(50, 4)).unwrap();
+    // 3000 queries x 10 hits is far more than a pipe holds, so the reader closing its end
+    // is seen by some write however the two processes are scheduled.
+    write_npy_f32(&queries, 3000, 4, &rng.vectors(3000, 4)).unwrap();
+    create(&dir, 4, &[]);
+    ok(["ingest", p(&dir), "--vectors", p(&vecs), "--batch", "10"]);
+    let search = ["search", p(&dir), "--query", p(&queries), "--all"];
+    let stats = ["stats", p(&dir)];
+    let verify = ["verify", p(&dir)];
+    for (args, lines) in [
+        (&search[..], 0),
+        (&search[..], 1),
+        (&stats[..], 0),
+        (&verify[..], 0),
+    ] {
+        let (code, err) = run_reading_lines(args, lines);
+        assert_eq!(code, Some(0), "{args:?} after {lines} lines: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.contains("error"), "{args:?}: {err}");
+    }
 }

@@ -250,7 +250,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
     if ivf.is_none() {
         for (flag, value) in [("--nprobe", &args.nprobe), ("--rerank", &args.rerank)] {
             if value.is_some() {
-                eprintln!("note: {flag} does not apply to --index flat; ignored");
+                note!("note: {flag} does not apply to --index flat; ignored");
             }
         }
     }
@@ -278,7 +278,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
         )));
     }
     let query_rows: Vec<Vec<f32>> = rows_f32(&queries).into_iter().take(nq).collect();
-    eprintln!(
+    note!(
         "read {n} base vectors of dim {d}, {nq} queries and ground truth in {:.2} s",
         t.elapsed().as_secs_f64()
     );
@@ -295,7 +295,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
         schema = schema.with_index(DenseIndex::IvfPq(p));
     }
     let build_s = if args.reuse {
-        eprintln!("searching the existing index in {}", work.path().display());
+        note!("searching the existing index in {}", work.path().display());
         None
     } else {
         let mut index = create_index(work.path(), schema)?;
@@ -305,7 +305,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
         let report = ingest_batches(&mut index, &base, keys, batch)?;
         drop(index);
         let build_s = t.elapsed().as_secs_f64();
-        eprintln!(
+        note!(
             "built in {build_s:.2} s ({} transactions, {:.0} docs/s) in {}",
             report.batches,
             report.docs_per_sec(),
@@ -433,7 +433,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
                 ]);
             }
         }
-        println!("{}", json_line(&fields));
+        out!("{}", json_line(&fields))?;
     }
     Ok(())
 }

@@ -161,7 +161,7 @@ pub fn run(args: &EvalArgs) -> CliResult {
     let qrels = if qrels_path.exists() {
         Some(read_qrels(&qrels_path)?)
     } else {
-        eprintln!(
+        note!(
             "no {}: timing every query, no relevance metrics",
             qrels_path.display()
         );
@@ -288,6 +288,6 @@ pub fn run(args: &EvalArgs) -> CliResult {
             obj.insert("pruned_vs_exhaustive_mismatches".into(), m.into());
         }
     }
-    println!("{out}");
+    out!("{out}")?;
     Ok(())
 }

@@ -178,10 +178,10 @@ pub fn stats(dir: &Path, as_json: bool) -> CliResult {
             "resident_bytes": resident,
             "mapped_bytes": mapped,
         });
-        println!("{out}");
+        out!("{out}")?;
         return Ok(());
     }
-    println!("index       {}", dir.display());
+    out!("index       {}", dir.display())?;
     let mut parts = Vec::new();
     if let Some((dim, metric, storage)) = dense {
         parts.push(format!(
@@ -197,27 +197,31 @@ pub fn stats(dir: &Path, as_json: bool) -> CliResult {
         parts.push(format!("sparse {name} ({bits}-bit impacts)"));
     }
     parts.push(format!("{} keys", key_kind_name(schema.key)));
-    println!("schema      {}", parts.join("; "));
-    println!("generation  {}", snap.generation());
-    println!("documents   {live} live, {deleted} deleted");
-    println!(
+    out!("schema      {}", parts.join("; "))?;
+    out!("generation  {}", snap.generation())?;
+    out!("documents   {live} live, {deleted} deleted")?;
+    out!(
         "disk        {} in {files} files ({} named by the newest manifest)",
         human_bytes(disk),
         human_bytes(index_bytes)
-    );
-    println!(
+    )?;
+    out!(
         "memory      {} resident (IVF-PQ memory tier, delete sets); {} mapped (vector files)",
         human_bytes(resident),
         human_bytes(mapped)
-    );
-    println!("segments    {}", segs.len());
+    )?;
+    out!("segments    {}", segs.len())?;
     for s in &segs {
-        println!(
+        out!(
             "  segment {}: {} rows, {} live, {} deleted, {}",
-            s.id, s.rows, s.live, s.deleted, s.elem
-        );
+            s.id,
+            s.rows,
+            s.live,
+            s.deleted,
+            s.elem
+        )?;
         if let Some(i) = &s.ivf {
-            println!(
+            out!(
                 "    ivf-pq   nlist {}, m {} x {} bits, {}; list spread (max/mean) {:.3}, \
                  code entropy {:.3} of {} bits; {} resident",
                 i.nlist,
@@ -228,16 +232,16 @@ pub fn stats(dir: &Path, as_json: bool) -> CliResult {
                 i.code_entropy,
                 i.nbits,
                 human_bytes(i.resident)
-            );
+            )?;
         }
         for f in &s.files {
-            println!(
+            out!(
                 "    {:<8} {:<42} {:>12} B  ({})",
                 f.kind,
                 f.name,
                 f.bytes,
                 human_bytes(f.bytes)
-            );
+            )?;
         }
     }
     Ok(())
@@ -275,14 +279,14 @@ pub fn verify(dir: &Path) -> CliResult {
         }
     }
     strays.sort();
-    println!(
+    out!(
         "OK: generation {}, {} segments, {} live docs, {} deleted; {checked_files} files ({}) verified",
         snap.generation(),
         snap.segments().len(),
         snap.num_docs(),
         snap.segments().iter().map(|s| s.meta.deleted).sum::<u64>(),
         human_bytes(checked_bytes)
-    );
+    )?;
     for (file, len) in &strays {
         let why = if file.starts_with("seg-") || file.starts_with("MANIFEST-") {
             "a strata file the newest commit does not use (left by an interrupted commit, or \
@@ -290,10 +294,10 @@ pub fn verify(dir: &Path) -> CliResult {
         } else {
             "not a strata file; strata never touches it"
         };
-        println!("stray: {file} ({len} B): {why}");
+        out!("stray: {file} ({len} B): {why}")?;
     }
     if strays.is_empty() {
-        println!("no stray files");
+        out!("no stray files")?;
     }
     Ok(())
 }

@@ -61,13 +61,13 @@ pub fn create(dir: &Path, schema: Schema) -> CliResult {
     if let Some((_, name, bits)) = schema.sparse_field() {
         parts.push(format!("sparse field {name} ({bits}-bit impacts)"));
     }
-    println!(
+    out!(
         "created index {} (generation {}): {}, {} keys",
         dir.display(),
         index.snapshot().generation(),
         parts.join(", "),
         key_kind_name(key),
-    );
+    )?;
     Ok(())
 }
 
@@ -134,7 +134,7 @@ pub fn ingest_jsonl(dir: &Path, path: &Path, batch: usize) -> CliResult {
         }
         txn.rollback();
     }
-    eprintln!(
+    note!(
         "read and checked {} documents in {:.2} s",
         docs.len(),
         t.elapsed().as_secs_f64()
@@ -151,11 +151,11 @@ pub fn ingest_jsonl(dir: &Path, path: &Path, batch: usize) -> CliResult {
         batches += 1;
     }
     let secs = t.elapsed().as_secs_f64();
-    println!(
+    out!(
         "ingested {} docs in {batches} transactions in {secs:.2} s ({:.0} docs/s); generation {generation}",
         docs.len(),
         docs.len() as f64 / secs.max(1e-9),
-    );
+    )?;
     Ok(())
 }
 
@@ -170,9 +170,9 @@ pub fn search_text(dir: &Path, text: &str, k: usize) -> CliResult {
         match stored.first() {
             Some((_, t)) => {
                 let short: String = t.chars().take(80).collect();
-                println!("{} {} {} {short}", rank + 1, hit.key, hit.score);
+                out!("{} {} {} {short}", rank + 1, hit.key, hit.score)?;
             }
-            None => println!("{} {} {}", rank + 1, hit.key, hit.score),
+            None => out!("{} {} {}", rank + 1, hit.key, hit.score)?,
         }
     }
     Ok(())
@@ -203,20 +203,20 @@ pub fn ingest(dir: &Path, vectors: &str, keys: Option<&Path>, batch: usize) -> C
     }
     let (keys, source) = prepare_keys(keys, set.rows, schema.key)?;
     check_keys(&keys, &source, &index.snapshot())?;
-    eprintln!(
+    note!(
         "read and checked {} rows of dim {dim} in {:.2} s",
         set.rows,
         t.elapsed().as_secs_f64()
     );
     let report = ingest_batches(&mut index, &set, keys, batch)?;
-    println!(
+    out!(
         "ingested {} docs in {} transactions in {:.2} s ({:.0} docs/s); generation {}",
         report.docs,
         report.batches,
         report.secs,
         report.docs_per_sec(),
         report.generation
-    );
+    )?;
     Ok(())
 }
 
@@ -245,9 +245,9 @@ pub fn search(dir: &Path, query: &Path, row: Option<usize>, k: usize) -> CliResu
         let hits = snap.search(&q, k)?;
         for (rank, hit) in hits.iter().enumerate() {
             if row.is_some() {
-                println!("{} {} {}", rank + 1, hit.key, hit.score);
+                out!("{} {} {}", rank + 1, hit.key, hit.score)?;
             } else {
-                println!("{r} {} {} {}", rank + 1, hit.key, hit.score);
+                out!("{r} {} {} {}", rank + 1, hit.key, hit.score)?;
             }
         }
     }
@@ -287,13 +287,13 @@ pub fn delete(dir: &Path, keys: &[String]) -> CliResult {
     }
     let generation = txn.commit()?;
     for key in &missing {
-        eprintln!("warning: key {key} is not in the index");
+        note!("warning: key {key} is not in the index");
     }
-    println!(
+    out!(
         "deleted {} of {} keys; generation {generation}",
         parsed.len() - missing.len(),
         parsed.len()
-    );
+    )?;
     Ok(())
 }
 
@@ -310,20 +310,20 @@ pub fn merge(dir: &Path) -> CliResult {
     }
     let after = index.snapshot();
     if merged {
-        println!(
+        out!(
             "merged {} segments into {} in {:.2} s: {} live docs, {deleted} deleted rows dropped; generation {}",
             before.segments().len(),
             after.segments().len(),
             t.elapsed().as_secs_f64(),
             after.num_docs(),
             after.generation()
-        );
+        )?;
     } else {
-        println!(
+        out!(
             "nothing to merge: {} segment(s), no deleted rows; generation {}",
             after.segments().len(),
             after.generation()
-        );
+        )?;
     }
     Ok(())
 }
