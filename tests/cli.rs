@@ -554,6 +554,37 @@ fn text_index_from_json_lines_search_and_eval() {
 }
 
 #[test]
+fn a_closed_stdout_is_a_clean_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, vecs, queries) = (
+        tmp.path().join("idx"),
+        tmp.path().join("v.npy"),
+        tmp.path().join("q.npy"),
+    );
+    let mut rng = Rng(9);
+    write_npy_f32(&vecs, 50, 4, &rng.vectors(50, 4)).unwrap();
+    // 3000 queries x 10 hits is far more than a pipe holds, so the reader closing its end
+    // is seen by some write however the two processes are scheduled.
+    write_npy_f32(&queries, 3000, 4, &rng.vectors(3000, 4)).unwrap();
+    create(&dir, 4, &[]);
+    ok(["ingest", p(&dir), "--vectors", p(&vecs), "--batch", "10"]);
+    let search = ["search", p(&dir), "--query", p(&queries), "--all"];
+    let stats = ["stats", p(&dir)];
+    let verify = ["verify", p(&dir)];
+    for (args, lines) in [
+        (&search[..], 0),
+        (&search[..], 1),
+        (&stats[..], 0),
+        (&verify[..], 0),
+    ] {
+        let (code, err) = run_reading_lines(args, lines);
+        assert_eq!(code, Some(0), "{args:?} after {lines} lines: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.contains("error"), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn stats_and_verify_succeed_while_another_process_commits() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("idx");
@@ -593,32 +624,68 @@ fn stats_and_verify_succeed_while_another_process_commits() {
 }
 
 #[test]
-fn a_closed_stdout_is_a_clean_end() {
+fn input_the_index_would_not_use_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let (dir, vecs, queries) = (
-        tmp.path().join("idx"),
-        tmp.path().join("v.npy"),
-        tmp.path().join("q.npy"),
-    );
-    let mut rng = Rng(9);
-    write_npy_f32(&vecs, 50, 4, &rng.vectors(50, 4)).unwrap();
-    // 3000 queries x 10 hits is far more than a pipe holds, so the reader closing its end
-    // is seen by some write however the two processes are scheduled.
-    write_npy_f32(&queries, 3000, 4, &rng.vectors(3000, 4)).unwrap();
-    create(&dir, 4, &[]);
-    ok(["ingest", p(&dir), "--vectors", p(&vecs), "--batch", "10"]);
-    let search = ["search", p(&dir), "--query", p(&queries), "--all"];
-    let stats = ["stats", p(&dir)];
-    let verify = ["verify", p(&dir)];
-    for (args, lines) in [
-        (&search[..], 0),
-        (&search[..], 1),
-        (&stats[..], 0),
-        (&verify[..], 0),
+    let dir = tmp.path().join("idx");
+    ok(["create", p(&dir), "--key", "string", "--text", "title,text"]);
+    let docs = tmp.path().join("docs.jsonl");
+    let good = "{\"_id\": \"a\", \"title\": \"Cats\", \"text\": \"cats purr\"}";
+    for (line2, expected) in [
+        (
+            "{\"_id\": \"b\", \"titel\": \"Dogs\", \"text\": \"dogs bark\"}",
+            "\"titel\"",
+        ),
+        (
+            "{\"_id\": \"b\", \"title\": 7, \"text\": \"dogs bark\"}",
+            "\"title\"",
+        ),
+        (
+            "{\"_id\": \"b\", \"text\": \"dogs\", \"text\": \"bark\"}",
+            "\"text\"",
+        ),
+        (
+            "{\"_id\": \"b\", \"_id\": \"c\", \"text\": \"dogs\"}",
+            "\"_id\"",
+        ),
     ] {
-        let (code, err) = run_reading_lines(args, lines);
-        assert_eq!(code, Some(0), "{args:?} after {lines} lines: {err}");
-        assert!(!err.contains("panicked"), "{args:?}: {err}");
-        assert!(!err.contains("error"), "{args:?}: {err}");
+        std::fs::write(&docs, format!("{good}\n{line2}\n")).unwrap();
+        let err = fails(1, ["ingest", p(&dir), "--jsonl", p(&docs)]);
+        assert!(
+            err.contains("line 2") && err.contains(expected),
+            "{line2}: {err}"
+        );
     }
+    std::fs::write(&docs, format!("{good}\n")).unwrap();
+    let keys = tmp.path().join("keys.txt");
+    std::fs::write(&keys, "z\n").unwrap();
+    let err = fails(
+        2,
+        ["ingest", p(&dir), "--jsonl", p(&docs), "--keys", p(&keys)],
+    );
+    assert!(err.contains("--keys"), "{err}");
+    assert_eq!(stats_json(&dir)["live_docs"], 0);
+
+    // A text query on an index without text fields.
+    let vdir = tmp.path().join("vectors");
+    create(&vdir, 4, &[]);
+    let err = fails(1, ["search", p(&vdir), "--text", "cats"]);
+    assert!(err.contains("no text field"), "{err}");
+
+    // A .npy header naming a key twice (the first 'descr' would be silently replaced).
+    let npy = tmp.path().join("twice.npy");
+    let dict = "{'descr': '<f8', 'descr': '<f4', 'fortran_order': False, 'shape': (1, 4), }";
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    let total = (10 + dict.len() + 1).next_multiple_of(64);
+    bytes.extend_from_slice(&((total - 10) as u16).to_le_bytes());
+    bytes.extend_from_slice(dict.as_bytes());
+    bytes.resize(total - 1, b' ');
+    bytes.push(b'\n');
+    bytes.extend_from_slice(&[0; 16]);
+    std::fs::write(&npy, bytes).unwrap();
+    let err = fails(1, ["ingest", p(&vdir), "--vectors", p(&npy)]);
+    assert!(
+        err.contains("twice.npy") && err.contains("'descr'"),
+        "{err}"
+    );
+    assert_eq!(stats_json(&vdir)["live_docs"], 0);
 }

@@ -96,11 +96,13 @@ enum Command {
         #[arg(long, required_unless_present = "jsonl", conflicts_with = "jsonl")]
         vectors: Option<String>,
         /// A JSON Lines file (plain or .zst) of documents: a key ("key", "_id" or "id"), text
-        /// members named like the text fields, optional "sparse" {term: weight} and "vector".
+        /// members named like the text fields, optional "sparse" {term: weight} and "vector";
+        /// any other member, or one named twice, is an error naming its line.
         #[arg(long)]
         jsonl: Option<PathBuf>,
         /// Key file, one key per line (default: the global row number across the files).
-        #[arg(long)]
+        /// Vectors only: JSON Lines documents carry their own keys.
+        #[arg(long, conflicts_with = "jsonl")]
         keys: Option<PathBuf>,
         /// Rows per transaction.
         #[arg(long, default_value_t = 50_000)]

@@ -5,7 +5,7 @@ use crate::{CliError, CliResult};
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::Instant;
-use strata::input::jsonl::{JsonKey, read_jsonl};
+use strata::input::jsonl::{JsonKey, JsonlFields, read_jsonl};
 use strata::input::{read_vectors, read_vectors_many, split_paths};
 use strata::{Error, Key, KeyKind, Reader, Schema, TextQuery, VectorStorage};
 
@@ -89,8 +89,9 @@ fn json_key(k: JsonKey, kind: KeyKind, file: &str, line: u64) -> CliResult<Key> 
 }
 
 /// `strata ingest --jsonl`: reads and checks every line, then adds the documents `batch` per
-/// transaction. A malformed line, an unknown field or a repeated or live key stops the command
-/// before the first commit, naming the line.
+/// transaction. A malformed line, a member the index has no field for, a text member that is
+/// not a string, a repeated member or a repeated or live key stops the command before the
+/// first commit, naming the line.
 pub fn ingest_jsonl(dir: &Path, path: &Path, batch: usize) -> CliResult {
     if batch == 0 {
         return Err(CliError::Usage("--batch must be at least 1".to_owned()));
@@ -98,24 +99,15 @@ pub fn ingest_jsonl(dir: &Path, path: &Path, batch: usize) -> CliResult {
     let mut index = open_writer(dir)?;
     let schema = index.schema();
     let file = path.display().to_string();
-    let text_names: HashSet<String> = schema
-        .text_fields()
-        .iter()
-        .map(|f| f.name.to_owned())
-        .collect();
     let t = Instant::now();
     let mut docs = Vec::new();
-    let mut reader = read_jsonl(path)?;
+    let mut reader = read_jsonl(path, &JsonlFields::of(&schema))?;
     while let Some(doc) = reader.next() {
         let line = reader.line();
         let doc = doc?;
         let key = json_key(doc.key, schema.key, &file, line)?;
         let mut d = strata::Document::with_key(key);
-        d.text = doc
-            .text
-            .into_iter()
-            .filter(|(f, _)| text_names.contains(f))
-            .collect();
+        d.text = doc.text;
         d.sparse = doc.sparse;
         d.vector = doc.vector.map(strata::Vector::F32);
         docs.push((line, d));
@@ -164,6 +156,14 @@ pub fn ingest_jsonl(dir: &Path, path: &Path, batch: usize) -> CliResult {
 pub fn search_text(dir: &Path, text: &str, k: usize) -> CliResult {
     let reader = Reader::open(dir)?;
     let snap = reader.snapshot();
+    if snap.schema().text_fields().is_empty() {
+        return Err(Error::Schema(format!(
+            "the index in {} has no text field to search with --text (search its vectors \
+             with --query)",
+            dir.display()
+        ))
+        .into());
+    }
     let hits = snap.search_text(&TextQuery::bm25(text, k))?;
     for (rank, hit) in hits.iter().enumerate() {
         let stored = snap.stored_text(hit)?;
