@@ -689,3 +689,63 @@ fn input_the_index_would_not_use_is_refused() {
     );
     assert_eq!(stats_json(&vdir)["live_docs"], 0);
 }
+
+#[test]
+fn eval_refuses_qrels_that_match_no_query() {
+    let tmp = tempfile::tempdir().unwrap();
+    let beir = tmp.path().join("beir");
+    std::fs::create_dir_all(beir.join("qrels")).unwrap();
+    std::fs::write(
+        beir.join("corpus.jsonl"),
+        "{\"_id\": \"a\", \"text\": \"cats purr\"}\n{\"_id\": \"b\", \"text\": \"dogs bark\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        beir.join("queries.jsonl"),
+        "{\"_id\": \"q1\", \"text\": \"cats\"}\n",
+    )
+    .unwrap();
+    // Judgements for queries the queries file does not hold (another split's ids).
+    std::fs::write(
+        beir.join("qrels/test.tsv"),
+        "query-id\tcorpus-id\tscore\nQ1\ta\t1\n",
+    )
+    .unwrap();
+    let err = fails(1, ["eval", "--beir", p(&beir)]);
+    assert!(
+        err.contains("test.tsv") && err.contains("no query"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bench_ann_refuses_ground_truth_past_the_base() {
+    // Ground truth naming base rows past the end of the base (another data set's ids).
+    let tmp = tempfile::tempdir().unwrap();
+    let (dim, n, nq) = (4, 30, 5);
+    let mut rng = Rng(12);
+    let (bf, qf, gf) = (
+        tmp.path().join("base.npy"),
+        tmp.path().join("q.npy"),
+        tmp.path().join("gt.npy"),
+    );
+    write_npy_f32(&bf, n, dim, &rng.vectors(n, dim)).unwrap();
+    write_npy_f32(&qf, nq, dim, &rng.vectors(nq, dim)).unwrap();
+    let mut gt: Vec<i32> = (0..nq as i32 * 10).map(|i| i % 10).collect();
+    gt[2 * 10 + 3] = 30;
+    write_npy_i32(&gf, nq, 10, &gt).unwrap();
+    let args = [
+        "bench-ann",
+        "--base",
+        p(&bf),
+        "--queries",
+        p(&qf),
+        "--gt",
+        p(&gf),
+    ];
+    let err = fails(1, args);
+    assert!(
+        err.contains("gt.npy") && err.contains("row 2") && err.contains("30"),
+        "{err}"
+    );
+}

@@ -13,12 +13,12 @@ use crate::util::{key_set, rows_f32};
 use crate::{CliError, CliResult};
 use clap::Args;
 use serde_json::{Value, json};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
-use strata::input::{read_ground_truth, read_vectors_many, split_paths};
+use strata::input::{GroundTruth, read_ground_truth, read_vectors_many, split_paths};
 use strata::{
-    DenseIndex, Hit, IvfPqParams, Key, KeyKind, Metric, QueryStats, Reader, Schema, SearchParams,
-    Snapshot, VectorStorage,
+    DenseIndex, Error, Hit, IvfPqParams, Key, KeyKind, Metric, QueryStats, Reader, Schema,
+    SearchParams, Snapshot, VectorStorage,
 };
 
 /// Options of `strata bench-ann`.
@@ -213,6 +213,19 @@ fn round(x: f64, digits: i32) -> f64 {
     (x * f).round() / f
 }
 
+/// Fails if a ground-truth id of the first `nq` queries is not a row of the `n`-row base:
+/// such a neighbour can never be found, and recall would quietly read as (near) 0 (ground
+/// truth of another base, or a base cut short).
+fn check_ground_truth(gt: &GroundTruth, nq: usize, n: usize, path: &Path) -> CliResult {
+    for row in 0..nq {
+        if let Some(&id) = gt.row(row).iter().find(|&&id| id as usize >= n) {
+            let what = format!("neighbour id {id} is not a row of the base, which has {n} rows");
+            return Err(Error::input(Error::path_string(path), Some(row as u64), what).into());
+        }
+    }
+    Ok(())
+}
+
 /// `strata bench-ann`.
 pub fn run(args: &BenchArgs) -> CliResult {
     let ivf = match args.index.as_str() {
@@ -277,6 +290,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
             gt.cols
         )));
     }
+    check_ground_truth(&gt, nq, n, &args.gt)?;
     let query_rows: Vec<Vec<f32>> = rows_f32(&queries).into_iter().take(nq).collect();
     note!(
         "read {n} base vectors of dim {d}, {nq} queries and ground truth in {:.2} s",
