@@ -3,8 +3,9 @@
 
 use serde_json::Value;
 use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use strata::input::{write_ivecs, write_npy_f32, write_npy_i32};
 
 /// splitmix64, for seeded test data.
@@ -34,6 +35,25 @@ where
         .args(args)
         .output()
         .expect("run the strata binary")
+}
+
+/// Runs `args` with stdout a pipe that is read for `lines` lines and then closed, as
+/// `strata ... | head -n LINES` does; returns the exit code and stderr.
+fn run_reading_lines(args: &[&str], lines: usize) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the strata binary");
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    for _ in 0..lines {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("read a line");
+    }
+    drop(reader);
+    let o = child.wait_with_output().expect("wait for strata");
+    (o.status.code(), stderr(&o))
 }
 
 fn stdout(o: &Output) -> String {
@@ -531,4 +551,201 @@ fn text_index_from_json_lines_search_and_eval() {
     assert_eq!(v["pruned_vs_exhaustive_mismatches"], 0, "{v}");
     let run = std::fs::read_to_string(&run).unwrap();
     assert!(run.starts_with("q1 Q0 a 1 "), "{run}");
+}
+
+#[test]
+fn a_closed_stdout_is_a_clean_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, vecs, queries) = (
+        tmp.path().join("idx"),
+        tmp.path().join("v.npy"),
+        tmp.path().join("q.npy"),
+    );
+    let mut rng = Rng(9);
+    write_npy_f32(&vecs, 50, 4, &rng.vectors(50, 4)).unwrap();
+    // 3000 queries x 10 hits is far more than a pipe holds, so the reader closing its end
+    // is seen by some write however the two processes are scheduled.
+    write_npy_f32(&queries, 3000, 4, &rng.vectors(3000, 4)).unwrap();
+    create(&dir, 4, &[]);
+    ok(["ingest", p(&dir), "--vectors", p(&vecs), "--batch", "10"]);
+    let search = ["search", p(&dir), "--query", p(&queries), "--all"];
+    let stats = ["stats", p(&dir)];
+    let verify = ["verify", p(&dir)];
+    for (args, lines) in [
+        (&search[..], 0),
+        (&search[..], 1),
+        (&stats[..], 0),
+        (&verify[..], 0),
+    ] {
+        let (code, err) = run_reading_lines(args, lines);
+        assert_eq!(code, Some(0), "{args:?} after {lines} lines: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.contains("error"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn stats_and_verify_succeed_while_another_process_commits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let (base, more, keys) = (
+        tmp.path().join("base.npy"),
+        tmp.path().join("more.npy"),
+        tmp.path().join("keys.txt"),
+    );
+    // A base segment large enough that opening it (checksums) takes a while, so commits land
+    // between a reader's open and what it does next.
+    let mut rng = Rng(3);
+    write_npy_f32(&base, 100_000, 16, &rng.vectors(100_000, 16)).unwrap();
+    write_npy_f32(&more, 400, 16, &rng.vectors(400, 16)).unwrap();
+    let key_lines: String = (1_000_000..1_000_400).map(|k| format!("{k}\n")).collect();
+    std::fs::write(&keys, key_lines).unwrap();
+    create(&dir, 16, &[]);
+    ok(["ingest", p(&dir), "--vectors", p(&base)]);
+    // One commit per row: each removes the manifest the one before it wrote.
+    let mut writer = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["ingest", p(&dir), "--vectors", p(&more), "--keys", p(&keys)])
+        .args(["--batch", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the strata binary");
+    for _ in 0..300 {
+        let live = stats_json(&dir)["live_docs"].as_u64().unwrap();
+        assert!((100_000..=100_400).contains(&live), "{live}");
+        assert!(ok(["verify", p(&dir)]).starts_with("OK"));
+        if writer.try_wait().expect("poll the writer").is_some() {
+            break;
+        }
+    }
+    let o = writer.wait_with_output().expect("wait for the writer");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stats_json(&dir)["live_docs"], 100_400);
+}
+
+#[test]
+fn input_the_index_would_not_use_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    ok(["create", p(&dir), "--key", "string", "--text", "title,text"]);
+    let docs = tmp.path().join("docs.jsonl");
+    let good = "{\"_id\": \"a\", \"title\": \"Cats\", \"text\": \"cats purr\"}";
+    for (line2, expected) in [
+        (
+            "{\"_id\": \"b\", \"titel\": \"Dogs\", \"text\": \"dogs bark\"}",
+            "\"titel\"",
+        ),
+        (
+            "{\"_id\": \"b\", \"title\": 7, \"text\": \"dogs bark\"}",
+            "\"title\"",
+        ),
+        (
+            "{\"_id\": \"b\", \"text\": \"dogs\", \"text\": \"bark\"}",
+            "\"text\"",
+        ),
+        (
+            "{\"_id\": \"b\", \"_id\": \"c\", \"text\": \"dogs\"}",
+            "\"_id\"",
+        ),
+    ] {
+        std::fs::write(&docs, format!("{good}\n{line2}\n")).unwrap();
+        let err = fails(1, ["ingest", p(&dir), "--jsonl", p(&docs)]);
+        assert!(
+            err.contains("line 2") && err.contains(expected),
+            "{line2}: {err}"
+        );
+    }
+    std::fs::write(&docs, format!("{good}\n")).unwrap();
+    let keys = tmp.path().join("keys.txt");
+    std::fs::write(&keys, "z\n").unwrap();
+    let err = fails(
+        2,
+        ["ingest", p(&dir), "--jsonl", p(&docs), "--keys", p(&keys)],
+    );
+    assert!(err.contains("--keys"), "{err}");
+    assert_eq!(stats_json(&dir)["live_docs"], 0);
+
+    // A text query on an index without text fields.
+    let vdir = tmp.path().join("vectors");
+    create(&vdir, 4, &[]);
+    let err = fails(1, ["search", p(&vdir), "--text", "cats"]);
+    assert!(err.contains("no text field"), "{err}");
+
+    // A .npy header naming a key twice (the first 'descr' would be silently replaced).
+    let npy = tmp.path().join("twice.npy");
+    let dict = "{'descr': '<f8', 'descr': '<f4', 'fortran_order': False, 'shape': (1, 4), }";
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    let total = (10 + dict.len() + 1).next_multiple_of(64);
+    bytes.extend_from_slice(&((total - 10) as u16).to_le_bytes());
+    bytes.extend_from_slice(dict.as_bytes());
+    bytes.resize(total - 1, b' ');
+    bytes.push(b'\n');
+    bytes.extend_from_slice(&[0; 16]);
+    std::fs::write(&npy, bytes).unwrap();
+    let err = fails(1, ["ingest", p(&vdir), "--vectors", p(&npy)]);
+    assert!(
+        err.contains("twice.npy") && err.contains("'descr'"),
+        "{err}"
+    );
+    assert_eq!(stats_json(&vdir)["live_docs"], 0);
+}
+
+#[test]
+fn eval_refuses_qrels_that_match_no_query() {
+    let tmp = tempfile::tempdir().unwrap();
+    let beir = tmp.path().join("beir");
+    std::fs::create_dir_all(beir.join("qrels")).unwrap();
+    std::fs::write(
+        beir.join("corpus.jsonl"),
+        "{\"_id\": \"a\", \"text\": \"cats purr\"}\n{\"_id\": \"b\", \"text\": \"dogs bark\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        beir.join("queries.jsonl"),
+        "{\"_id\": \"q1\", \"text\": \"cats\"}\n",
+    )
+    .unwrap();
+    // Judgements for queries the queries file does not hold (another split's ids).
+    std::fs::write(
+        beir.join("qrels/test.tsv"),
+        "query-id\tcorpus-id\tscore\nQ1\ta\t1\n",
+    )
+    .unwrap();
+    let err = fails(1, ["eval", "--beir", p(&beir)]);
+    assert!(
+        err.contains("test.tsv") && err.contains("no query"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bench_ann_refuses_ground_truth_past_the_base() {
+    // Ground truth naming base rows past the end of the base (another data set's ids).
+    let tmp = tempfile::tempdir().unwrap();
+    let (dim, n, nq) = (4, 30, 5);
+    let mut rng = Rng(12);
+    let (bf, qf, gf) = (
+        tmp.path().join("base.npy"),
+        tmp.path().join("q.npy"),
+        tmp.path().join("gt.npy"),
+    );
+    write_npy_f32(&bf, n, dim, &rng.vectors(n, dim)).unwrap();
+    write_npy_f32(&qf, nq, dim, &rng.vectors(nq, dim)).unwrap();
+    let mut gt: Vec<i32> = (0..nq as i32 * 10).map(|i| i % 10).collect();
+    gt[2 * 10 + 3] = 30;
+    write_npy_i32(&gf, nq, 10, &gt).unwrap();
+    let args = [
+        "bench-ann",
+        "--base",
+        p(&bf),
+        "--queries",
+        p(&qf),
+        "--gt",
+        p(&gf),
+    ];
+    let err = fails(1, args);
+    assert!(
+        err.contains("gt.npy") && err.contains("row 2") && err.contains("30"),
+        "{err}"
+    );
 }

@@ -11,13 +11,20 @@
 //!   checked against a brute force computed in the demo itself.
 //! - `bench.rs`: `bench-ann` — recall and latency on a real ANN data set, one JSON line per
 //!   setting, comparable with the peer scripts under `shared/peers/`.
+//! - `out.rs`: `out!` and `note!`, the commands' `println!` and `eprintln!`, which end cleanly
+//!   when the reader of stdout has gone (`strata search ... | head -1`).
 //! - `util.rs`: what the commands share: opening a writer, preparing keys, batched ingest,
 //!   progress bars, latency percentiles, scratch directories, byte formatting.
 //!
 //! Errors are values: `main` prints `error: <message>` on stderr and exits with 1 (2 for usage
-//! errors and for features that do not exist yet). Nothing here panics on user data.
+//! errors and for features that do not exist yet). A closed stdout is the normal end of the
+//! output (exit 0). Nothing here panics on user data or a closed pipe.
 
-// The crate root is `src/bin/strata.rs`, so its submodules are named by path.
+// The crate root is `src/bin/strata.rs`, so its submodules are named by path. `out` comes
+// first: its `out!` and `note!` macros are used by every other module.
+#[macro_use]
+#[path = "strata/out.rs"]
+mod out;
 #[path = "strata/bench.rs"]
 mod bench;
 #[path = "strata/demo.rs"]
@@ -89,11 +96,13 @@ enum Command {
         #[arg(long, required_unless_present = "jsonl", conflicts_with = "jsonl")]
         vectors: Option<String>,
         /// A JSON Lines file (plain or .zst) of documents: a key ("key", "_id" or "id"), text
-        /// members named like the text fields, optional "sparse" {term: weight} and "vector".
+        /// members named like the text fields, optional "sparse" {term: weight} and "vector";
+        /// any other member, or one named twice, is an error naming its line.
         #[arg(long)]
         jsonl: Option<PathBuf>,
         /// Key file, one key per line (default: the global row number across the files).
-        #[arg(long)]
+        /// Vectors only: JSON Lines documents carry their own keys.
+        #[arg(long, conflicts_with = "jsonl")]
         keys: Option<PathBuf>,
         /// Rows per transaction.
         #[arg(long, default_value_t = 50_000)]
@@ -238,6 +247,8 @@ pub enum CliError {
     Failed(String),
     /// Bad usage or a feature that is not built (exit 2).
     Usage(String),
+    /// The reader of stdout has gone (`strata ... | head`): the output ends, exit 0.
+    Closed,
 }
 
 impl CliError {
@@ -245,6 +256,7 @@ impl CliError {
         match self {
             CliError::Strata(_) | CliError::Failed(_) => 1,
             CliError::Usage(_) => 2,
+            CliError::Closed => 0,
         }
     }
 }
@@ -254,6 +266,7 @@ impl fmt::Display for CliError {
         match self {
             CliError::Strata(e) => write!(f, "{e}"),
             CliError::Failed(m) | CliError::Usage(m) => f.write_str(m),
+            CliError::Closed => f.write_str("stdout was closed by its reader"),
         }
     }
 }
@@ -333,9 +346,9 @@ fn run(cli: Cli) -> CliResult {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) | Err(CliError::Closed) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            note!("error: {e}");
             ExitCode::from(e.exit_code())
         }
     }

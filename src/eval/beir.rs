@@ -3,7 +3,8 @@
 //! `corpus.jsonl` lines are objects with `"_id"` (or `"id"`), an optional `"title"` and a
 //! `"text"`; `queries.jsonl` lines have `"_id"` (or `"id"`) and `"text"`. An id may be a string
 //! or an integer (kept as its decimal string); a title or text that is `null` reads as empty,
-//! a missing `"text"` is an error. Other members (BEIR's `"metadata"`) are ignored. When the
+//! a missing `"text"` is an error. Other members (BEIR's `"metadata"`) are ignored, but a
+//! member named twice in one object (at any depth) is an error, as in `strata ingest`. When the
 //! named file does not exist, `<name>.zst` is read instead; either may be zstd-compressed
 //! (detected by name or magic bytes).
 //!
@@ -283,6 +284,14 @@ mod tests {
             (
                 "{\"_id\": 1.5, \"text\": \"x\"}",
                 "must be a string or an integer",
+            ),
+            (
+                "{\"_id\": \"x\", \"text\": \"a\", \"text\": \"b\"}",
+                "member \"text\" appears twice",
+            ),
+            (
+                "{\"_id\": \"x\", \"text\": \"a\", \"metadata\": {\"u\": 1, \"u\": 2}}",
+                "member \"u\" appears twice",
             ),
         ] {
             let path = dir.path().join("c.jsonl");

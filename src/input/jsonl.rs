@@ -1,23 +1,31 @@
 //! JSON Lines documents, the input of `strata ingest`.
 //!
 //! One JSON object per line (blank lines skipped; a UTF-8 byte-order mark on the first line and
-//! a `\r` before the `\n` are tolerated). Each object becomes a [`JsonDoc`]:
+//! a `\r` before the `\n` are tolerated). What a line may hold is set by [`JsonlFields`], the
+//! fields of the index it goes into; each object becomes a [`JsonDoc`]:
 //!
 //! - the key comes from the first present of `"key"`, `"_id"`, `"id"`: a non-negative integer
 //!   becomes [`JsonKey::U64`], a non-empty string [`JsonKey::Str`] (digits stay a string);
-//! - `"sparse"`, if present and not null, must be an object of term -> finite, non-negative
-//!   weight (terms non-empty);
-//! - `"vector"`, if present and not null, must be a non-empty array of numbers finite as `f32`;
-//! - every other member whose value is a string is a text field, in file order (only the member
-//!   the key came from is left out, so a `"id"` next to a `"key"` is text);
-//! - members of any other type are ignored.
+//! - a member named like a text field must be a string (or `null`, read as absent);
+//! - `"sparse"`, if the index has a sparse field, may be an object of term -> finite,
+//!   non-negative weight (terms non-empty) or `null`;
+//! - `"vector"`, if the index has a dense field, may be a non-empty array of numbers finite as
+//!   `f32`, or `null`;
+//! - any other member is an error naming it: a misspelt field (`"titel"`) would otherwise be
+//!   dropped without a word. (Of the key names only the one the key came from is taken as the
+//!   key; another one is a member like any other.)
+//!
+//! A member name repeated within an object (at any depth) is an error too: JSON parsers differ
+//! on which of the two values wins, so neither is guessed.
 //!
 //! The file may be zstd-compressed: it is decompressed when its name ends in `.zst` or it starts
 //! with the zstd magic bytes. Every error names the file and the 1-based line number (as the
 //! row of [`Error::Input`], and in the message); iteration ends after the first error.
 
 use crate::error::{Error, Result};
+use crate::schema::Schema;
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -34,12 +42,58 @@ pub enum JsonKey {
     Str(String),
 }
 
+/// The members a JSON Lines document may hold besides its key: the fields of the index.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JsonlFields {
+    /// Names of the text fields; a member with one of these names must be a string.
+    pub text: Vec<String>,
+    /// Whether a `"sparse"` member is accepted (the index has a sparse field).
+    pub sparse: bool,
+    /// Whether a `"vector"` member is accepted (the index has a dense field).
+    pub vector: bool,
+}
+
+impl JsonlFields {
+    /// The members an index with `schema` uses.
+    pub fn of(schema: &Schema) -> JsonlFields {
+        JsonlFields {
+            text: schema
+                .text_fields()
+                .iter()
+                .map(|f| f.name.to_owned())
+                .collect(),
+            sparse: schema.sparse_field().is_some(),
+            vector: schema.dense_field().is_some(),
+        }
+    }
+
+    /// What the fields are, for messages: `text fields "title", "text"; "vector"`.
+    fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.text.is_empty() {
+            let names: Vec<String> = self.text.iter().map(|n| format!("\"{n}\"")).collect();
+            parts.push(format!("text fields {}", names.join(", ")));
+        }
+        if self.sparse {
+            parts.push("\"sparse\"".to_owned());
+        }
+        if self.vector {
+            parts.push("\"vector\"".to_owned());
+        }
+        if parts.is_empty() {
+            "none".to_owned()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
+
 /// One document of a JSON Lines file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JsonDoc {
     /// From `"key"`, `"_id"` or `"id"` (the first present).
     pub key: JsonKey,
-    /// Every other string member as (name, value), in file order.
+    /// The text fields present as (name, value), in file order.
     pub text: Vec<(String, String)>,
     /// The `"sparse"` object's (term, weight) pairs, sorted by term.
     pub sparse: Vec<(String, f32)>,
@@ -47,17 +101,20 @@ pub struct JsonDoc {
     pub vector: Option<Vec<f32>>,
 }
 
-/// Streams the documents of `path` (see the module docs). Opening errors are returned here;
-/// each later problem is one `Err` item, after which the iterator ends.
-pub fn read_jsonl(path: &Path) -> Result<JsonlReader> {
+/// Streams the documents of `path` for an index with `fields` (see the module docs). Opening
+/// errors are returned here; each later problem is one `Err` item, after which the iterator
+/// ends.
+pub fn read_jsonl(path: &Path, fields: &JsonlFields) -> Result<JsonlReader> {
     Ok(JsonlReader {
         lines: LineReader::open(path)?,
+        fields: fields.clone(),
     })
 }
 
 /// The iterator returned by [`read_jsonl`].
 pub struct JsonlReader {
     lines: LineReader,
+    fields: JsonlFields,
 }
 
 impl JsonlReader {
@@ -73,7 +130,7 @@ impl Iterator for JsonlReader {
     fn next(&mut self) -> Option<Result<JsonDoc>> {
         let item = match self.lines.next_line() {
             Ok(None) => return None,
-            Ok(Some((line_no, line))) => parse_doc(line).map_err(|what| {
+            Ok(Some((line_no, line))) => parse_doc(line, &self.fields).map_err(|what| {
                 Error::input(
                     self.lines.name(),
                     Some(line_no),
@@ -98,8 +155,8 @@ impl std::fmt::Debug for JsonlReader {
 }
 
 /// Parses one non-blank line; the error is the message (without the line number prefix).
-fn parse_doc(line: &str) -> std::result::Result<JsonDoc, String> {
-    let obj = parse_object(line)?;
+fn parse_doc(line: &str, fields: &JsonlFields) -> std::result::Result<JsonDoc, String> {
+    let (obj, names) = parse_members(line)?;
     let (key_name, key) = ["key", "_id", "id"]
         .iter()
         .find_map(|&name| obj.get(name).map(|v| (name, v)))
@@ -117,47 +174,71 @@ fn parse_doc(line: &str) -> std::result::Result<JsonDoc, String> {
             ));
         }
     };
-    let mut text = Vec::new();
-    for name in top_level_keys(line) {
+    let mut doc = JsonDoc {
+        key,
+        text: Vec::new(),
+        sparse: Vec::new(),
+        vector: None,
+    };
+    for name in names {
+        let Some(value) = obj.get(&name) else {
+            continue;
+        };
         if name == key_name {
             continue;
         }
-        if let Some(Value::String(s)) = obj.get(&name) {
-            text.push((name, s.clone()));
+        if fields.text.contains(&name) {
+            match value {
+                Value::String(s) => doc.text.push((name, s.clone())),
+                Value::Null => {}
+                other => {
+                    return Err(format!(
+                        "text field \"{name}\" must be a string, not {}",
+                        kind(other)
+                    ));
+                }
+            }
+        } else if name == "sparse" && fields.sparse {
+            doc.sparse = match value {
+                Value::Null => Vec::new(),
+                Value::Object(m) => parse_sparse(m)?,
+                other => {
+                    return Err(format!(
+                        "\"sparse\" must be an object of term weights, not {}",
+                        kind(other)
+                    ));
+                }
+            };
+        } else if name == "vector" && fields.vector {
+            doc.vector = match value {
+                Value::Null => None,
+                Value::Array(a) => Some(parse_vector(a)?),
+                other => {
+                    return Err(format!(
+                        "\"vector\" must be an array of numbers, not {}",
+                        kind(other)
+                    ));
+                }
+            };
+        } else {
+            return Err(format!(
+                "member \"{name}\" is not a field of the index (its fields: {})",
+                fields.describe()
+            ));
         }
     }
-    let sparse = match obj.get("sparse") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Object(m)) => parse_sparse(m)?,
-        Some(other) => {
-            return Err(format!(
-                "\"sparse\" must be an object of term weights, not {}",
-                kind(other)
-            ));
-        }
-    };
-    let vector = match obj.get("vector") {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(a)) => Some(parse_vector(a)?),
-        Some(other) => {
-            return Err(format!(
-                "\"vector\" must be an array of numbers, not {}",
-                kind(other)
-            ));
-        }
-    };
-    Ok(JsonDoc {
-        key,
-        text,
-        sparse,
-        vector,
-    })
+    Ok(doc)
 }
 
-/// Parses `line` as a JSON object.
+/// Parses `line` as a JSON object whose objects (at every depth) name each member once.
 pub(crate) fn parse_object(line: &str) -> std::result::Result<Map<String, Value>, String> {
+    parse_members(line).map(|(obj, _)| obj)
+}
+
+/// [`parse_object`], and the object's member names in file order.
+fn parse_members(line: &str) -> std::result::Result<(Map<String, Value>, Vec<String>), String> {
     match serde_json::from_str::<Value>(line) {
-        Ok(Value::Object(m)) => Ok(m),
+        Ok(Value::Object(m)) => Ok((m, member_names(line)?)),
         Ok(other) => Err(format!("expected a JSON object, found {}", kind(&other))),
         Err(e) => Err(format!("not valid JSON: {e}")),
     }
@@ -218,21 +299,32 @@ fn parse_vector(a: &[Value]) -> std::result::Result<Vec<f32>, String> {
     Ok(out)
 }
 
+/// One open object or array while scanning JSON text.
+enum Frame {
+    /// An object: the member names seen so far, and whether a name comes next.
+    Object {
+        names: HashSet<String>,
+        expect_name: bool,
+    },
+    Array,
+}
+
 /// The member names of the top-level object in `json` (already known to be a valid JSON
-/// object), in file order, each once.
+/// object), in file order; an error names a member that appears twice in one object, at any
+/// depth.
 ///
-/// `serde_json` (without its `preserve_order` feature) sorts members, so the order is recovered
-/// from the text: a scan tracking nesting depth and string state, taking the string that starts
-/// each member at depth 1. All structural characters are ASCII, so scanning bytes is safe in
-/// UTF-8, and every slice taken starts and ends at a `"`.
-fn top_level_keys(json: &str) -> Vec<String> {
+/// `serde_json` keeps the last of two repeated members and (without its `preserve_order`
+/// feature) sorts members, so both facts are recovered from the text: a scan tracking the open
+/// objects and arrays and string state, taking the string that starts each object member. All
+/// structural characters are ASCII, so scanning bytes is safe in UTF-8, and every slice taken
+/// starts and ends at a `"`.
+fn member_names(json: &str) -> std::result::Result<Vec<String>, String> {
     let bytes = json.as_bytes();
-    let mut keys: Vec<String> = Vec::new();
-    let mut depth = 0usize;
-    let mut expect_key = false;
+    let mut top: Vec<String> = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
     let mut in_string = false;
     let mut escaped = false;
-    let mut key_start: Option<usize> = None;
+    let mut name_start: Option<usize> = None;
     for (i, &b) in bytes.iter().enumerate() {
         if in_string {
             if escaped {
@@ -241,15 +333,19 @@ fn top_level_keys(json: &str) -> Vec<String> {
                 escaped = true;
             } else if b == b'"' {
                 in_string = false;
-                if let Some(start) = key_start.take() {
-                    let name = json
-                        .get(start..=i)
-                        .and_then(|raw| serde_json::from_str::<String>(raw).ok());
-                    if let Some(name) = name
-                        && !keys.contains(&name)
-                    {
-                        keys.push(name);
+                let name = name_start
+                    .take()
+                    .and_then(|start| json.get(start..=i))
+                    .and_then(|raw| serde_json::from_str::<String>(raw).ok());
+                let depth = stack.len();
+                if let (Some(name), Some(Frame::Object { names, .. })) = (name, stack.last_mut()) {
+                    if names.contains(&name) {
+                        return Err(format!("member \"{name}\" appears twice in one object"));
                     }
+                    if depth == 1 {
+                        top.push(name.clone());
+                    }
+                    names.insert(name);
                 }
             }
             continue;
@@ -257,21 +353,30 @@ fn top_level_keys(json: &str) -> Vec<String> {
         match b {
             b'"' => {
                 in_string = true;
-                if depth == 1 && expect_key {
-                    key_start = Some(i);
-                    expect_key = false;
+                if let Some(Frame::Object { expect_name, .. }) = stack.last_mut()
+                    && *expect_name
+                {
+                    name_start = Some(i);
+                    *expect_name = false;
                 }
             }
-            b'{' | b'[' => {
-                depth += 1;
-                expect_key = depth == 1 && b == b'{';
+            b'{' => stack.push(Frame::Object {
+                names: HashSet::new(),
+                expect_name: true,
+            }),
+            b'[' => stack.push(Frame::Array),
+            b'}' | b']' => {
+                stack.pop();
             }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            b',' if depth == 1 => expect_key = true,
+            b',' => {
+                if let Some(Frame::Object { expect_name, .. }) = stack.last_mut() {
+                    *expect_name = true;
+                }
+            }
             _ => {}
         }
     }
-    keys
+    Ok(top)
 }
 
 // ---- line reading, shared with `crate::eval` -------------------------------------------------
@@ -392,8 +497,23 @@ mod tests {
         path
     }
 
+    /// The fields of the documents in `GOOD`: every text member, sparse and vector.
+    fn fields() -> JsonlFields {
+        JsonlFields {
+            text: ["title", "text", "zeta", "alpha", "id", "t", "k\"ey"]
+                .map(str::to_owned)
+                .to_vec(),
+            sparse: true,
+            vector: true,
+        }
+    }
+
     fn read_all(path: &Path) -> Vec<Result<JsonDoc>> {
-        read_jsonl(path).unwrap().collect()
+        read_with(path, &fields())
+    }
+
+    fn read_with(path: &Path, fields: &JsonlFields) -> Vec<Result<JsonDoc>> {
+        read_jsonl(path, fields).unwrap().collect()
     }
 
     /// The 1-based line and message of an input error.
@@ -409,10 +529,10 @@ mod tests {
     }
 
     const GOOD: &str = concat!(
-        "{\"key\": 7, \"title\": \"A title\", \"n\": 3, \"text\": \"Body text\"}\n",
+        "{\"key\": 7, \"title\": \"A title\", \"zeta\": null, \"text\": \"Body text\"}\n",
         "\n",
         "   \n",
-        "{\"_id\": \"0042\", \"zeta\": \"z\", \"alpha\": \"a\", \"flag\": true, \"nested\": {\"x\": \"no\"}, ",
+        "{\"_id\": \"0042\", \"zeta\": \"z\", \"alpha\": \"a\", ",
         "\"sparse\": {\"b\": 0.5, \"a\": 0}, \"vector\": [1, -2.5, 3e2]}\r\n",
         "{\"id\": \"x\", \"key\": \"k\", \"t\": \"esc \\\"q\\\" \\u00e9\", \"k\\\"ey\": \"v\", \"sparse\": null}",
     );
@@ -567,15 +687,108 @@ mod tests {
     #[test]
     fn missing_file_is_an_io_error() {
         let dir = tempfile::tempdir().unwrap();
-        let err = read_jsonl(&dir.path().join("nope.jsonl")).unwrap_err();
+        let err = read_jsonl(&dir.path().join("nope.jsonl"), &fields()).unwrap_err();
         assert!(matches!(err, Error::Io { op: "open", .. }), "{err}");
     }
 
+    /// The line-2 error of a file whose line 1 is good and line 2 is `bad`, read for `fields`.
+    fn line_2_error(bad: &str, fields: &JsonlFields) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let content = format!("{{\"id\": 0}}\n{bad}\n{{\"id\": 9}}\n");
+        let path = write(&dir, "docs.jsonl", content.as_bytes());
+        let items = read_with(&path, fields);
+        assert_eq!(items.len(), 2, "{bad}");
+        assert!(items[0].is_ok(), "{:?}", items[0]);
+        let (line, what) = line_and_message(items[1].as_ref().unwrap_err());
+        assert_eq!(line, 2, "{bad}");
+        what
+    }
+
     #[test]
-    fn key_order_scanner() {
-        let keys =
-            top_level_keys(r#"{"b": {"c": 1, "d": [ "e", {"f": 2} ]}, "a": "x,y:{", "b": 3}"#);
-        assert_eq!(keys, ["b", "a"]);
-        assert_eq!(top_level_keys("{}"), Vec::<String>::new());
+    fn members_the_index_does_not_declare_are_refused() {
+        let text_only = JsonlFields {
+            text: vec!["title".into(), "text".into()],
+            ..JsonlFields::default()
+        };
+        let cases: &[(&str, &str)] = &[
+            (
+                "{\"id\": 1, \"titel\": \"Cats\"}",
+                "member \"titel\" is not a field of the index (its fields: text fields \"title\", \"text\")",
+            ),
+            ("{\"id\": 1, \"n\": 3}", "member \"n\""),
+            (
+                "{\"id\": 1, \"nested\": {\"title\": \"x\"}}",
+                "member \"nested\"",
+            ),
+            ("{\"_id\": \"a\", \"id\": \"b\"}", "member \"id\""),
+            ("{\"id\": 1, \"sparse\": {\"a\": 1}}", "member \"sparse\""),
+            ("{\"id\": 1, \"vector\": [1]}", "member \"vector\""),
+            ("{\"id\": 1, \"sparse\": null}", "member \"sparse\""),
+            (
+                "{\"id\": 1, \"title\": 7}",
+                "text field \"title\" must be a string, not a number",
+            ),
+            (
+                "{\"id\": 1, \"text\": [\"a\"]}",
+                "\"text\" must be a string, not an array",
+            ),
+            ("{\"id\": 1, \"text\": true}", "not a boolean"),
+        ];
+        for (bad, expected) in cases {
+            let what = line_2_error(bad, &text_only);
+            assert!(what.contains(expected), "{bad}: {what}");
+        }
+        let none = JsonlFields::default();
+        let what = line_2_error("{\"id\": 1, \"x\": \"y\"}", &none);
+        assert!(what.contains("(its fields: none)"), "{what}");
+    }
+
+    #[test]
+    fn repeated_members_are_refused_at_any_depth() {
+        for (bad, name) in [
+            ("{\"id\": 1, \"title\": \"a\", \"title\": \"b\"}", "title"),
+            ("{\"id\": 1, \"id\": 2}", "id"),
+            ("{\"id\": 1, \"sparse\": {\"a\": 1, \"a\": 2}}", "a"),
+        ] {
+            let what = line_2_error(bad, &fields());
+            assert!(
+                what.contains(&format!("member \"{name}\" appears twice")),
+                "{bad}: {what}"
+            );
+        }
+    }
+
+    #[test]
+    fn schema_fields_are_what_the_index_declares() {
+        use crate::schema::Schema;
+        use crate::text::AnalyzerConfig;
+        use crate::types::{KeyKind, Metric};
+        let schema = Schema::new(KeyKind::Str)
+            .with_dense("vector", 4, Metric::Cosine)
+            .with_text("title", AnalyzerConfig::default(), false)
+            .with_sparse("splade", 8);
+        let f = JsonlFields::of(&schema);
+        assert_eq!(f.text, ["title"]);
+        assert!(f.sparse && f.vector);
+        let f = JsonlFields::of(&Schema::new(KeyKind::U64).with_text(
+            "t",
+            AnalyzerConfig::default(),
+            true,
+        ));
+        assert!(!f.sparse && !f.vector);
+    }
+
+    #[test]
+    fn member_name_scanner() {
+        let names =
+            member_names(r#"{"b": {"c": 1, "d": [ "e", {"f": 2, "c": 3} ]}, "a": "x,y:{"}"#);
+        assert_eq!(names.unwrap(), ["b", "a"]);
+        assert_eq!(member_names("{}").unwrap(), Vec::<String>::new());
+        let twice = member_names(r#"{"b": 3, "a": "\"b\"", "b": 3}"#).unwrap_err();
+        assert!(twice.contains("\"b\" appears twice"), "{twice}");
+        let nested = member_names(r#"{"s": [{"x": 1}, {"x": 2, "y": {"z": 0, "z": 1}}]}"#);
+        assert!(nested.unwrap_err().contains("\"z\" appears twice"));
+        // The same name in sibling objects, or as a value, is not a repeat.
+        assert!(member_names(r#"{"k": {"a": 1}, "l": {"a": "k"}}"#).is_ok());
     }
 }

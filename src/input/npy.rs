@@ -253,7 +253,7 @@ enum Value {
 
 impl Header {
     /// Parses `{'descr': ..., 'fortran_order': ..., 'shape': (...), }` followed by whitespace.
-    /// Each of the three keys must appear; no other key may.
+    /// Each of the three keys must appear exactly once; no other key may.
     fn parse(text: &str) -> Result<Header, String> {
         let mut p = Cursor {
             s: text.as_bytes(),
@@ -273,11 +273,16 @@ impl Header {
             p.skip_ws();
             p.expect(b':')?;
             p.skip_ws();
-            match (key.as_str(), p.value()?) {
-                ("descr", Value::Str(s)) => descr = Some(s),
-                ("fortran_order", Value::Bool(b)) => fortran_order = Some(b),
-                ("shape", Value::Tuple(t)) => shape = Some(t),
+            let repeated = match (key.as_str(), p.value()?) {
+                ("descr", Value::Str(s)) => descr.replace(s).is_some(),
+                ("fortran_order", Value::Bool(b)) => fortran_order.replace(b).is_some(),
+                ("shape", Value::Tuple(t)) => shape.replace(t).is_some(),
                 _ => return Err(format!("'{key}' has a value of the wrong kind")),
+            };
+            // Python keeps the last value of a repeated key; which one the writer meant is a
+            // guess, so refuse it.
+            if repeated {
+                return Err(format!("key '{key}' appears twice"));
             }
             p.skip_ws();
             if !p.eat(b',') {

@@ -13,12 +13,12 @@ use crate::util::{key_set, rows_f32};
 use crate::{CliError, CliResult};
 use clap::Args;
 use serde_json::{Value, json};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
-use strata::input::{read_ground_truth, read_vectors_many, split_paths};
+use strata::input::{GroundTruth, read_ground_truth, read_vectors_many, split_paths};
 use strata::{
-    DenseIndex, Hit, IvfPqParams, Key, KeyKind, Metric, QueryStats, Reader, Schema, SearchParams,
-    Snapshot, VectorStorage,
+    DenseIndex, Error, Hit, IvfPqParams, Key, KeyKind, Metric, QueryStats, Reader, Schema,
+    SearchParams, Snapshot, VectorStorage,
 };
 
 /// Options of `strata bench-ann`.
@@ -213,6 +213,19 @@ fn round(x: f64, digits: i32) -> f64 {
     (x * f).round() / f
 }
 
+/// Fails if a ground-truth id of the first `nq` queries is not a row of the `n`-row base:
+/// such a neighbour can never be found, and recall would quietly read as (near) 0 (ground
+/// truth of another base, or a base cut short).
+fn check_ground_truth(gt: &GroundTruth, nq: usize, n: usize, path: &Path) -> CliResult {
+    for row in 0..nq {
+        if let Some(&id) = gt.row(row).iter().find(|&&id| id as usize >= n) {
+            let what = format!("neighbour id {id} is not a row of the base, which has {n} rows");
+            return Err(Error::input(Error::path_string(path), Some(row as u64), what).into());
+        }
+    }
+    Ok(())
+}
+
 /// `strata bench-ann`.
 pub fn run(args: &BenchArgs) -> CliResult {
     let ivf = match args.index.as_str() {
@@ -250,7 +263,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
     if ivf.is_none() {
         for (flag, value) in [("--nprobe", &args.nprobe), ("--rerank", &args.rerank)] {
             if value.is_some() {
-                eprintln!("note: {flag} does not apply to --index flat; ignored");
+                note!("note: {flag} does not apply to --index flat; ignored");
             }
         }
     }
@@ -277,8 +290,9 @@ pub fn run(args: &BenchArgs) -> CliResult {
             gt.cols
         )));
     }
+    check_ground_truth(&gt, nq, n, &args.gt)?;
     let query_rows: Vec<Vec<f32>> = rows_f32(&queries).into_iter().take(nq).collect();
-    eprintln!(
+    note!(
         "read {n} base vectors of dim {d}, {nq} queries and ground truth in {:.2} s",
         t.elapsed().as_secs_f64()
     );
@@ -295,7 +309,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
         schema = schema.with_index(DenseIndex::IvfPq(p));
     }
     let build_s = if args.reuse {
-        eprintln!("searching the existing index in {}", work.path().display());
+        note!("searching the existing index in {}", work.path().display());
         None
     } else {
         let mut index = create_index(work.path(), schema)?;
@@ -305,7 +319,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
         let report = ingest_batches(&mut index, &base, keys, batch)?;
         drop(index);
         let build_s = t.elapsed().as_secs_f64();
-        eprintln!(
+        note!(
             "built in {build_s:.2} s ({} transactions, {:.0} docs/s) in {}",
             report.batches,
             report.docs_per_sec(),
@@ -433,7 +447,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
                 ]);
             }
         }
-        println!("{}", json_line(&fields));
+        out!("{}", json_line(&fields))?;
     }
     Ok(())
 }

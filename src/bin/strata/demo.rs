@@ -222,13 +222,13 @@ pub fn run(args: &DemoArgs) -> CliResult {
     };
     let (n, dim, metric, k) = (data.rows(), data.dim, args.metric, args.k);
     let work = WorkDir::new(args.dir.as_deref(), "demo")?;
-    println!("strata demo: {}", data.what);
-    println!(
+    out!("strata demo: {}", data.what)?;
+    out!(
         "  metric {}, {} held-out queries, k = {k}; data ready in {:.2} s",
         metric.name(),
         data.queries.len(),
         t.elapsed().as_secs_f64()
-    );
+    )?;
     let dim_u32 =
         u32::try_from(dim).map_err(|_| CliError::Usage(format!("dimension {dim} is too large")))?;
     let set = VectorSet {
@@ -250,7 +250,7 @@ pub fn run(args: &DemoArgs) -> CliResult {
     let snap = reader.snapshot();
     let open_ms = t.elapsed().as_secs_f64() * 1e3;
     let (files, disk) = dir_bytes(work.path())?;
-    println!(
+    out!(
         "index: {} ({})",
         work.path().display(),
         if work.is_temporary() {
@@ -258,20 +258,20 @@ pub fn run(args: &DemoArgs) -> CliResult {
         } else {
             "kept"
         }
-    );
-    println!(
+    )?;
+    out!(
         "build: {build_s:.2} s ({} docs in {} transactions, {:.0} docs/s); reopened read-only in {open_ms:.1} ms",
         report.docs,
         report.batches,
         report.docs_per_sec()
-    );
-    println!(
+    )?;
+    out!(
         "  {} segments, {} live docs, {} on disk in {files} files, {} resident in memory",
         snap.segments().len(),
         snap.num_docs(),
         human_bytes(disk),
         human_bytes(snap.resident_bytes())
-    );
+    )?;
 
     // Search one query at a time, after a warm-up that faults in the mapped vector pages.
     let warm = WARM_UP.min(data.queries.len());
@@ -303,37 +303,37 @@ pub fn run(args: &DemoArgs) -> CliResult {
     let recall = found as f64 / wanted.max(1) as f64;
 
     if let (Some(q), Some(hits)) = (data.queries.first(), results.first()) {
-        println!("first query, top {} of {k}:", hits.len().min(3));
+        out!("first query, top {} of {k}:", hits.len().min(3))?;
         for (rank, h) in hits.iter().take(3).enumerate() {
             let exact = match h.key {
                 Key::U64(r) => exact_score(metric, q, data.row(r as usize)),
                 Key::Str(_) => f64::NAN,
             };
-            println!(
+            out!(
                 "  {}. key {:>7}  score {:>12.6}  (exact {exact:.6})",
                 rank + 1,
                 h.key.to_string(),
                 h.score
-            );
+            )?;
         }
     }
-    println!(
+    out!(
         "search: {} queries one at a time (after {warm} warm-up queries): mean {:.3} ms, p50 {:.3} ms, p99 {:.3} ms, {:.0} QPS",
         ms.len(),
         lat.mean_ms,
         lat.p50_ms,
         lat.p99_ms,
         lat.qps()
-    );
-    println!(
+    )?;
+    out!(
         "recall@{k} = {recall:.3} ({found} of {wanted} exact neighbours, by f64 brute force over {n} vectors)"
-    );
+    )?;
     drop(snap);
     drop(reader);
     let (path, temporary) = (work.path().to_path_buf(), work.is_temporary());
     drop(work);
     if temporary {
-        println!("removed {}", path.display());
+        out!("removed {}", path.display())?;
     }
     Ok(())
 }

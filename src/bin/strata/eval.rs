@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use strata::eval::{mrr_at, ndcg_at, read_corpus, read_qrels, read_queries, recall_at};
+use strata::eval::{Qrels, mrr_at, ndcg_at, read_corpus, read_qrels, read_queries, recall_at};
 use strata::sparse::query::{Algorithm, Bm25};
 use strata::text::AnalyzerConfig;
 use strata::{Document, Error, Index, KeyKind, Reader, Schema, TextQuery};
@@ -136,6 +136,28 @@ fn build(args: &EvalArgs, dir: &Path, corpus: &Path) -> CliResult<(usize, f64)> 
     Ok((docs.len(), t.elapsed().as_secs_f64()))
 }
 
+/// Fails unless some query of `queries` has a positive judgement in `qrels`: otherwise every
+/// metric would be a mean over no query, printed as 0 (qrels of another split or data set).
+fn check_qrels_match(
+    qrels: &Qrels,
+    queries: &[(String, String)],
+    qrels_path: &Path,
+    queries_path: &Path,
+) -> CliResult {
+    let judged = |id: &String| qrels.get(id).is_some_and(|r| r.values().any(|&g| g > 0));
+    if queries.iter().any(|(id, _)| judged(id)) {
+        return Ok(());
+    }
+    let what = format!(
+        "no query of {} ({} queries) has a positive judgement among the {} query ids judged \
+         here; are they from the same data set and split?",
+        queries_path.display(),
+        queries.len(),
+        qrels.len()
+    );
+    Err(Error::input(Error::path_string(qrels_path), None, what).into())
+}
+
 /// Runs `strata eval`.
 pub fn run(args: &EvalArgs) -> CliResult {
     if args.mode != "bm25" {
@@ -161,12 +183,15 @@ pub fn run(args: &EvalArgs) -> CliResult {
     let qrels = if qrels_path.exists() {
         Some(read_qrels(&qrels_path)?)
     } else {
-        eprintln!(
+        note!(
             "no {}: timing every query, no relevance metrics",
             qrels_path.display()
         );
         None
     };
+    if let Some(q) = &qrels {
+        check_qrels_match(q, &queries, &qrels_path, &queries_path)?;
+    }
     let work = WorkDir::new(args.dir.as_deref(), "eval")?;
     let (n_docs, build_s) = build(args, work.path(), &corpus)?;
     let (_, index_bytes) = dir_bytes(work.path())?;
@@ -288,6 +313,6 @@ pub fn run(args: &EvalArgs) -> CliResult {
             obj.insert("pruned_vs_exhaustive_mismatches".into(), m.into());
         }
     }
-    println!("{out}");
+    out!("{out}")?;
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! checked"; a damaged file surfaces as the library's `Corrupt` error naming file and offset.
 
 use crate::ops::{key_kind_name, storage_name};
-use crate::util::{dir_bytes, human_bytes};
+use crate::util::{dir_bytes, human_bytes, metadata_if_present};
 use crate::{CliError, CliResult};
 use serde_json::json;
 use std::collections::HashSet;
@@ -14,7 +14,7 @@ use std::path::Path;
 use strata::format::FileKind;
 use strata::segment::Elem;
 use strata::txn::LOCK_FILE;
-use strata::txn::manifest::manifest_name;
+use strata::txn::manifest::{Manifest, manifest_name};
 use strata::{Error, Reader, Snapshot};
 
 /// One component file of a segment.
@@ -99,11 +99,17 @@ fn segment_stats(snap: &Snapshot) -> Vec<SegmentStat> {
         .collect()
 }
 
-/// Size of the manifest of `snap`'s generation in `dir`.
-fn manifest_bytes(dir: &Path, snap: &Snapshot) -> CliResult<u64> {
-    let name = manifest_name(snap.generation());
-    let meta = std::fs::metadata(dir.join(&name)).map_err(|e| Error::io("stat", name, e))?;
-    Ok(meta.len())
+/// Length of the manifest file of `snap`'s generation, from what the snapshot holds.
+///
+/// The file is the sealed encoding of the generation, the next segment id (a fixed-width
+/// integer, so its value does not change the length), the schema and the segment references,
+/// and the snapshot keeps all of those. Stat'ing `MANIFEST-<g>` by name instead races with a
+/// writer in another process, whose next commit removes that file.
+fn manifest_bytes(snap: &Snapshot) -> u64 {
+    let mut m = Manifest::empty(snap.schema().clone());
+    m.generation = snap.generation();
+    m.segments = snap.segments().iter().map(|s| s.meta.clone()).collect();
+    m.to_file_bytes().len() as u64
 }
 
 /// `strata stats`: generation, segments, documents, bytes on disk and in memory.
@@ -123,7 +129,7 @@ pub fn stats(dir: &Path, as_json: bool) -> CliResult {
     let segs = segment_stats(&snap);
     let live: u64 = segs.iter().map(|s| s.live).sum();
     let deleted: u64 = segs.iter().map(|s| s.deleted).sum();
-    let manifest = manifest_bytes(dir, &snap)?;
+    let manifest = manifest_bytes(&snap);
     let index_bytes = manifest
         + segs
             .iter()
@@ -172,10 +178,10 @@ pub fn stats(dir: &Path, as_json: bool) -> CliResult {
             "resident_bytes": resident,
             "mapped_bytes": mapped,
         });
-        println!("{out}");
+        out!("{out}")?;
         return Ok(());
     }
-    println!("index       {}", dir.display());
+    out!("index       {}", dir.display())?;
     let mut parts = Vec::new();
     if let Some((dim, metric, storage)) = dense {
         parts.push(format!(
@@ -191,27 +197,31 @@ pub fn stats(dir: &Path, as_json: bool) -> CliResult {
         parts.push(format!("sparse {name} ({bits}-bit impacts)"));
     }
     parts.push(format!("{} keys", key_kind_name(schema.key)));
-    println!("schema      {}", parts.join("; "));
-    println!("generation  {}", snap.generation());
-    println!("documents   {live} live, {deleted} deleted");
-    println!(
+    out!("schema      {}", parts.join("; "))?;
+    out!("generation  {}", snap.generation())?;
+    out!("documents   {live} live, {deleted} deleted")?;
+    out!(
         "disk        {} in {files} files ({} named by the newest manifest)",
         human_bytes(disk),
         human_bytes(index_bytes)
-    );
-    println!(
+    )?;
+    out!(
         "memory      {} resident (IVF-PQ memory tier, delete sets); {} mapped (vector files)",
         human_bytes(resident),
         human_bytes(mapped)
-    );
-    println!("segments    {}", segs.len());
+    )?;
+    out!("segments    {}", segs.len())?;
     for s in &segs {
-        println!(
+        out!(
             "  segment {}: {} rows, {} live, {} deleted, {}",
-            s.id, s.rows, s.live, s.deleted, s.elem
-        );
+            s.id,
+            s.rows,
+            s.live,
+            s.deleted,
+            s.elem
+        )?;
         if let Some(i) = &s.ivf {
-            println!(
+            out!(
                 "    ivf-pq   nlist {}, m {} x {} bits, {}; list spread (max/mean) {:.3}, \
                  code entropy {:.3} of {} bits; {} resident",
                 i.nlist,
@@ -222,16 +232,16 @@ pub fn stats(dir: &Path, as_json: bool) -> CliResult {
                 i.code_entropy,
                 i.nbits,
                 human_bytes(i.resident)
-            );
+            )?;
         }
         for f in &s.files {
-            println!(
+            out!(
                 "    {:<8} {:<42} {:>12} B  ({})",
                 f.kind,
                 f.name,
                 f.bytes,
                 human_bytes(f.bytes)
-            );
+            )?;
         }
     }
     Ok(())
@@ -247,7 +257,7 @@ pub fn verify(dir: &Path) -> CliResult {
     expected.insert(manifest.clone());
     expected.insert(LOCK_FILE.to_owned());
     let mut checked_files = 1;
-    let mut checked_bytes = manifest_bytes(dir, &snap)?;
+    let mut checked_bytes = manifest_bytes(&snap);
     for s in snap.segments() {
         for c in s.meta.components.iter().chain(s.meta.deletes.iter()) {
             expected.insert(c.file.clone());
@@ -261,20 +271,22 @@ pub fn verify(dir: &Path) -> CliResult {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("list", name.clone(), e))?;
         let file = entry.file_name().to_string_lossy().into_owned();
-        if !expected.contains(&file) {
-            let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
-            strays.push((file, len));
+        // A stray that vanished since the listing (a writer's GC removed it) is simply gone.
+        if !expected.contains(&file)
+            && let Some(meta) = metadata_if_present(&entry.path())?
+        {
+            strays.push((file, meta.len()));
         }
     }
     strays.sort();
-    println!(
+    out!(
         "OK: generation {}, {} segments, {} live docs, {} deleted; {checked_files} files ({}) verified",
         snap.generation(),
         snap.segments().len(),
         snap.num_docs(),
         snap.segments().iter().map(|s| s.meta.deleted).sum::<u64>(),
         human_bytes(checked_bytes)
-    );
+    )?;
     for (file, len) in &strays {
         let why = if file.starts_with("seg-") || file.starts_with("MANIFEST-") {
             "a strata file the newest commit does not use (left by an interrupted commit, or \
@@ -282,10 +294,66 @@ pub fn verify(dir: &Path) -> CliResult {
         } else {
             "not a strata file; strata never touches it"
         };
-        println!("stray: {file} ({len} B): {why}");
+        out!("stray: {file} ({len} B): {why}")?;
     }
     if strays.is_empty() {
-        println!("no stray files");
+        out!("no stray files")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::{dir_bytes, metadata_if_present};
+    use strata::{Document, Index, Key, KeyKind, Metric, Schema, Vector};
+
+    /// An index in `dir` with two segments, one with a deleted row and a text field.
+    fn small_index(dir: &Path) {
+        let schema = Schema::new(KeyKind::U64)
+            .with_dense("vector", 2, Metric::L2)
+            .with_text("title", strata::text::AnalyzerConfig::default(), true);
+        let mut index = Index::create(dir, schema).unwrap();
+        for batch in 0..2u64 {
+            let mut txn = index.begin();
+            for k in batch * 3..batch * 3 + 3 {
+                let doc = Document::new(Key::U64(k), Vector::F32(vec![k as f32, 1.0]));
+                txn.add(doc.with_text("title", format!("doc {k}"))).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let mut txn = index.begin();
+        assert!(txn.delete(&Key::U64(1)).unwrap());
+        txn.commit().unwrap();
+    }
+
+    #[test]
+    fn the_manifest_length_comes_from_the_snapshot_not_the_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        small_index(tmp.path());
+        let reader = Reader::open(tmp.path()).unwrap();
+        let snap = reader.snapshot();
+        assert!(snap.segments().iter().any(|s| s.meta.deletes.is_some()));
+        let path = tmp.path().join(manifest_name(snap.generation()));
+        let on_disk = std::fs::metadata(&path).unwrap().len();
+        assert_eq!(manifest_bytes(&snap), on_disk);
+        // A writer's next commit removes this manifest; its length is still known.
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(manifest_bytes(&snap), on_disk);
+    }
+
+    #[test]
+    fn a_file_that_vanished_is_gone_not_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let gone = tmp.path().join("MANIFEST-00000000000000ff");
+        assert!(metadata_if_present(&gone).unwrap().is_none());
+        std::fs::write(&gone, b"12345").unwrap();
+        assert_eq!(
+            metadata_if_present(&gone).unwrap().map(|m| m.len()),
+            Some(5)
+        );
+        assert_eq!(dir_bytes(tmp.path()).unwrap(), (1, 5));
+        std::fs::remove_file(&gone).unwrap();
+        assert_eq!(dir_bytes(tmp.path()).unwrap(), (0, 0));
+    }
 }

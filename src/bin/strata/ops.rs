@@ -5,7 +5,7 @@ use crate::{CliError, CliResult};
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::Instant;
-use strata::input::jsonl::{JsonKey, read_jsonl};
+use strata::input::jsonl::{JsonKey, JsonlFields, read_jsonl};
 use strata::input::{read_vectors, read_vectors_many, split_paths};
 use strata::{Error, Key, KeyKind, Reader, Schema, TextQuery, VectorStorage};
 
@@ -61,13 +61,13 @@ pub fn create(dir: &Path, schema: Schema) -> CliResult {
     if let Some((_, name, bits)) = schema.sparse_field() {
         parts.push(format!("sparse field {name} ({bits}-bit impacts)"));
     }
-    println!(
+    out!(
         "created index {} (generation {}): {}, {} keys",
         dir.display(),
         index.snapshot().generation(),
         parts.join(", "),
         key_kind_name(key),
-    );
+    )?;
     Ok(())
 }
 
@@ -89,8 +89,9 @@ fn json_key(k: JsonKey, kind: KeyKind, file: &str, line: u64) -> CliResult<Key> 
 }
 
 /// `strata ingest --jsonl`: reads and checks every line, then adds the documents `batch` per
-/// transaction. A malformed line, an unknown field or a repeated or live key stops the command
-/// before the first commit, naming the line.
+/// transaction. A malformed line, a member the index has no field for, a text member that is
+/// not a string, a repeated member or a repeated or live key stops the command before the
+/// first commit, naming the line.
 pub fn ingest_jsonl(dir: &Path, path: &Path, batch: usize) -> CliResult {
     if batch == 0 {
         return Err(CliError::Usage("--batch must be at least 1".to_owned()));
@@ -98,24 +99,15 @@ pub fn ingest_jsonl(dir: &Path, path: &Path, batch: usize) -> CliResult {
     let mut index = open_writer(dir)?;
     let schema = index.schema();
     let file = path.display().to_string();
-    let text_names: HashSet<String> = schema
-        .text_fields()
-        .iter()
-        .map(|f| f.name.to_owned())
-        .collect();
     let t = Instant::now();
     let mut docs = Vec::new();
-    let mut reader = read_jsonl(path)?;
+    let mut reader = read_jsonl(path, &JsonlFields::of(&schema))?;
     while let Some(doc) = reader.next() {
         let line = reader.line();
         let doc = doc?;
         let key = json_key(doc.key, schema.key, &file, line)?;
         let mut d = strata::Document::with_key(key);
-        d.text = doc
-            .text
-            .into_iter()
-            .filter(|(f, _)| text_names.contains(f))
-            .collect();
+        d.text = doc.text;
         d.sparse = doc.sparse;
         d.vector = doc.vector.map(strata::Vector::F32);
         docs.push((line, d));
@@ -134,7 +126,7 @@ pub fn ingest_jsonl(dir: &Path, path: &Path, batch: usize) -> CliResult {
         }
         txn.rollback();
     }
-    eprintln!(
+    note!(
         "read and checked {} documents in {:.2} s",
         docs.len(),
         t.elapsed().as_secs_f64()
@@ -151,11 +143,11 @@ pub fn ingest_jsonl(dir: &Path, path: &Path, batch: usize) -> CliResult {
         batches += 1;
     }
     let secs = t.elapsed().as_secs_f64();
-    println!(
+    out!(
         "ingested {} docs in {batches} transactions in {secs:.2} s ({:.0} docs/s); generation {generation}",
         docs.len(),
         docs.len() as f64 / secs.max(1e-9),
-    );
+    )?;
     Ok(())
 }
 
@@ -164,15 +156,23 @@ pub fn ingest_jsonl(dir: &Path, path: &Path, batch: usize) -> CliResult {
 pub fn search_text(dir: &Path, text: &str, k: usize) -> CliResult {
     let reader = Reader::open(dir)?;
     let snap = reader.snapshot();
+    if snap.schema().text_fields().is_empty() {
+        return Err(Error::Schema(format!(
+            "the index in {} has no text field to search with --text (search its vectors \
+             with --query)",
+            dir.display()
+        ))
+        .into());
+    }
     let hits = snap.search_text(&TextQuery::bm25(text, k))?;
     for (rank, hit) in hits.iter().enumerate() {
         let stored = snap.stored_text(hit)?;
         match stored.first() {
             Some((_, t)) => {
                 let short: String = t.chars().take(80).collect();
-                println!("{} {} {} {short}", rank + 1, hit.key, hit.score);
+                out!("{} {} {} {short}", rank + 1, hit.key, hit.score)?;
             }
-            None => println!("{} {} {}", rank + 1, hit.key, hit.score),
+            None => out!("{} {} {}", rank + 1, hit.key, hit.score)?,
         }
     }
     Ok(())
@@ -203,20 +203,20 @@ pub fn ingest(dir: &Path, vectors: &str, keys: Option<&Path>, batch: usize) -> C
     }
     let (keys, source) = prepare_keys(keys, set.rows, schema.key)?;
     check_keys(&keys, &source, &index.snapshot())?;
-    eprintln!(
+    note!(
         "read and checked {} rows of dim {dim} in {:.2} s",
         set.rows,
         t.elapsed().as_secs_f64()
     );
     let report = ingest_batches(&mut index, &set, keys, batch)?;
-    println!(
+    out!(
         "ingested {} docs in {} transactions in {:.2} s ({:.0} docs/s); generation {}",
         report.docs,
         report.batches,
         report.secs,
         report.docs_per_sec(),
         report.generation
-    );
+    )?;
     Ok(())
 }
 
@@ -245,9 +245,9 @@ pub fn search(dir: &Path, query: &Path, row: Option<usize>, k: usize) -> CliResu
         let hits = snap.search(&q, k)?;
         for (rank, hit) in hits.iter().enumerate() {
             if row.is_some() {
-                println!("{} {} {}", rank + 1, hit.key, hit.score);
+                out!("{} {} {}", rank + 1, hit.key, hit.score)?;
             } else {
-                println!("{r} {} {} {}", rank + 1, hit.key, hit.score);
+                out!("{r} {} {} {}", rank + 1, hit.key, hit.score)?;
             }
         }
     }
@@ -287,13 +287,13 @@ pub fn delete(dir: &Path, keys: &[String]) -> CliResult {
     }
     let generation = txn.commit()?;
     for key in &missing {
-        eprintln!("warning: key {key} is not in the index");
+        note!("warning: key {key} is not in the index");
     }
-    println!(
+    out!(
         "deleted {} of {} keys; generation {generation}",
         parsed.len() - missing.len(),
         parsed.len()
-    );
+    )?;
     Ok(())
 }
 
@@ -310,20 +310,20 @@ pub fn merge(dir: &Path) -> CliResult {
     }
     let after = index.snapshot();
     if merged {
-        println!(
+        out!(
             "merged {} segments into {} in {:.2} s: {} live docs, {deleted} deleted rows dropped; generation {}",
             before.segments().len(),
             after.segments().len(),
             t.elapsed().as_secs_f64(),
             after.num_docs(),
             after.generation()
-        );
+        )?;
     } else {
-        println!(
+        out!(
             "nothing to merge: {} segment(s), no deleted rows; generation {}",
             after.segments().len(),
             after.generation()
-        );
+        )?;
     }
     Ok(())
 }

@@ -294,20 +294,33 @@ impl Drop for WorkDir {
 }
 
 /// Number of files and their total size in `dir` (not recursive).
+///
+/// A writer in another process may remove files while this runs; an entry that vanishes
+/// between the listing and its stat is not counted.
 pub fn dir_bytes(dir: &Path) -> CliResult<(usize, u64)> {
     let name = Error::path_string(dir);
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io("list", name.clone(), e))?;
     let (mut files, mut bytes) = (0, 0);
     for entry in entries {
-        let meta = entry
-            .and_then(|e| e.metadata())
-            .map_err(|e| Error::io("stat", name.clone(), e))?;
-        if meta.is_file() {
+        let entry = entry.map_err(|e| Error::io("list", name.clone(), e))?;
+        if let Some(meta) = metadata_if_present(&entry.path())?
+            && meta.is_file()
+        {
             files += 1;
             bytes += meta.len();
         }
     }
     Ok((files, bytes))
+}
+
+/// The metadata of `path`; `None` if nothing is there (any more). Other failures are errors
+/// naming the path.
+pub fn metadata_if_present(path: &Path) -> CliResult<Option<std::fs::Metadata>> {
+    match std::fs::metadata(path) {
+        Ok(meta) => Ok(Some(meta)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("stat", Error::path_string(path), e).into()),
+    }
 }
 
 /// `bytes` in binary units, e.g. `1.5 MiB`.

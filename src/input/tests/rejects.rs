@@ -107,6 +107,22 @@ fn npy_malformed_preambles_and_headers_are_rejected() {
         (
             npy_bytes(
                 1,
+                "{'descr': '<f8', 'descr': '<f4', 'fortran_order': False, 'shape': (1, 1)}",
+                &[0; 4],
+            ),
+            "key 'descr' appears twice",
+        ),
+        (
+            npy_bytes(
+                1,
+                "{'shape': (9, 1), 'descr': '<f4', 'fortran_order': False, 'shape': (1, 1)}",
+                &[0; 4],
+            ),
+            "key 'shape' appears twice",
+        ),
+        (
+            npy_bytes(
+                1,
                 "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (1,)}",
                 &[],
             ),
