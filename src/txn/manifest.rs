@@ -189,6 +189,13 @@ impl Manifest {
         seal(FileKind::Manifest, self.encode())
     }
 
+    /// The length of this manifest's file: its sealed encoding, less the 16-byte index id for
+    /// a format-1 manifest (index id 0, which has no such field).
+    pub fn file_len(&self) -> u64 {
+        let len = self.to_file_bytes().len() as u64;
+        if self.index_id == 0 { len - 16 } else { len }
+    }
+
     /// Every file this manifest refers to, itself included.
     pub fn files(&self) -> Vec<String> {
         let mut out = vec![manifest_name(self.generation)];

@@ -313,6 +313,7 @@ impl SnapshotSegment {
 #[derive(Debug)]
 struct Inner {
     generation: u64,
+    manifest_len: u64,
     schema: Schema,
     segments: Vec<SnapshotSegment>,
     _pins: Pins,
@@ -345,11 +346,18 @@ impl Snapshot {
         Ok(Snapshot {
             inner: Arc::new(Inner {
                 generation: manifest.generation,
+                manifest_len: manifest.file_len(),
                 schema: manifest.schema.clone(),
                 segments,
                 _pins: pins,
             }),
         })
+    }
+
+    /// The length in bytes of this commit's manifest file (known without reading the file,
+    /// which a later commit may already have removed).
+    pub fn manifest_len(&self) -> u64 {
+        self.inner.manifest_len
     }
 
     /// The commit generation this snapshot shows.

@@ -14,7 +14,7 @@ use std::path::Path;
 use strata::format::FileKind;
 use strata::segment::Elem;
 use strata::txn::LOCK_FILE;
-use strata::txn::manifest::{Manifest, manifest_name};
+use strata::txn::manifest::manifest_name;
 use strata::{Error, Reader, Snapshot};
 
 /// One component file of a segment.
@@ -99,17 +99,11 @@ fn segment_stats(snap: &Snapshot) -> Vec<SegmentStat> {
         .collect()
 }
 
-/// Length of the manifest file of `snap`'s generation, from what the snapshot holds.
-///
-/// The file is the sealed encoding of the generation, the next segment id (a fixed-width
-/// integer, so its value does not change the length), the schema and the segment references,
-/// and the snapshot keeps all of those. Stat'ing `MANIFEST-<g>` by name instead races with a
-/// writer in another process, whose next commit removes that file.
+/// Length of the manifest file of `snap`'s generation, as the snapshot recorded it when it
+/// loaded the manifest. Stat'ing `MANIFEST-<g>` by name instead races with a writer in another
+/// process, whose next commit removes that file.
 fn manifest_bytes(snap: &Snapshot) -> u64 {
-    let mut m = Manifest::empty(snap.schema().clone());
-    m.generation = snap.generation();
-    m.segments = snap.segments().iter().map(|s| s.meta.clone()).collect();
-    m.to_file_bytes().len() as u64
+    snap.manifest_len()
 }
 
 /// `strata stats`: generation, segments, documents, bytes on disk and in memory.
