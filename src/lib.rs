@@ -16,6 +16,7 @@ pub mod input;
 pub mod io;
 pub mod rng;
 pub mod schema;
+pub mod search;
 pub mod segment;
 pub mod sparse;
 pub mod text;
@@ -24,10 +25,8 @@ pub mod types;
 
 pub use error::{Error, Result};
 pub use schema::{DenseIndex, IvfPqParams, Schema, VectorStorage};
-pub use txn::{
-    DocFilter, Document, Index, IndexOptions, MergePolicy, QueryStats, Reader, SearchParams,
-    Snapshot, TextHit, TextQuery, WriteTxn,
-};
+pub use search::{DocFilter, QueryStats, SearchParams, TextHit, TextQuery};
+pub use txn::{Document, Index, IndexOptions, MergePolicy, Reader, Snapshot, WriteTxn};
 pub use types::{Hit, Key, KeyKind, Metric, Vector};
 
 #[cfg(target_endian = "big")]

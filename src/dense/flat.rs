@@ -6,9 +6,8 @@
 //! never depends on how rows are spread over segments. This module is the oracle every
 //! approximate index is tested against.
 
+use super::VectorsView;
 use crate::dense::kernels::{self, Kernels};
-use crate::segment::keys::KeyColumn;
-use crate::segment::{DeleteSet, VectorsView};
 use crate::types::Metric;
 use std::cmp::Ordering;
 
@@ -257,7 +256,7 @@ pub fn scan_segment(
     seg: u32,
     rows: VectorsView<'_>,
     norms: &[f32],
-    deleted: Option<&DeleteSet>,
+    is_deleted: impl Fn(u32) -> bool,
     top: &mut TopK,
     key_cmp: &impl Fn(&Cand, &Cand) -> Ordering,
 ) {
@@ -294,7 +293,7 @@ pub fn scan_segment(
             if rank < top.threshold() {
                 continue;
             }
-            if deleted.is_some_and(|d| d.contains(row)) {
+            if is_deleted(row) {
                 continue;
             }
             top.push(Cand { rank, seg, row }, key_cmp);
@@ -322,19 +321,9 @@ pub fn exact_rank(q: &FlatQuery<'_>, rows: VectorsView<'_>, norms: &[f32], row: 
     }
 }
 
-/// Orders two candidates by key given the keys of each snapshot segment.
-pub fn key_order<'a>(keys: &'a [&'a KeyColumn]) -> impl Fn(&Cand, &Cand) -> Ordering + 'a {
-    move |a: &Cand, b: &Cand| {
-        let ka = keys.get(a.seg as usize).and_then(|k| k.get(a.row as usize));
-        let kb = keys.get(b.seg as usize).and_then(|k| k.get(b.row as usize));
-        ka.cmp(&kb)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::Key;
 
     proptest::proptest! {
         #[test]
@@ -358,34 +347,5 @@ mod tests {
             let got: Vec<(u32, u32)> = res.into_sorted(&by_row).iter().map(|c| (c.rank.to_bits(), c.row)).collect();
             proptest::prop_assert_eq!(got, want);
         }
-    }
-
-    #[test]
-    fn topk_keeps_the_best_with_key_ties() {
-        let keys: Vec<Key> = (0..10u64).map(Key::U64).collect();
-        let body = crate::segment::keys::encode(crate::types::KeyKind::U64, &keys);
-        let col = KeyColumn::open_body(
-            "k",
-            crate::io::FileBytes::copy_from(&body),
-            body.len(),
-            crate::types::KeyKind::U64,
-            10,
-        )
-        .unwrap();
-        let segs = [&col];
-        let cmp = key_order(&segs);
-        let mut top = TopK::new(3);
-        for (row, rank) in [
-            (5u32, 1.0f32),
-            (1, 2.0),
-            (7, 2.0),
-            (3, 0.5),
-            (2, 2.0),
-            (0, 3.0),
-        ] {
-            top.push(Cand { rank, seg: 0, row }, &cmp);
-        }
-        let got: Vec<u32> = top.into_sorted(&cmp).iter().map(|c| c.row).collect();
-        assert_eq!(got, vec![0, 1, 2]);
     }
 }

@@ -13,3 +13,14 @@ pub mod ivf;
 pub mod kernels;
 pub mod kmeans;
 pub mod pq;
+
+use half::f16;
+
+/// A typed, borrowed view of rows of vectors (a segment's, as stored).
+#[derive(Debug, Clone, Copy)]
+pub enum VectorsView<'a> {
+    /// Rows stored as f32.
+    F32(&'a [f32]),
+    /// Rows stored as f16.
+    F16(&'a [f16]),
+}

@@ -18,6 +18,7 @@
 pub mod deletes;
 pub mod inverted;
 pub mod keys;
+pub(crate) mod live;
 mod reader;
 pub mod stored;
 pub mod vectors;

@@ -13,7 +13,6 @@
 
 use crate::error::{Error, Result};
 use crate::format::{ByteReader, ByteWriter};
-use half::f16;
 
 /// Element type of stored vectors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,14 +35,7 @@ impl Elem {
 
 const FOOTER: usize = 32;
 
-/// A typed, borrowed view of a segment's rows.
-#[derive(Debug, Clone, Copy)]
-pub enum VectorsView<'a> {
-    /// Rows stored as f32.
-    F32(&'a [f32]),
-    /// Rows stored as f16.
-    F16(&'a [f16]),
-}
+pub use crate::dense::VectorsView;
 
 /// Encodes rows (already in their storage precision) and norms into a vectors body.
 pub fn encode(dim: usize, rows: usize, view: VectorsView<'_>, norms: &[f32]) -> Vec<u8> {

@@ -2,21 +2,24 @@
 //! collection. docs/TRANSACTIONS.md describes the protocol this module implements.
 //!
 //! - `manifest`: the per-commit file that names every live segment component.
-//! - `writer`: [`Index`] (the single writer), [`WriteTxn`], commit and recovery, GC.
+//! - `commit`: the writer's shared state, building segments, publishing a manifest, GC.
+//! - `writer`: [`Index`] (the single writer), [`WriteTxn`], recovery.
 //! - `snapshot`: [`Snapshot`], immutable views of one commit, and file pinning.
-//! - `text`: BM25 and sparse-vector search over a snapshot, document filters.
-//! - `merge`: the tiered merge policy and the background merge thread.
+//! - `policy`: the tiered merge policy.
+//! - `merge`: merging segments and the background merge thread.
+//!
+//! Queries over snapshots are run by the search layer (`crate::search`), beside this one.
 //! - `reader`: [`Reader`], snapshot sources for other threads and read-only processes.
 
+mod commit;
 pub mod manifest;
 mod merge;
+mod policy;
 mod reader;
 mod snapshot;
-mod text;
 mod writer;
 
-pub use merge::MergePolicy;
+pub use policy::MergePolicy;
 pub use reader::Reader;
-pub use snapshot::{QueryStats, SearchParams, Snapshot, SnapshotSegment};
-pub use text::{DocFilter, TextHit, TextQuery};
+pub use snapshot::{Snapshot, SnapshotSegment};
 pub use writer::{Document, Index, IndexOptions, LOCK_FILE, WriteTxn};

@@ -7,9 +7,9 @@
 //! manifest. Files it has opened stay readable after removal (open descriptors and maps keep
 //! the data alive), so a reader is never broken by the writer's GC.
 
+use super::commit::Shared;
 use super::manifest::{self, Manifest};
 use super::snapshot::{PinTable, SegmentCache, Snapshot};
-use super::writer::Shared;
 use crate::error::{Error, Result};
 use crate::io::Directory;
 use std::path::Path;

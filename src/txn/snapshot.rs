@@ -3,19 +3,16 @@
 //! A [`Snapshot`] is an `Arc` over opened segments; taking one is a reference-count increment,
 //! searching it takes no lock, and it stays valid however many commits and merges happen
 //! after it. While it lives, the files it uses are pinned (see [`PinTable`]) so the writer's
-//! garbage collection leaves them in place.
+//! garbage collection leaves them in place. Queries over a snapshot are the search layer's
+//! (`crate::search`); this module only holds the view.
 
-use crate::dense::flat::{self, Cand, FlatQuery, Reservoir, TopK};
-use crate::dense::ivf::IvfScratch;
-use crate::dense::kernels;
 use crate::error::{Error, Result};
 use crate::io::Directory;
 use crate::schema::Schema;
-use crate::segment::keys::KeyColumn;
-use crate::segment::{DeleteSet, Segment, SegmentMeta, VectorsView};
+use crate::segment::live::LiveStats;
+use crate::segment::{DeleteSet, Segment, SegmentMeta};
 use crate::txn::manifest::Manifest;
-use crate::txn::text::LiveStats;
-use crate::types::{Hit, Key, Metric};
+use crate::types::Key;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -186,110 +183,6 @@ impl SegmentCache {
     }
 }
 
-thread_local! {
-    /// The IVF scan's scratch space of this thread, lent to one query at a time.
-    static SCRATCH: std::cell::Cell<IvfScratch> = std::cell::Cell::new(IvfScratch::default());
-}
-
-/// How to search.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SearchParams {
-    /// Results wanted.
-    pub k: usize,
-    /// IVF lists probed per segment.
-    pub nprobe: usize,
-    /// Candidates per segment re-ranked with full vectors (0: return PQ scores).
-    pub rerank: usize,
-    /// Ignore IVF-PQ indexes and scan every vector (the oracle).
-    pub exact: bool,
-}
-
-impl SearchParams {
-    /// Approximate search with default effort: 32 lists, re-rank 4·k candidates.
-    pub fn new(k: usize) -> SearchParams {
-        SearchParams {
-            k,
-            nprobe: 32,
-            rerank: 4 * k,
-            exact: false,
-        }
-    }
-
-    /// Exact search.
-    pub fn exact(k: usize) -> SearchParams {
-        SearchParams {
-            k,
-            nprobe: 0,
-            rerank: 0,
-            exact: true,
-        }
-    }
-}
-
-/// What one query did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct QueryStats {
-    /// Rows scored exactly by a flat scan.
-    pub exact_rows: u64,
-    /// Rows whose PQ score passed the candidate threshold.
-    pub offered: u64,
-    /// Candidates re-ranked with full vectors.
-    pub reranked: u64,
-    /// Bytes of full-precision vectors read for re-ranking.
-    pub disk_bytes: u64,
-}
-
-fn rows_bytes_per_row(rows: VectorsView<'_>, dim: usize) -> u64 {
-    match rows {
-        VectorsView::F32(_) => 4 * dim as u64,
-        VectorsView::F16(_) => 2 * dim as u64,
-    }
-}
-
-/// Re-ranks `cands` of segment `seg` with their full vectors (read from the mapped file,
-/// prefetched a few rows ahead) into `top`.
-#[allow(clippy::too_many_arguments)]
-fn rerank<F: Fn(&Cand, &Cand) -> std::cmp::Ordering>(
-    q: &FlatQuery<'_>,
-    rows: VectorsView<'_>,
-    norms: &[f32],
-    seg: u32,
-    cands: &[Cand],
-    top: &mut TopK,
-    cmp: &F,
-    stats: &mut QueryStats,
-) {
-    stats.reranked += cands.len() as u64;
-    stats.disk_bytes += cands.len() as u64 * (rows_bytes_per_row(rows, q.vector.len()));
-    // Rows come from the mapped vectors file: start loading a few ahead.
-    const AHEAD: usize = 3;
-    let dim = q.vector.len();
-    let prefetch = |row: u32| {
-        let span = row as usize * dim..(row as usize + 1) * dim;
-        match rows {
-            VectorsView::F32(v) => kernels::prefetch(v.get(span).unwrap_or_default()),
-            VectorsView::F16(v) => kernels::prefetch(v.get(span).unwrap_or_default()),
-        }
-    };
-    for c in cands.iter().take(AHEAD) {
-        prefetch(c.row);
-    }
-    for (j, c) in cands.iter().enumerate() {
-        if let Some(next) = cands.get(j + AHEAD) {
-            prefetch(next.row);
-        }
-        let rank = flat::exact_rank(q, rows, norms, c.row as usize);
-        top.push(
-            Cand {
-                rank,
-                seg,
-                row: c.row,
-            },
-            cmp,
-        );
-    }
-}
-
 /// One segment as a snapshot sees it.
 #[derive(Debug, Clone)]
 pub struct SnapshotSegment {
@@ -391,169 +284,6 @@ impl Snapshot {
                 }
             }
         }
-    }
-
-    /// Exact top-`k` search over every live document (IVF-PQ indexes are not used).
-    pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
-        self.search_with(query, &SearchParams::exact(k))
-            .map(|(h, _)| h)
-    }
-
-    /// Exact search with a prepared query (lets callers choose the kernels).
-    pub fn search_prepared(&self, q: &FlatQuery<'_>, k: usize) -> Result<Vec<Hit>> {
-        self.run(q, &SearchParams::exact(k)).map(|(h, _)| h)
-    }
-
-    /// Search with explicit parameters: segments with an IVF-PQ index are searched through it
-    /// (probing `nprobe` lists, re-ranking the best `rerank` candidates with their full
-    /// vectors; `rerank == 0` returns PQ scores), the others exactly.
-    pub fn search_with(&self, query: &[f32], p: &SearchParams) -> Result<(Vec<Hit>, QueryStats)> {
-        let metric = self.check_query(query)?;
-        self.run(&FlatQuery::new(query, metric), p)
-    }
-
-    /// Checks a query's dimension and values against the schema; returns the metric.
-    fn check_query(&self, query: &[f32]) -> Result<Metric> {
-        let (dim, metric, _) = self
-            .inner
-            .schema
-            .dense_field()
-            .ok_or_else(|| Error::Schema("no dense vector field".to_owned()))?;
-        if query.len() != dim {
-            return Err(Error::input(
-                "<query>",
-                None,
-                format!("query has dimension {}, the index has {dim}", query.len()),
-            ));
-        }
-        if let Some(i) = query.iter().position(|x| !x.is_finite()) {
-            return Err(Error::input(
-                "<query>",
-                None,
-                format!("value at column {i} is not finite"),
-            ));
-        }
-        Ok(metric)
-    }
-
-    fn run(&self, q: &FlatQuery<'_>, p: &SearchParams) -> Result<(Vec<Hit>, QueryStats)> {
-        Ok(self
-            .run_many(std::slice::from_ref(q), p)
-            .pop()
-            .unwrap_or_default())
-    }
-
-    /// Searches several queries at once with the same parameters; each result equals what
-    /// [`Snapshot::search_with`] returns for that query alone. IVF-PQ segments score all
-    /// queries against the centroids in one pass and scan each probed list once for every
-    /// query that probes it, which is faster per query than one call each; everything runs on
-    /// the calling thread.
-    pub fn search_batch(
-        &self,
-        queries: &[&[f32]],
-        p: &SearchParams,
-    ) -> Result<Vec<(Vec<Hit>, QueryStats)>> {
-        let mut metric = Metric::Dot;
-        for q in queries {
-            metric = self.check_query(q)?;
-        }
-        let fq: Vec<FlatQuery<'_>> = queries.iter().map(|q| FlatQuery::new(q, metric)).collect();
-        Ok(self.run_many(&fq, p))
-    }
-
-    /// The search behind [`Snapshot::search_with`] and [`Snapshot::search_batch`]: exact
-    /// scans of flat segments, IVF-PQ scans (batched when there are several queries) and
-    /// re-ranking, per query.
-    fn run_many(&self, fq: &[FlatQuery<'_>], p: &SearchParams) -> Vec<(Vec<Hit>, QueryStats)> {
-        let Some(metric) = fq.first().map(|q| q.metric) else {
-            return Vec::new();
-        };
-        let keys: Vec<&KeyColumn> = self
-            .inner
-            .segments
-            .iter()
-            .map(|s| s.segment.keys())
-            .collect();
-        let cmp = flat::key_order(&keys);
-        let row_cmp = |a: &Cand, b: &Cand| a.row.cmp(&b.row);
-        let nq = fq.len();
-        let mut tops: Vec<TopK> = (0..nq).map(|_| TopK::new(p.k)).collect();
-        let mut stats = vec![QueryStats::default(); nq];
-        let mut scratch = SCRATCH.with(|c| c.take());
-        // Unit-norm copies of the queries, made for the first cosine IVF segment.
-        let mut units: Option<Vec<Vec<f32>>> = None;
-        for (i, s) in self.inner.segments.iter().enumerate() {
-            let (rows, norms) = s.segment.vectors();
-            let ivf = if p.exact { None } else { s.segment.ivf() };
-            let Some(ivf) = ivf else {
-                for ((q, top), st) in fq.iter().zip(tops.iter_mut()).zip(stats.iter_mut()) {
-                    flat::scan_segment(q, i as u32, rows, norms, s.deletes.as_deref(), top, &cmp);
-                    st.exact_rows += norms.len() as u64;
-                }
-                continue;
-            };
-            let want = if p.rerank == 0 {
-                p.k
-            } else {
-                p.rerank.max(p.k)
-            };
-            let qvs: Vec<&[f32]> = if metric == Metric::Cosine {
-                let u = units.get_or_insert_with(|| fq.iter().map(FlatQuery::unit).collect());
-                u.iter().map(Vec::as_slice).collect()
-            } else {
-                fq.iter().map(|q| q.vector).collect()
-            };
-            let mut cands: Vec<Reservoir> = (0..nq).map(|_| Reservoir::new(want)).collect();
-            let live = |row: u32| s.is_live(row);
-            ivf.scan_batch(&qvs, p.nprobe, &mut scratch, &live, &mut |qi, rank, row| {
-                let (Some(c), Some(st)) = (cands.get_mut(qi), stats.get_mut(qi)) else {
-                    return f32::INFINITY;
-                };
-                st.offered += 1;
-                c.push(
-                    Cand {
-                        rank,
-                        seg: i as u32,
-                        row,
-                    },
-                    &row_cmp,
-                );
-                c.threshold()
-            });
-            for (((c, q), top), st) in cands
-                .into_iter()
-                .zip(fq)
-                .zip(tops.iter_mut())
-                .zip(stats.iter_mut())
-            {
-                let c = c.into_sorted(&row_cmp);
-                if p.rerank == 0 {
-                    for x in c {
-                        top.push(x, &cmp);
-                    }
-                } else {
-                    rerank(q, rows, norms, i as u32, &c, top, &cmp, st);
-                }
-            }
-        }
-        SCRATCH.with(|c| c.replace(scratch));
-        tops.into_iter()
-            .zip(stats)
-            .map(|(top, st)| {
-                let hits = top
-                    .into_sorted(&cmp)
-                    .into_iter()
-                    .filter_map(|c| {
-                        let key = keys.get(c.seg as usize)?.get(c.row as usize)?;
-                        Some(Hit {
-                            key,
-                            score: metric.rank_value(c.rank),
-                        })
-                    })
-                    .collect();
-                (hits, st)
-            })
-            .collect()
     }
 
     /// Bytes held in process memory by this snapshot's segments (keys, delete sets).

@@ -7,18 +7,20 @@
 //! written to `MANIFEST-<g>.tmp` and fsynced, renamed to `MANIFEST-<g>`, and the directory is
 //! fsynced again before the commit is acknowledged and the new snapshot published.
 
+use super::commit::{Shared, WriterState, is_strata_file, lock_state, successor};
 use super::manifest::{self, Manifest, manifest_name};
-use super::merge::{MergePolicy, MergeWorker};
+use super::merge::MergeWorker;
+use super::policy::MergePolicy;
 use super::snapshot::{PinTable, SegmentCache, Snapshot};
 use crate::error::{Error, Result};
 use crate::io::{Directory, FsDirectory, LockGuard, write_file_synced};
 use crate::schema::Schema;
-use crate::segment::{Row, write_deletes, write_segment};
+use crate::segment::{Row, write_deletes};
 use crate::types::{Key, Vector};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// Name of the writer lock file.
@@ -98,37 +100,6 @@ impl Default for IndexOptions {
     }
 }
 
-/// Where the live key of a document is: segment id and row.
-pub(crate) type Addr = (u64, u32);
-
-/// What the writer mutex guards: the committed manifest and the numbers the next commit
-/// takes. It is held only to check a commit against the current state, write its deletes and
-/// manifest and rename it; segments are built and verified before it is taken.
-pub(crate) struct WriterState {
-    pub(crate) manifest: Manifest,
-    /// The next commit's generation. Never reused within a writer session, even after a
-    /// failed commit.
-    pub(crate) next_generation: u64,
-    /// The next new segment's id; like generations, never reused within a session.
-    pub(crate) next_segment_id: u64,
-}
-
-/// State shared by the writer handle, its readers and the merge thread.
-pub(crate) struct Shared {
-    pub(crate) dir: Arc<dyn Directory>,
-    /// The schema (fixed for the life of an index).
-    pub(crate) schema: Schema,
-    pub(crate) state: Mutex<WriterState>,
-    /// Where each live key is. Written only while `state` is held (lock order: `state`, then
-    /// `keymap`); read on its own by a transaction checking a document.
-    pub(crate) keymap: RwLock<HashMap<Key, Addr>>,
-    current: RwLock<Snapshot>,
-    pub(crate) pins: Arc<PinTable>,
-    pub(crate) cache: SegmentCache,
-    poisoned: AtomicBool,
-    pub(crate) options: IndexOptions,
-}
-
 /// An open index with its writer lock.
 pub struct Index {
     shared: Arc<Shared>,
@@ -162,11 +133,6 @@ fn acquire_lock(dir: &dyn Directory, timeout: Option<Duration>) -> Result<Box<dy
     }
 }
 
-/// Whether `name` is a file strata writes (and so may remove when unreferenced).
-fn is_strata_file(name: &str) -> bool {
-    name.starts_with("seg-") || name.starts_with("MANIFEST-")
-}
-
 /// Opens an existing index directory; a missing one is `Error::NotAnIndex`.
 pub(crate) fn open_existing_dir(path: &Path) -> Result<FsDirectory> {
     FsDirectory::open_existing(path).map_err(|e| {
@@ -176,23 +142,6 @@ pub(crate) fn open_existing_dir(path: &Path) -> Result<FsDirectory> {
         } else {
             Error::io("open directory", p, e)
         }
-    })
-}
-
-pub(crate) fn lock_state(m: &Mutex<WriterState>) -> MutexGuard<'_, WriterState> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// `n + 1`, or `Error::Corrupt` naming the manifest when a number read from disk has no
-/// successor (a checksum-valid manifest claiming `u64::MAX`): committing past it would write
-/// a manifest that cannot be read back.
-pub(crate) fn successor(n: u64, what: &str, generation: u64) -> Result<u64> {
-    n.checked_add(1).ok_or_else(|| {
-        Error::corrupt(
-            manifest_name(generation),
-            0,
-            format!("{what} {n} has no successor: the index cannot take another commit"),
-        )
     })
 }
 
@@ -356,10 +305,9 @@ impl Index {
             pins,
             cache,
             poisoned: AtomicBool::new(false),
-            options,
+            merge_policy: options.merge_policy.clone(),
         });
-        let merger = shared
-            .options
+        let merger = options
             .background_merges
             .then(|| MergeWorker::start(shared.clone()));
         Ok(Index {
@@ -404,7 +352,7 @@ impl Index {
         self.wait_for_merges();
         let ids = {
             let st = lock_state(&self.shared.state);
-            self.shared.options.merge_policy.pick(&st.manifest.segments)
+            self.shared.merge_policy.pick(&st.manifest.segments)
         };
         match ids {
             Some(ids) => super::merge::run_merge(&self.shared, &ids).map(|g| g.is_some()),
@@ -451,158 +399,6 @@ impl Drop for Index {
             m.stop();
         }
     }
-}
-
-impl Shared {
-    pub(crate) fn snapshot(&self) -> Snapshot {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Whether `key` is live in the newest commit.
-    pub(crate) fn is_live(&self, key: &Key) -> bool {
-        self.keymap
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(key)
-    }
-
-    pub(crate) fn check_poisoned(&self) -> Result<()> {
-        if self.poisoned.load(Ordering::Acquire) {
-            Err(Error::Poisoned)
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Takes the next segment id (never reused within this writer session).
-    pub(crate) fn allocate_segment_id(&self) -> Result<u64> {
-        let mut st = lock_state(&self.state);
-        let id = st.next_segment_id;
-        st.next_segment_id = successor(id, "next segment id", st.manifest.generation)?;
-        Ok(id)
-    }
-
-    /// Writes a new segment `id` of `rows` and verifies it by opening it into the segment
-    /// cache (reading back every component and its checksum), all without the writer mutex.
-    /// The returned pins keep garbage collection away from its files until it is committed,
-    /// and the returned segment keeps it in the cache so the commit does not open it again.
-    pub(crate) fn build_segment(
-        &self,
-        id: u64,
-        rows: &[Row],
-        inverted: Option<Vec<crate::segment::inverted::FieldBuild>>,
-    ) -> Result<BuiltSegment> {
-        let dir = self.dir.as_ref();
-        let planned: Vec<String> = crate::format::FileKind::SEGMENT_FILES
-            .iter()
-            .map(|k| crate::segment::file_name(id, *k, 0))
-            .collect();
-        let pins = self.pins.pin(planned);
-        let meta = write_segment(dir, id, &self.schema, rows, inverted)?;
-        match self.cache.segment(dir, &meta, &self.schema) {
-            Ok(segment) => Ok(BuiltSegment {
-                meta,
-                _segment: segment,
-                _pins: pins,
-            }),
-            Err(e) => {
-                for f in meta.files() {
-                    let _ = dir.remove(f);
-                }
-                Err(e)
-            }
-        }
-    }
-
-    /// Commits `m` (whose new component files are already written and fsynced) and
-    /// publishes its snapshot. On an error before the rename nothing changed and `new_files`
-    /// are removed; from the rename on, the outcome on disk is unknown and the writer is
-    /// poisoned.
-    pub(crate) fn publish(
-        &self,
-        st: &mut WriterState,
-        mut m: Manifest,
-        new_files: &[String],
-    ) -> Result<Snapshot> {
-        self.check_poisoned()?;
-        let dir = self.dir.as_ref();
-        m.generation = st.next_generation;
-        m.next_segment_id = st.next_segment_id;
-        m.index_id = st.manifest.index_id;
-        let name = manifest_name(m.generation);
-        let tmp = format!("{name}.tmp");
-        let before_rename =
-            successor(m.generation, "generation", st.manifest.generation).and_then(|next| {
-                st.next_generation = next;
-                dir.sync_dir()
-                    .map_err(|e| Error::io("fsync", dir.describe(), e))?;
-                write_file_synced(dir, &tmp, &m.to_file_bytes())
-                    .map_err(|e| Error::io("write", &tmp, e))
-            });
-        if let Err(e) = before_rename {
-            for f in new_files.iter().chain(std::iter::once(&tmp)) {
-                let _ = dir.remove(f);
-            }
-            return Err(e);
-        }
-        let after = (|| -> Result<Snapshot> {
-            dir.rename(&tmp, &name)
-                .map_err(|e| Error::io("rename", &tmp, e))?;
-            dir.sync_dir()
-                .map_err(|e| Error::io("fsync", dir.describe(), e))?;
-            Snapshot::open(dir, &m, &self.cache, &self.pins)
-        })();
-        match after {
-            Ok(snap) => {
-                self.pins.unmark(&m.files());
-                st.manifest = m;
-                let old = std::mem::replace(
-                    &mut *self.current.write().unwrap_or_else(|p| p.into_inner()),
-                    snap.clone(),
-                );
-                // The replaced snapshot's pins go before collecting, so what only it used
-                // goes now.
-                drop(old);
-                // Garbage collection is best effort: a leftover file is removed on next open.
-                let _ = self.gc(&st.manifest);
-                Ok(snap)
-            }
-            Err(e) => {
-                self.poisoned.store(true, Ordering::Release);
-                Err(e)
-            }
-        }
-    }
-
-    /// Removes strata files that `m` does not refer to: now if no snapshot pins them, else
-    /// when the last pin goes. Returns how many were removed now.
-    pub(crate) fn gc(&self, m: &Manifest) -> Result<usize> {
-        let keep: HashSet<String> = m.files().into_iter().collect();
-        let names = self
-            .dir
-            .list()
-            .map_err(|e| Error::io("list", self.dir.describe(), e))?;
-        let mut n = 0;
-        for name in names {
-            if is_strata_file(&name) && !keep.contains(&name) && self.pins.release_or_defer(&name) {
-                self.dir
-                    .remove(&name)
-                    .map_err(|e| Error::io("remove", &name, e))?;
-                n += 1;
-            }
-        }
-        Ok(n)
-    }
-}
-
-/// A segment written and verified, not yet committed.
-pub(crate) struct BuiltSegment {
-    pub(crate) meta: crate::segment::SegmentMeta,
-    _segment: Arc<crate::segment::Segment>,
-    _pins: super::snapshot::Pins,
 }
 
 /// A write transaction: buffered adds and deletes that become visible atomically at

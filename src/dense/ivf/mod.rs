@@ -10,6 +10,7 @@
 //! serves every list; for L2 with residual codes the table is built per probed list from
 //! `q − c`. Non-residual codes use one table for every list and every metric.
 
+use crate::dense::VectorsView;
 use crate::dense::kernels::{self, fastscan};
 use crate::dense::kmeans::{self, KMeansConfig};
 use crate::dense::pq::{self, PqConfig, ProductQuantizer};
@@ -17,7 +18,6 @@ use crate::error::{Error, Result};
 use crate::format::{ByteReader, ByteWriter};
 use crate::io::FileBytes;
 use crate::schema::IvfPqParams;
-use crate::segment::VectorsView;
 use crate::types::Metric;
 use half::f16;
 

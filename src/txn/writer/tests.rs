@@ -8,7 +8,7 @@ use super::*;
 use crate::io::{FileBytes, FileWriter, MemDirectory};
 use crate::schema::Schema;
 use crate::types::{KeyKind, Metric};
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{OnceLock, Weak};
 
 #[derive(Debug, Default)]
@@ -152,7 +152,7 @@ impl Directory for MergeMidBuild {
     fn create(&self, name: &str) -> std::io::Result<Box<dyn FileWriter>> {
         if name == self.trigger && !self.fired.swap(true, Ordering::SeqCst) {
             let shared = self.shared.get().and_then(Weak::upgrade).unwrap();
-            let merged = super::super::merge::run_merge(&shared, &[1, 2]).unwrap();
+            let merged = crate::txn::merge::run_merge(&shared, &[1, 2]).unwrap();
             assert!(merged.is_some());
         }
         self.inner.create(name)

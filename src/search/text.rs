@@ -11,21 +11,20 @@
 //! gives bit-identical scores. Equal scores are ranked by key, in each segment's collector as in
 //! the merged list, so the hits themselves do not depend on segmentation or insertion order.
 
-use super::Snapshot;
-use super::snapshot::SnapshotSegment;
 use crate::error::{Error, Result};
 use crate::schema::FieldKind;
 use crate::segment::DeleteSet;
 use crate::segment::inverted::{FieldView, InvKind};
+use crate::segment::live::{FieldStats, MAX_CACHED_TERMS, TermDfs, lock};
 use crate::sparse::postings::PostingsList;
 use crate::sparse::query::{self, Algorithm, AnyTerm, Bm25, Bm25Term, ImpactTerm};
 use crate::sparse::{DocCursor, TERMINATED};
 use crate::text::Analyzer;
+use crate::txn::{Snapshot, SnapshotSegment};
 use crate::types::Key;
 use roaring::RoaringBitmap;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::Ordering as AtomicOrdering;
 
 /// A text or sparse query.
 #[derive(Debug, Clone)]
@@ -128,50 +127,6 @@ struct QTerm {
     kind: InvKind,
     term: String,
     weight: f32,
-}
-
-/// Statistics of one text field: documents that have it and their total length.
-#[derive(Clone, Copy, Debug, Default)]
-struct FieldStats {
-    docs: u64,
-    total_len: u64,
-}
-
-/// Most (field, term) document frequencies one segment remembers; past it the memo starts
-/// over, so a stream of distinct query terms cannot grow it without bound.
-const MAX_CACHED_TERMS: usize = 1 << 16;
-
-/// BM25 statistics of one segment's live rows under the snapshot's delete set: per field the
-/// live documents and their total length, per query term its live document frequency.
-/// Without deletes they are the segment's own counts and nothing is stored; with deletes they
-/// are counted on first use (a field by its deleted rows, a term by a walk of its postings) and
-/// kept for the life of the snapshot segment, whose delete set never changes.
-#[derive(Debug, Default)]
-pub(crate) struct LiveStats {
-    fields: Mutex<HashMap<u16, FieldStats>>,
-    terms: Mutex<TermDfs>,
-    /// Postings lists walked to count live rows.
-    walks: AtomicU64,
-}
-
-/// Live document frequencies by field, then term.
-#[derive(Debug, Default)]
-struct TermDfs {
-    by_field: HashMap<u16, HashMap<String, u64>>,
-    len: usize,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl LiveStats {
-    /// Drops every cached statistic (tests: the next query counts afresh).
-    #[cfg(test)]
-    fn forget(&self) {
-        lock(&self.fields).clear();
-        *lock(&self.terms) = TermDfs::default();
-    }
 }
 
 impl SnapshotSegment {
@@ -503,10 +458,11 @@ impl Snapshot {
 mod tests {
     use super::*;
     use crate::io::{Directory, MemDirectory};
+    use crate::schema::Schema;
     use crate::sparse::query::Algorithm;
     use crate::text::AnalyzerConfig;
+    use crate::txn::{Document, Index, IndexOptions};
     use crate::types::KeyKind;
-    use crate::{Document, Index, IndexOptions, Schema};
     use std::sync::Arc;
 
     /// Postings walked for statistics so far, over every segment of `snap`.
