@@ -12,7 +12,7 @@ use common::*;
 use std::sync::Arc;
 use std::sync::mpsc;
 use strata::io::{Directory, FsDirectory};
-use strata::{Index, IndexOptions, Key, MergePolicy, Metric, Snapshot};
+use strata::{Index, Key, Metric, Snapshot};
 
 const READERS: u64 = 3;
 const ROUNDS: u64 = 30;
@@ -69,15 +69,7 @@ fn reader(
 fn readers_see_consistent_snapshots_while_writer_commits_and_merges() {
     let tmp = tempfile::tempdir().unwrap();
     let dir: Arc<dyn Directory> = Arc::new(FsDirectory::open(tmp.path()).unwrap());
-    let options = IndexOptions {
-        background_merges: true,
-        merge_policy: MergePolicy {
-            merge_factor: 3,
-            min_segment_rows: 8,
-            max_deleted_ratio: 0.3,
-        },
-        lock_timeout: None,
-    };
+    let options = options_background();
     let mut index = Index::create_in(dir, schema_text(Metric::Dot), options).unwrap();
     let (ack_tx, ack_rx) = mpsc::channel();
     let mut senders = Vec::new();

@@ -16,7 +16,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use strata::io::FsDirectory;
-use strata::{Index, IndexOptions, Key, MergePolicy, Metric, Reader, Snapshot};
+use strata::{Index, Key, Metric, Reader, Snapshot};
 
 const READERS: usize = 2;
 const COMMITS: u64 = 60;
@@ -122,15 +122,7 @@ fn multiprocess_reader() {
 fn readers_in_other_processes_see_only_committed_states() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = Arc::new(FsDirectory::open(tmp.path()).unwrap());
-    let options = IndexOptions {
-        background_merges: true,
-        merge_policy: MergePolicy {
-            merge_factor: 3,
-            min_segment_rows: 8,
-            max_deleted_ratio: 0.3,
-        },
-        lock_timeout: None,
-    };
+    let options = options_background();
     let mut index = Index::create_in(dir, schema_text(Metric::Dot), options).unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut readers: Vec<_> = (0..READERS)

@@ -101,6 +101,19 @@ pub fn options_sync() -> IndexOptions {
     }
 }
 
+/// Background merges with a small tiered policy, so a few commits already merge.
+pub fn options_background() -> IndexOptions {
+    IndexOptions {
+        background_merges: true,
+        merge_policy: MergePolicy {
+            merge_factor: 3,
+            min_segment_rows: 8,
+            max_deleted_ratio: 0.3,
+        },
+        lock_timeout: None,
+    }
+}
+
 /// The model: key -> vector.
 pub type Model = BTreeMap<u64, Vec<f32>>;
 
