@@ -9,4 +9,4 @@ mod codec;
 mod trailer;
 
 pub use codec::{ByteReader, ByteWriter, u32_at, u64_at};
-pub use trailer::{FileKind, FormatVersion, TRAILER_LEN, Trailer, checksum, seal, unseal};
+pub use trailer::{FileKind, FormatVersion, TRAILER_LEN, Trailer, checksum, seal, seal_as, unseal};

@@ -137,12 +137,18 @@ impl Trailer {
 }
 
 /// Appends the trailer for `kind` to `body`, producing the complete file bytes.
-pub fn seal(kind: FileKind, mut body: Vec<u8>) -> Vec<u8> {
+pub fn seal(kind: FileKind, body: Vec<u8>) -> Vec<u8> {
+    seal_as(kind, FormatVersion::CURRENT, body)
+}
+
+/// [`seal`] with an explicit format version, for a file whose body is laid out as that
+/// version lays it out (a format-1 manifest read back and written again).
+pub fn seal_as(kind: FileKind, version: FormatVersion, mut body: Vec<u8>) -> Vec<u8> {
     let t = Trailer {
         body_len: body.len() as u64,
         body_crc: checksum(&body),
         kind,
-        version: FormatVersion::CURRENT,
+        version,
     };
     body.extend_from_slice(&t.encode());
     body

@@ -6,7 +6,7 @@
 //! atomic rename of a fully written and synced `MANIFEST-<g>.tmp` to `MANIFEST-<g>`.
 
 use crate::error::{Error, Result};
-use crate::format::{ByteReader, ByteWriter, FileKind, FormatVersion, seal, unseal};
+use crate::format::{ByteReader, ByteWriter, FileKind, FormatVersion, seal_as, unseal};
 use crate::io::Directory;
 use crate::schema::Schema;
 use crate::segment::{ComponentRef, SegmentMeta};
@@ -86,13 +86,16 @@ impl Manifest {
         }
     }
 
-    /// Encodes the body (see docs/FORMAT.md).
+    /// Encodes the body (see docs/FORMAT.md). Index id 0 is a format-1 manifest, which has
+    /// no id field; every other id is written as format 2 lays it out.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = ByteWriter::new();
         w.u64(self.generation);
         w.u64(self.next_segment_id);
-        w.u64(self.index_id as u64);
-        w.u64((self.index_id >> 64) as u64);
+        if self.index_id != 0 {
+            w.u64(self.index_id as u64);
+            w.u64((self.index_id >> 64) as u64);
+        }
         let mut s = ByteWriter::new();
         self.schema.encode(&mut s);
         w.bytes(&s.into_inner());
@@ -184,16 +187,21 @@ impl Manifest {
         })
     }
 
-    /// The sealed file bytes.
+    /// The sealed file bytes: format 1 for index id 0 (a manifest read from a format-1
+    /// index, so it reads back equal), the current format otherwise. The writer gives every
+    /// index a non-zero id before its first commit, so it only ever writes the current format.
     pub fn to_file_bytes(&self) -> Vec<u8> {
-        seal(FileKind::Manifest, self.encode())
+        let version = if self.index_id == 0 {
+            FormatVersion::V1
+        } else {
+            FormatVersion::CURRENT
+        };
+        seal_as(FileKind::Manifest, version, self.encode())
     }
 
-    /// The length of this manifest's file: its sealed encoding, less the 16-byte index id for
-    /// a format-1 manifest (index id 0, which has no such field).
+    /// The length of this manifest's file.
     pub fn file_len(&self) -> u64 {
-        let len = self.to_file_bytes().len() as u64;
-        if self.index_id == 0 { len - 16 } else { len }
+        self.to_file_bytes().len() as u64
     }
 
     /// Every file this manifest refers to, itself included.
