@@ -5,10 +5,16 @@
 //!
 //! - `dense`: exact and IVF-PQ vector search, one query or a batch, with re-ranking.
 //! - `text`: BM25 and learned-sparse search with snapshot-wide live-row statistics, document
-//!   filters, stored text.
+//!   stored text.
+//! - `docset`: per-segment document sets that restrict any search.
+//! - `filter`: filter expressions, compiled against one snapshot into a document set.
 
 mod dense;
+mod docset;
+mod filter;
 mod text;
 
 pub use dense::{QueryStats, SearchParams};
-pub use text::{DocFilter, TextHit, TextQuery};
+pub use docset::DocFilter;
+pub use filter::Filter;
+pub use text::{TextHit, TextQuery};

@@ -12,7 +12,7 @@
 //! the merged list, so the hits themselves do not depend on segmentation or insertion order.
 
 use crate::error::{Error, Result};
-use crate::schema::FieldKind;
+use crate::search::docset::DocFilter;
 use crate::segment::DeleteSet;
 use crate::segment::inverted::{FieldView, InvKind};
 use crate::segment::live::{FieldStats, MAX_CACHED_TERMS, TermDfs, lock};
@@ -22,8 +22,7 @@ use crate::sparse::{DocCursor, TERMINATED};
 use crate::text::Analyzer;
 use crate::txn::{Snapshot, SnapshotSegment};
 use crate::types::Key;
-use roaring::RoaringBitmap;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering as AtomicOrdering;
 
 /// A text or sparse query.
@@ -84,41 +83,6 @@ pub struct TextHit {
     pub segment: u64,
     /// Its row in that segment.
     pub row: u32,
-}
-
-/// A set of documents of one snapshot, per segment, used to restrict a query. Build it once
-/// with [`Snapshot::filter_keys`] or [`Snapshot::filter_term`] and reuse it across queries on
-/// the same snapshot.
-#[derive(Debug, Clone, Default)]
-pub struct DocFilter {
-    sets: HashMap<u64, RoaringBitmap>,
-}
-
-impl DocFilter {
-    /// Whether row `row` of segment `segment` is in the set.
-    pub fn contains(&self, segment: u64, row: u32) -> bool {
-        self.sets.get(&segment).is_some_and(|b| b.contains(row))
-    }
-
-    /// Documents in the set.
-    pub fn len(&self) -> u64 {
-        self.sets.values().map(RoaringBitmap::len).sum()
-    }
-
-    /// Whether the set is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The documents in both sets.
-    pub fn and(&self, other: &DocFilter) -> DocFilter {
-        let sets = self
-            .sets
-            .iter()
-            .filter_map(|(s, b)| Some((*s, b & other.sets.get(s)?)))
-            .collect();
-        DocFilter { sets }
-    }
 }
 
 /// One query term, resolved against the schema.
@@ -367,70 +331,6 @@ impl Snapshot {
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
         hits.truncate(q.k);
         Ok(hits)
-    }
-
-    /// The set of live documents whose key is in `keys`.
-    pub fn filter_keys(&self, keys: &[Key]) -> DocFilter {
-        let want: HashSet<&Key> = keys.iter().collect();
-        let mut f = DocFilter::default();
-        for s in self.segments() {
-            let mut b = RoaringBitmap::new();
-            for row in 0..s.segment.rows() {
-                if s.is_live(row as u32) && s.segment.key(row).is_some_and(|k| want.contains(&k)) {
-                    b.insert(row as u32);
-                }
-            }
-            if !b.is_empty() {
-                f.sets.insert(s.meta.id, b);
-            }
-        }
-        f
-    }
-
-    /// The set of live documents whose text field `field` holds every term of `value` (after
-    /// the field's analyzer), e.g. a category or tag field.
-    pub fn filter_term(&self, field: &str, value: &str) -> Result<DocFilter> {
-        let schema = self.schema();
-        let i = schema
-            .field_index(field)
-            .ok_or_else(|| Error::InvalidArgument(format!("the schema has no field {field:?}")))?;
-        let Some(FieldKind::Text { analyzer, .. }) = schema.fields.get(i).map(|f| &f.kind) else {
-            return Err(Error::InvalidArgument(format!(
-                "field {field:?} is not a text field"
-            )));
-        };
-        let terms = Analyzer::new(analyzer).terms(value);
-        let mut f = DocFilter::default();
-        if terms.is_empty() {
-            return Ok(f);
-        }
-        for s in self.segments() {
-            let Some(view) = s.segment.inverted().and_then(|inv| inv.field(i as u16)) else {
-                continue;
-            };
-            let mut acc: Option<RoaringBitmap> = None;
-            for t in &terms {
-                let mut b = RoaringBitmap::new();
-                if let Some(list) = view.postings(t.as_bytes())? {
-                    let mut c = list.cursor();
-                    let mut d = c.doc();
-                    while d != TERMINATED {
-                        if s.is_live(d) {
-                            b.insert(d);
-                        }
-                        d = c.advance();
-                    }
-                }
-                acc = Some(match acc {
-                    Some(a) => a & b,
-                    None => b,
-                });
-            }
-            if let Some(b) = acc.filter(|b| !b.is_empty()) {
-                f.sets.insert(s.meta.id, b);
-            }
-        }
-        Ok(f)
     }
 
     /// The stored text fields of a hit, as (field name, text).
