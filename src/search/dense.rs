@@ -6,6 +6,7 @@ use crate::dense::flat::{self, Cand, FlatQuery, Reservoir, TopK};
 use crate::dense::ivf::IvfScratch;
 use crate::dense::kernels;
 use crate::error::{Error, Result};
+use crate::search::docset::DocFilter;
 use crate::segment::VectorsView;
 use crate::segment::keys::KeyColumn;
 use crate::txn::Snapshot;
@@ -134,7 +135,7 @@ impl Snapshot {
 
     /// Exact search with a prepared query (lets callers choose the kernels).
     pub fn search_prepared(&self, q: &FlatQuery<'_>, k: usize) -> Result<Vec<Hit>> {
-        self.run(q, &SearchParams::exact(k)).map(|(h, _)| h)
+        self.run(q, &SearchParams::exact(k), None).map(|(h, _)| h)
     }
 
     /// Search with explicit parameters: segments with an IVF-PQ index are searched through it
@@ -142,7 +143,20 @@ impl Snapshot {
     /// vectors; `rerank == 0` returns PQ scores), the others exactly.
     pub fn search_with(&self, query: &[f32], p: &SearchParams) -> Result<(Vec<Hit>, QueryStats)> {
         let metric = self.check_query(query)?;
-        self.run(&FlatQuery::new(query, metric), p)
+        self.run(&FlatQuery::new(query, metric), p, None)
+    }
+
+    /// [`Snapshot::search_with`] restricted to the documents of `filter` (compiled on this
+    /// snapshot): the filter is checked inside the scans, on every row a flat scan scores and on
+    /// every candidate an IVF-PQ list scan lets through, never on the final hits.
+    pub fn search_filtered(
+        &self,
+        query: &[f32],
+        p: &SearchParams,
+        filter: Option<&DocFilter>,
+    ) -> Result<(Vec<Hit>, QueryStats)> {
+        let metric = self.check_query(query)?;
+        self.run(&FlatQuery::new(query, metric), p, filter)
     }
 
     /// Checks a query's dimension and values against the schema; returns the metric.
@@ -168,9 +182,14 @@ impl Snapshot {
         Ok(metric)
     }
 
-    fn run(&self, q: &FlatQuery<'_>, p: &SearchParams) -> Result<(Vec<Hit>, QueryStats)> {
+    fn run(
+        &self,
+        q: &FlatQuery<'_>,
+        p: &SearchParams,
+        filter: Option<&DocFilter>,
+    ) -> Result<(Vec<Hit>, QueryStats)> {
         Ok(self
-            .run_many(std::slice::from_ref(q), p)
+            .run_many(std::slice::from_ref(q), p, filter)
             .pop()
             .unwrap_or_default())
     }
@@ -190,13 +209,18 @@ impl Snapshot {
             metric = self.check_query(q)?;
         }
         let fq: Vec<FlatQuery<'_>> = queries.iter().map(|q| FlatQuery::new(q, metric)).collect();
-        Ok(self.run_many(&fq, p))
+        Ok(self.run_many(&fq, p, None))
     }
 
     /// The search behind [`Snapshot::search_with`] and [`Snapshot::search_batch`]: exact
     /// scans of flat segments, IVF-PQ scans (batched when there are several queries) and
     /// re-ranking, per query.
-    fn run_many(&self, fq: &[FlatQuery<'_>], p: &SearchParams) -> Vec<(Vec<Hit>, QueryStats)> {
+    fn run_many(
+        &self,
+        fq: &[FlatQuery<'_>],
+        p: &SearchParams,
+        filter: Option<&DocFilter>,
+    ) -> Vec<(Vec<Hit>, QueryStats)> {
         let Some(metric) = fq.first().map(|q| q.metric) else {
             return Vec::new();
         };
@@ -210,12 +234,24 @@ impl Snapshot {
         // Unit-norm copies of the queries, made for the first cosine IVF segment.
         let mut units: Option<Vec<Vec<f32>>> = None;
         for (i, s) in self.segments().iter().enumerate() {
+            // With a filter, a segment none of whose rows pass is skipped, and the others
+            // check it beside the delete set.
+            let pass = match filter {
+                Some(f) => match f.segment(s.meta.id) {
+                    Some(b) => Some(b),
+                    None => continue,
+                },
+                None => None,
+            };
             let (rows, norms) = s.segment.vectors();
             let ivf = if p.exact { None } else { s.segment.ivf() };
             let Some(ivf) = ivf else {
                 for ((q, top), st) in fq.iter().zip(tops.iter_mut()).zip(stats.iter_mut()) {
                     let deleted = s.deletes.as_deref();
-                    let is_deleted = |row: u32| deleted.is_some_and(|d| d.contains(row));
+                    let is_deleted = |row: u32| {
+                        deleted.is_some_and(|d| d.contains(row))
+                            || pass.is_some_and(|b| !b.contains(row))
+                    };
                     flat::scan_segment(q, i as u32, rows, norms, is_deleted, top, &cmp);
                     st.exact_rows += norms.len() as u64;
                 }
@@ -233,7 +269,7 @@ impl Snapshot {
                 fq.iter().map(|q| q.vector).collect()
             };
             let mut cands: Vec<Reservoir> = (0..nq).map(|_| Reservoir::new(want)).collect();
-            let live = |row: u32| s.is_live(row);
+            let live = |row: u32| s.is_live(row) && pass.is_none_or(|b| b.contains(row));
             ivf.scan_batch(&qvs, p.nprobe, &mut scratch, &live, &mut |qi, rank, row| {
                 let (Some(c), Some(st)) = (cands.get_mut(qi), stats.get_mut(qi)) else {
                     return f32::INFINITY;
