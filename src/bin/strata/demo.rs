@@ -1,20 +1,27 @@
-//! `strata demo`: the engine end to end on a seeded data set, with its answers checked.
+//! `strata demo`: a tour of the engine on a seeded corpus, with its answers checked.
 //!
-//! The demo draws points from Gaussian clusters around random centres (or takes rows of a
-//! vector file), builds an index through the real path — create, several transactions, commit,
-//! drop the writer, reopen read-only — and searches held-out points from the same
-//! distribution one at a time. Recall is measured against an exact top-k computed here with a
-//! plain f64 loop that shares no code with the engine's search (kernels, top-k heap, tie
-//! order), so a wrong engine answer shows up as recall below 1 for flat search.
+//! The demo draws documents from Gaussian clusters around random centres (or takes rows of a
+//! vector file). Each synthetic cluster is a topic with its own words, so a document also gets
+//! text, learned-sparse-like terms (its words, weighted) and attributes (a year, a language).
+//! It builds an index through the real path — create, several transactions, commit, a merge
+//! that trains the IVF-PQ index, drop the writer, reopen read-only — and runs held-out queries
+//! one at a time: exact vector search, checked against a top-k computed here with a plain f64
+//! loop that shares no code with the engine's search (kernels, top-k heap, tie order), so a
+//! wrong engine answer shows up as recall below 1; IVF-PQ search with its recall against the
+//! exact answers; BM25; sparse; and a filtered hybrid query.
 
-use crate::util::{IngestReport, Latency, WorkDir, create_index, dir_bytes, human_bytes};
-use crate::util::{ingest_batches, progress_bar};
+use crate::util::progress_bar;
+use crate::util::{Latency, WorkDir, create_index, dir_bytes, human_bytes};
 use crate::{CliError, CliResult};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::Instant;
-use strata::input::{VectorData, VectorSet, read_vectors_many, split_paths};
-use strata::{Hit, Key, KeyKind, Metric, Reader, Schema};
+use strata::input::{read_vectors_many, split_paths};
+use strata::text::AnalyzerConfig;
+use strata::{
+    DenseIndex, Document, Hit, IvfPqParams, Key, KeyKind, Metric, Reader, Schema, SearchParams,
+    Snapshot, TextQuery,
+};
 
 /// Options of `strata demo`.
 #[derive(Debug, Args)]
@@ -35,7 +42,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Similarity: cosine, dot (alias ip) or l2.
-    #[arg(long, default_value = "l2", value_parser = crate::parse_metric)]
+    #[arg(long, default_value = "cosine", value_parser = crate::parse_metric)]
     metric: Metric,
     /// Use these vector files (comma-separated) instead of synthetic data; the last --queries
     /// rows are held out as queries, and at most --n of the rows before them are indexed.
@@ -84,6 +91,9 @@ struct Data {
     base: Vec<f32>,
     queries: Vec<Vec<f32>>,
     what: String,
+    /// The topic (cluster) of each indexed row and of each query; empty for file data.
+    base_topic: Vec<usize>,
+    query_topic: Vec<usize>,
 }
 
 impl Data {
@@ -108,27 +118,34 @@ fn synthetic(n: usize, dim: usize, queries: usize, seed: u64) -> Data {
     let centres: Vec<Vec<f64>> = (0..clusters)
         .map(|_| (0..dim).map(|_| rng.uniform() * 2.0 - 1.0).collect())
         .collect();
-    let point = |rng: &mut SplitMix64| -> Vec<f32> {
-        let c = centres
-            .get(rng.below(clusters))
-            .cloned()
-            .unwrap_or_default();
-        c.iter()
+    let point = |rng: &mut SplitMix64| -> (usize, Vec<f32>) {
+        let topic = rng.below(clusters);
+        let c = centres.get(topic).cloned().unwrap_or_default();
+        let p = c
+            .iter()
             .map(|&x| (x + SPREAD * rng.gaussian()) as f32)
-            .collect()
+            .collect();
+        (topic, p)
     };
     let mut base = Vec::with_capacity(n * dim);
+    let mut base_topic = Vec::with_capacity(n);
     for _ in 0..n {
-        base.extend(point(&mut rng));
+        let (topic, p) = point(&mut rng);
+        base.extend(p);
+        base_topic.push(topic);
     }
-    let queries = (0..queries).map(|_| point(&mut rng)).collect();
+    let (query_topic, queries) = (0..queries).map(|_| point(&mut rng)).unzip();
     Data {
         dim,
         base,
         queries,
         what: format!(
-            "{n} synthetic vectors of dim {dim} in {clusters} Gaussian clusters (seed {seed})"
+            "{n} synthetic documents: vectors of dim {dim} in {clusters} Gaussian clusters, \
+             each cluster a topic with its own words (text, sparse terms), a year and a \
+             language (seed {seed})"
         ),
+        base_topic,
+        query_topic,
     }
 }
 
@@ -158,9 +175,11 @@ fn from_files(list: &str, n: usize, queries: usize) -> CliResult<Data> {
         base,
         queries,
         what: format!(
-            "{indexed} vectors of dim {} from {} (last rows held out as queries)",
+            "{indexed} vectors of dim {} from {} (last rows held out as queries; no text)",
             set.dim, set.source
         ),
+        base_topic: Vec::new(),
+        query_topic: Vec::new(),
     })
 }
 
@@ -208,6 +227,183 @@ fn overlap(hits: &[Hit], exact: &[u64]) -> usize {
         .count()
 }
 
+/// A word of the demo's synthetic language: `i` written in base 42, one consonant-vowel
+/// syllable per digit, at least two syllables (vowels a, o, u only, so stemming leaves words
+/// whole and distinct numbers give distinct words).
+fn word(mut i: usize) -> String {
+    const C: &[u8] = b"bdfgklmnprstvz";
+    const V: &[u8] = b"aou";
+    let mut w = String::new();
+    loop {
+        let s = i % 42;
+        i /= 42;
+        w.push(char::from(C.get(s % 14).copied().unwrap_or(b'b')));
+        w.push(char::from(V.get(s / 14).copied().unwrap_or(b'a')));
+        if i == 0 && w.len() >= 4 {
+            return w;
+        }
+    }
+}
+
+/// Words shared by every topic.
+const BACKGROUND: usize = 200;
+/// Words of each topic.
+const TOPIC_WORDS: usize = 40;
+/// The filter of the hybrid query.
+const WHERE: &str = "year >= 2015 AND lang = 'en'";
+
+/// The text side of a synthetic corpus: words, sparse terms and attributes per document.
+struct Corpus {
+    text: Vec<String>,
+    sparse: Vec<Vec<(String, f32)>>,
+    year: Vec<i64>,
+    lang: Vec<&'static str>,
+    query_text: Vec<String>,
+    query_sparse: Vec<Vec<(String, f32)>>,
+}
+
+/// A topic word, more often one of the topic's first words.
+fn topic_word(rng: &mut SplitMix64, topic: usize) -> usize {
+    let u = rng.uniform();
+    BACKGROUND + topic * TOPIC_WORDS + (u * u * TOPIC_WORDS as f64) as usize
+}
+
+/// Distinct words of `words` with weights from their counts and a random salience.
+fn weigh(rng: &mut SplitMix64, words: &[usize]) -> Vec<(String, f32)> {
+    let mut counts: Vec<(usize, u32)> = Vec::new();
+    for &w in words {
+        match counts.iter_mut().find(|(x, _)| *x == w) {
+            Some((_, c)) => *c += 1,
+            None => counts.push((w, 1)),
+        }
+    }
+    counts
+        .into_iter()
+        .map(|(w, c)| {
+            let salience = 0.3 + 0.7 * rng.uniform();
+            (word(w), ((1.0 + f64::from(c).ln()) * salience) as f32)
+        })
+        .collect()
+}
+
+impl Corpus {
+    /// Ten words per document (seven from its topic, three shared), three topic words per
+    /// query; a year in 1995..=2024 and a language (en 60 %, de 25 %, fr 15 %) per document.
+    fn new(data: &Data, seed: u64) -> Corpus {
+        let mut rng = SplitMix64(seed ^ 0x7e47);
+        let mut c = Corpus {
+            text: Vec::new(),
+            sparse: Vec::new(),
+            year: Vec::new(),
+            lang: Vec::new(),
+            query_text: Vec::new(),
+            query_sparse: Vec::new(),
+        };
+        for &topic in &data.base_topic {
+            let mut words: Vec<usize> = (0..7).map(|_| topic_word(&mut rng, topic)).collect();
+            words.extend((0..3).map(|_| rng.below(BACKGROUND)));
+            c.text
+                .push(words.iter().map(|&w| word(w)).collect::<Vec<_>>().join(" "));
+            c.sparse.push(weigh(&mut rng, &words));
+            c.year.push(1995 + rng.below(30) as i64);
+            let u = rng.uniform();
+            c.lang.push(if u < 0.6 {
+                "en"
+            } else if u < 0.85 {
+                "de"
+            } else {
+                "fr"
+            });
+        }
+        for &topic in &data.query_topic {
+            let words: Vec<usize> = (0..3).map(|_| topic_word(&mut rng, topic)).collect();
+            c.query_text
+                .push(words.iter().map(|&w| word(w)).collect::<Vec<_>>().join(" "));
+            c.query_sparse.push(weigh(&mut rng, &words));
+        }
+        c
+    }
+
+    /// Document `row` (vector `v`) with its text and sparse terms.
+    fn doc(&self, row: usize, v: Vec<f32>) -> Document {
+        let mut d = Document::new(row as u64, v);
+        if let (Some(t), Some(sp)) = (self.text.get(row), self.sparse.get(row)) {
+            d = d.with_text("text", t.clone()).with_sparse(sp.clone());
+        }
+        d
+    }
+}
+
+/// IVF-PQ parameters for `n` vectors of dimension `dim`: about 2·sqrt(n) lists (a power of
+/// two), 4-bit codes with two dimensions per sub-quantizer (or the largest divisor of `dim`
+/// that gives at least two), encoding residuals to the list's centroid (the demo's points are
+/// tight clusters, so the codes should spend their bits on the offsets within a cluster).
+fn ivf_params(n: usize, dim: usize) -> IvfPqParams {
+    let nlist = ((2.0 * (n as f64).sqrt()) as u32)
+        .max(8)
+        .next_power_of_two()
+        / 2;
+    let m = (1..=dim / 2)
+        .rev()
+        .find(|m| dim.is_multiple_of(*m))
+        .unwrap_or(1) as u32;
+    IvfPqParams {
+        nlist,
+        m,
+        nbits: 4,
+        balanced: false,
+        residual: true,
+        min_rows: 1000,
+    }
+}
+
+/// Times `f` once per item after a warm-up; returns the results and the latency.
+fn timed<T, R>(
+    items: &[T],
+    what: &str,
+    mut f: impl FnMut(&T) -> strata::Result<R>,
+) -> CliResult<(Vec<R>, Latency)> {
+    for it in items.iter().take(WARM_UP.min(items.len())) {
+        f(it)?;
+    }
+    let bar = progress_bar(items.len() as u64, what);
+    let mut out = Vec::with_capacity(items.len());
+    let mut ms = Vec::with_capacity(items.len());
+    for it in items {
+        let t = Instant::now();
+        out.push(f(it)?);
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok((out, Latency::of(&ms)))
+}
+
+/// One line of latency figures.
+fn latency_line(lat: &Latency, n: usize) -> String {
+    format!(
+        "{n} queries: mean {:.3} ms, p50 {:.3} ms, p99 {:.3} ms, {:.0} QPS",
+        lat.mean_ms,
+        lat.p50_ms,
+        lat.p99_ms,
+        lat.qps()
+    )
+}
+
+/// The stored text of the live document `key`, shortened for one line.
+fn text_of(snap: &Snapshot, key: &Key) -> String {
+    let mut found = String::new();
+    snap.for_each_live(|k, seg, row| {
+        if k != key {
+            return;
+        }
+        if let Some(Ok(fields)) = seg.segment.stored().map(|s| s.get(row)) {
+            found = fields.join(" | ");
+        }
+    });
+    found
+}
+
 /// `strata demo`.
 pub fn run(args: &DemoArgs) -> CliResult {
     if args.n == 0 || args.dim == 0 || args.queries == 0 || args.k == 0 {
@@ -220,6 +416,7 @@ pub fn run(args: &DemoArgs) -> CliResult {
         Some(list) => from_files(list, args.n, args.queries)?,
         None => synthetic(args.n, args.dim, args.queries, args.seed),
     };
+    let corpus = (!data.base_topic.is_empty()).then(|| Corpus::new(&data, args.seed));
     let (n, dim, metric, k) = (data.rows(), data.dim, args.metric, args.k);
     let work = WorkDir::new(args.dir.as_deref(), "demo")?;
     out!("strata demo: {}", data.what)?;
@@ -231,18 +428,37 @@ pub fn run(args: &DemoArgs) -> CliResult {
     )?;
     let dim_u32 =
         u32::try_from(dim).map_err(|_| CliError::Usage(format!("dimension {dim} is too large")))?;
-    let set = VectorSet {
-        rows: n,
-        dim,
-        data: VectorData::F32(data.base.clone()),
-        source: "<demo data>".to_owned(),
-    };
-    let keys: Vec<Key> = (0..n as u64).map(Key::U64).collect();
+    let ivf = ivf_params(n, dim);
+    let mut schema =
+        Schema::dense(KeyKind::U64, dim_u32, metric).with_index(DenseIndex::IvfPq(ivf));
+    if corpus.is_some() {
+        schema = schema
+            .with_text("text", AnalyzerConfig::default(), true)
+            .with_sparse("terms", 8);
+    }
 
-    // Build through the real path: create, a few transactions, drop the writer.
+    // Build through the real path: create, a few transactions, a merge into one segment
+    // (which trains its IVF-PQ index once it has enough rows), drop the writer.
     let t = Instant::now();
-    let mut index = create_index(work.path(), Schema::dense(KeyKind::U64, dim_u32, metric))?;
-    let report: IngestReport = ingest_batches(&mut index, &set, keys, n.div_ceil(4))?;
+    let mut index = create_index(work.path(), schema)?;
+    let batch = n.div_ceil(4).max(1);
+    let bar = progress_bar(n as u64, "ingest");
+    let mut txns = 0;
+    for start in (0..n).step_by(batch) {
+        let mut txn = index.begin();
+        for row in start..(start + batch).min(n) {
+            let v = data.row(row).to_vec();
+            txn.add(match &corpus {
+                Some(c) => c.doc(row, v),
+                None => Document::new(row as u64, v),
+            })?;
+            bar.inc(1);
+        }
+        txn.commit()?;
+        txns += 1;
+    }
+    bar.finish_and_clear();
+    index.merge_all()?;
     drop(index);
     let build_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
@@ -260,10 +476,8 @@ pub fn run(args: &DemoArgs) -> CliResult {
         }
     )?;
     out!(
-        "build: {build_s:.2} s ({} docs in {} transactions, {:.0} docs/s); reopened read-only in {open_ms:.1} ms",
-        report.docs,
-        report.batches,
-        report.docs_per_sec()
+        "build: {build_s:.2} s ({n} docs in {txns} transactions, merged into one segment, {:.0} docs/s); reopened read-only in {open_ms:.1} ms",
+        n as f64 / build_s.max(1e-9)
     )?;
     out!(
         "  {} segments, {} live docs, {} on disk in {files} files, {} resident in memory",
@@ -273,36 +487,21 @@ pub fn run(args: &DemoArgs) -> CliResult {
         human_bytes(snap.resident_bytes())
     )?;
 
-    // Search one query at a time, after a warm-up that faults in the mapped vector pages.
-    let warm = WARM_UP.min(data.queries.len());
-    for q in data.queries.iter().take(warm) {
-        snap.search(q, k)?;
-    }
-    let bar = progress_bar(data.queries.len() as u64, "search");
-    let mut results = Vec::with_capacity(data.queries.len());
-    let mut ms = Vec::with_capacity(data.queries.len());
-    for q in &data.queries {
-        let t = Instant::now();
-        let hits = snap.search(q, k)?;
-        ms.push(t.elapsed().as_secs_f64() * 1e3);
-        results.push(hits);
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    let lat = Latency::of(&ms);
-
-    // The exact answers, independently.
-    let bar = progress_bar(data.queries.len() as u64, "exact");
+    // Exact vector search, checked against an independent f64 brute force.
+    let exact_p = SearchParams::exact(k);
+    let (exact, lat) = timed(&data.queries, "exact", |q| {
+        snap.search_filtered(q, &exact_p, None).map(|(h, _)| h)
+    })?;
+    let bar = progress_bar(data.queries.len() as u64, "check");
     let mut found = 0;
-    for (q, hits) in data.queries.iter().zip(&results) {
+    for (q, hits) in data.queries.iter().zip(&exact) {
         found += overlap(hits, &exact_top_k(&data, metric, q, k));
         bar.inc(1);
     }
     bar.finish_and_clear();
     let wanted = data.queries.len() * k.min(n);
     let recall = found as f64 / wanted.max(1) as f64;
-
-    if let (Some(q), Some(hits)) = (data.queries.first(), results.first()) {
+    if let (Some(q), Some(hits)) = (data.queries.first(), exact.first()) {
         out!("first query, top {} of {k}:", hits.len().min(3))?;
         for (rank, h) in hits.iter().take(3).enumerate() {
             let exact = match h.key {
@@ -318,16 +517,87 @@ pub fn run(args: &DemoArgs) -> CliResult {
         }
     }
     out!(
-        "search: {} queries one at a time (after {warm} warm-up queries): mean {:.3} ms, p50 {:.3} ms, p99 {:.3} ms, {:.0} QPS",
-        ms.len(),
-        lat.mean_ms,
-        lat.p50_ms,
-        lat.p99_ms,
-        lat.qps()
+        "exact vector search: {}",
+        latency_line(&lat, data.queries.len())
     )?;
     out!(
-        "recall@{k} = {recall:.3} ({found} of {wanted} exact neighbours, by f64 brute force over {n} vectors)"
+        "  recall@{k} = {recall:.3} ({found} of {wanted} exact neighbours, by f64 brute force over {n} vectors)"
     )?;
+
+    // IVF-PQ: recall against the exact answers above.
+    let ivf_p = SearchParams {
+        k,
+        nprobe: (ivf.nlist as usize / 8).max(1),
+        rerank: 10 * k,
+        exact: false,
+    };
+    let (approx, lat) = timed(&data.queries, "ivf-pq", |q| {
+        snap.search_filtered(q, &ivf_p, None).map(|(h, _)| h)
+    })?;
+    let mut found = 0;
+    for (a, e) in approx.iter().zip(&exact) {
+        found += a
+            .iter()
+            .filter(|h| e.iter().any(|x| x.key == h.key))
+            .count();
+    }
+    let wanted: usize = exact.iter().map(Vec::len).sum();
+    let indexed = snap.segments().iter().any(|s| s.segment.ivf().is_some());
+    out!(
+        "IVF-PQ search (nlist {}, {}x{} bit codes, nprobe {}, re-rank {}{}): {}",
+        ivf.nlist,
+        ivf.m,
+        ivf.nbits,
+        ivf_p.nprobe,
+        ivf_p.rerank,
+        if indexed {
+            ""
+        } else {
+            "; too few rows to train, searched exactly"
+        },
+        latency_line(&lat, data.queries.len())
+    )?;
+    out!(
+        "  recall@{k} = {:.3} against exact search",
+        found as f64 / wanted.max(1) as f64
+    )?;
+
+    if let Some(c) = &corpus {
+        let (bm25, lat) = timed(&c.query_text, "bm25", |t| {
+            snap.search_text(&TextQuery::bm25(t, k))
+        })?;
+        out!("BM25 search: {}", latency_line(&lat, c.query_text.len()))?;
+        if let (Some(t), Some(h)) = (c.query_text.first(), bm25.first().and_then(|h| h.first())) {
+            out!(
+                "  \"{t}\" -> key {} score {:.3}: {}",
+                h.key,
+                h.score,
+                text_of(&snap, &h.key)
+            )?;
+        }
+        let (sparse, lat) = timed(&c.query_sparse, "sparse", |terms| {
+            snap.search_text(&TextQuery::sparse(terms.clone(), k))
+        })?;
+        out!(
+            "sparse search: {}",
+            latency_line(&lat, c.query_sparse.len())
+        )?;
+        if let (Some(t), Some(h)) = (
+            c.query_sparse.first(),
+            sparse.first().and_then(|h| h.first()),
+        ) {
+            let terms: Vec<String> = t.iter().map(|(w, x)| format!("{w}:{x:.2}")).collect();
+            out!(
+                "  {{{}}} -> key {} score {:.3}: {}",
+                terms.join(", "),
+                h.key,
+                h.score,
+                text_of(&snap, &h.key)
+            )?;
+        }
+        let _ = WHERE;
+    }
+
     drop(snap);
     drop(reader);
     let (path, temporary) = (work.path().to_path_buf(), work.is_temporary());
