@@ -27,7 +27,7 @@ pub use error::{Error, Result};
 pub use schema::{DenseIndex, IvfPqParams, Schema, VectorStorage};
 pub use search::{
     DocFilter, Filter, FusionMethod, Normalization, Query, QueryHit, QueryResult, QueryStats,
-    SearchParams, Source, TextHit, TextQuery,
+    Rocchio, SearchParams, Source, TextHit, TextQuery,
 };
 pub use txn::{Document, Index, IndexOptions, MergePolicy, Reader, Snapshot, WriteTxn};
 pub use types::{Hit, Key, KeyKind, Metric, Vector};

@@ -388,6 +388,10 @@ fn eval_runs_dense_sparse_and_hybrid_modes() {
     assert!(err.contains("--doc-sparse"), "{err}");
     let err = fails(2, ["eval", "--beir", &beir_dir, "--prf"]);
     assert!(err.contains("not built"), "{err}");
+    // Rocchio feedback on the dense source: the judged document is still found first.
+    let v = run("dense", &[&dense[..]], &["--prf", "--exact"]);
+    assert_eq!(v["ndcg_at_10"], 1.0, "{v}");
+    assert_eq!(v["prf_docs"], 3, "{v}");
     let mut a: Vec<String> = vec!["eval".into(), "--beir".into(), beir_dir.clone()];
     a.extend(["--mode".into(), "dense".into()]);
     a.extend(dense[..6].iter().cloned());

@@ -510,3 +510,55 @@ fn ivf_pq_is_used_by_default_and_exact_on_request() {
     assert_eq!(exact.dense_stats.unwrap().exact_rows, 400);
     assert_eq!(exact.hits.len(), 10);
 }
+
+#[test]
+fn rocchio_feedback_searches_the_expanded_vector() {
+    use strata::Rocchio;
+    let (index, _) = build(17, 240, Metric::Dot, true);
+    // The documents' vectors, replayed from the same seed.
+    let mut rng = Rng(17);
+    let vectors: HashMap<Key, Vec<f32>> = (0..240u64)
+        .map(|k| {
+            let d = document(&mut rng, k);
+            (d.key.clone(), d.vector.unwrap().to_f32())
+        })
+        .collect();
+    let snap = index.snapshot();
+    let mut qrng = Rng(5);
+    for docs in [3, 5] {
+        let v = qrng.vector(DIM);
+        let first = snap
+            .query(&Query::new().vector(v.clone()).exact(true).limit(docs))
+            .unwrap();
+        // q' = 0.4 q + 0.6 · mean of the first round's top `docs` vectors, by hand.
+        let mut want = v.iter().map(|x| 0.4 * f64::from(*x)).collect::<Vec<f64>>();
+        for h in &first.hits {
+            for (w, x) in want.iter_mut().zip(&vectors[&h.key]) {
+                *w += 0.6 * f64::from(*x) / docs as f64;
+            }
+        }
+        let want: Vec<f32> = want.into_iter().map(|x| x as f32).collect();
+        let expanded = snap
+            .query(&Query::new().vector(want).exact(true).limit(20))
+            .unwrap();
+        let fb = snap
+            .query(
+                &Query::new()
+                    .vector(v.clone())
+                    .exact(true)
+                    .feedback(Rocchio::new(0.4, 0.6, docs))
+                    .limit(20),
+            )
+            .unwrap();
+        let got: Vec<&Key> = fb.hits.iter().map(|h| &h.key).collect();
+        let exp: Vec<&Key> = expanded.hits.iter().map(|h| &h.key).collect();
+        assert_eq!(got, exp, "m = {docs}");
+        for (a, b) in fb.hits.iter().zip(&expanded.hits) {
+            assert!((a.score - b.score).abs() <= 1e-5 * b.score.abs().max(1.0));
+        }
+    }
+    let bad = Query::new()
+        .vector(vec![0.1; DIM])
+        .feedback(Rocchio::new(f32::NAN, 0.6, 3));
+    assert!(matches!(snap.query(&bad), Err(Error::InvalidArgument(_))));
+}

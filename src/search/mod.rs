@@ -11,11 +11,13 @@
 //! - `query`: one query over every source (dense, BM25, sparse) with a filter, fused and
 //!   paginated; one hit type; `get` by key.
 //! - `fusion`: RRF, convex combinations of normalised scores, DBSF.
+//! - `prf`: pseudo-relevance feedback (Rocchio for dense queries).
 
 mod dense;
 mod docset;
 mod filter;
 pub mod fusion;
+mod prf;
 mod query;
 mod text;
 
@@ -23,6 +25,7 @@ pub use dense::{QueryStats, SearchParams};
 pub use docset::DocFilter;
 pub use filter::Filter;
 pub use fusion::{FusionMethod, Normalization};
+pub use prf::Rocchio;
 pub use query::{
     DEFAULT_DEPTH, DenseQuery, DocAddress, Query, QueryHit, QueryResult, Source, SourceScore,
     StoredDoc,

@@ -21,6 +21,7 @@ use crate::search::dense::{QueryStats, SearchParams};
 use crate::search::docset::DocFilter;
 use crate::search::filter::Filter;
 use crate::search::fusion::{self, FusionMethod};
+use crate::search::prf::Rocchio;
 use crate::search::text::TextQuery;
 use crate::sparse::query::{Algorithm, Bm25};
 use crate::txn::Snapshot;
@@ -106,6 +107,8 @@ pub struct Query {
     pub bm25: Bm25,
     /// Traversal of the text and sparse sources (all are exact; they differ in speed).
     pub algorithm: Algorithm,
+    /// Pseudo-relevance feedback for the dense source (None: off).
+    pub feedback: Option<Rocchio>,
 }
 
 impl Default for Query {
@@ -130,6 +133,7 @@ impl Query {
             depth: None,
             bm25: Bm25::default(),
             algorithm: Algorithm::default(),
+            feedback: None,
         }
     }
 
@@ -233,6 +237,13 @@ impl Query {
     /// Traversal algorithm of the text and sparse sources.
     pub fn algorithm(mut self, algorithm: Algorithm) -> Query {
         self.algorithm = algorithm;
+        self
+    }
+
+    /// Rocchio pseudo-relevance feedback for the dense source: the vector is searched, moved
+    /// towards the mean of its top documents' vectors, and searched again.
+    pub fn feedback(mut self, rocchio: Rocchio) -> Query {
+        self.feedback = Some(rocchio);
         self
     }
 
@@ -429,7 +440,23 @@ impl Snapshot {
                 rerank: d.rerank.unwrap_or(defaults.rerank),
                 exact: d.exact,
             };
-            let (hits, stats) = self.search_filtered(&d.vector, &p, filter.as_ref())?;
+            let (mut hits, mut stats) = self.search_filtered(&d.vector, &p, filter.as_ref())?;
+            if let Some(r) = &q.feedback {
+                r.validate()?;
+                let mut top: Vec<Cand> = hits
+                    .iter()
+                    .take(r.docs)
+                    .map(|h| Cand {
+                        key: h.key.clone(),
+                        address: None,
+                        sources: [None; 3],
+                    })
+                    .collect();
+                self.fill_addresses(top.iter_mut())?;
+                let fb: Vec<DocAddress> = top.iter().filter_map(|c| c.address).collect();
+                let expanded = self.rocchio(&d.vector, metric, &fb, r)?;
+                (hits, stats) = self.search_filtered(&expanded, &p, filter.as_ref())?;
+            }
             dense_stats = Some(stats);
             union.add(
                 Source::Dense,

@@ -24,7 +24,7 @@ use strata::sparse::query::{Algorithm, Bm25};
 use strata::text::AnalyzerConfig;
 use strata::{
     DenseIndex, Document, Error, FusionMethod, Index, IvfPqParams, KeyKind, Metric, Normalization,
-    Query, Reader, Schema, Vector,
+    Query, Reader, Rocchio, Schema, Vector,
 };
 
 /// How title and text are indexed.
@@ -171,9 +171,13 @@ pub struct EvalArgs {
     /// Bits per quantized impact of the sparse field (4..=16).
     #[arg(long, default_value_t = 8)]
     impact_bits: u8,
-    /// Pseudo-relevance feedback (not built yet).
+    /// Rocchio pseudo-relevance feedback on the dense source (α 0.4, β 0.6); RM3 for text is
+    /// not built, so bm25 and sparse modes refuse it.
     #[arg(long)]
     prf: bool,
+    /// Feedback documents of --prf.
+    #[arg(long, default_value_t = 3)]
+    prf_docs: usize,
     /// How title and text are indexed.
     #[arg(long, value_enum, default_value_t = FieldsArg::Flat)]
     fields: FieldsArg,
@@ -427,6 +431,9 @@ fn make_query(
             .ok_or_else(|| CliError::Failed(format!("query {id} has no vector")))?;
         let nprobe = args.nprobe.unwrap_or((nlist as usize / 2).max(1));
         q = q.vector(v.clone()).exact(args.exact).nprobe(nprobe);
+        if args.prf {
+            q = q.feedback(Rocchio::new(0.4, 0.6, args.prf_docs));
+        }
         if let Some(r) = args.rerank {
             q = q.rerank(r);
         }
@@ -452,9 +459,11 @@ pub fn run(args: &EvalArgs) -> CliResult {
     if args.k == 0 {
         return Err(CliError::Usage("--k must be at least 1".to_owned()));
     }
-    if args.prf {
+    if args.prf && matches!(args.mode, ModeArg::Bm25 | ModeArg::Sparse) {
         return Err(CliError::Usage(
-            "--prf: pseudo-relevance feedback is not built yet".to_owned(),
+            "--prf: feedback for text and sparse queries (RM3) is not built yet; it applies to \
+             the dense source of --mode dense and hybrid"
+                .to_owned(),
         ));
     }
     // The readers fall back to FILE.zst when FILE does not exist.
@@ -616,6 +625,9 @@ pub fn run(args: &EvalArgs) -> CliResult {
                 "rerank".into(),
                 d.and_then(|d| d.rerank).unwrap_or(defaults.rerank).into(),
             );
+        }
+        if sig.dense && args.prf {
+            obj.insert("prf_docs".into(), args.prf_docs.into());
         }
         if sig.sparse {
             obj.insert("impact_bits".into(), args.impact_bits.into());
