@@ -457,6 +457,10 @@ fn bad_queries_are_typed_errors() {
             .fusion(FusionMethod::Rrf { k: f32::NAN }),
     );
     assert!(m.contains("RRF"), "{m}");
+    assert!(invalid(Query::new().text("w1").depth(0)).contains("depth"));
+    // A limit of 0 is an empty page, not an error.
+    let empty = snap.query(&Query::new().text("w1").limit(0)).unwrap();
+    assert!(empty.hits.is_empty() && !empty.fewer_than_limit);
     assert!(snap.query(&Query::new().vector(vec![0.5; 3])).is_err());
     assert!(
         snap.query(&Query::new().vector(vec![f32::NAN; DIM]))

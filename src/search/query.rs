@@ -424,6 +424,11 @@ impl Snapshot {
             .map(|f| self.compile_filter(f))
             .transpose()?;
         let depth = q.effective_depth();
+        if depth == 0 {
+            return Err(Error::InvalidArgument(
+                "the candidate depth per source must be at least 1".to_owned(),
+            ));
+        }
         let mut union = Union::default();
         let mut dense_stats = None;
         let weight = |s: Source| q.weights.get(s.index()).copied().unwrap_or(1.0);
