@@ -393,6 +393,22 @@ fn eval_runs_dense_sparse_and_hybrid_modes() {
     assert_eq!(v["ndcg_at_10"], 1.0, "{v}");
     assert_eq!(v["prf_docs"], 3, "{v}");
     let mut a: Vec<String> = vec!["eval".into(), "--beir".into(), beir_dir.clone()];
+    a.extend(["--mode".into(), "hybrid".into(), "--prf".into()]);
+    let err = fails(2, a);
+    assert!(err.contains("dense"), "{err}");
+    // A document missing from the sparse file is an error naming it.
+    let partial = tmp.path().join("partial.sparse.jsonl");
+    std::fs::write(&partial, "{\"_id\": \"a\", \"sparse\": {\"cat\": 1.0}}\n").unwrap();
+    let mut a: Vec<String> = vec!["eval".into(), "--beir".into(), beir_dir.clone()];
+    a.extend(["--mode".into(), "sparse".into(), "--doc-sparse".into()]);
+    a.extend([
+        p(&partial).to_owned(),
+        "--query-sparse".into(),
+        f("queries.sparse.jsonl"),
+    ]);
+    let err = fails(1, a);
+    assert!(err.contains("document b"), "{err}");
+    let mut a: Vec<String> = vec!["eval".into(), "--beir".into(), beir_dir.clone()];
     a.extend(["--mode".into(), "dense".into()]);
     a.extend(dense[..6].iter().cloned());
     fails(2, a);

@@ -369,7 +369,10 @@ fn build(args: &EvalArgs, dir: &Path, corpus: &Path, sig: &Signals) -> CliResult
                     .ok_or_else(|| CliError::Failed(format!("document {} has no vector", d.id)))?;
                 doc = doc.with_vector(Vector::F32(v.clone()));
             }
-            if let Some(terms) = sig.doc_sparse.get(&d.id).filter(|_| sig.sparse) {
+            if sig.sparse {
+                let terms = sig.doc_sparse.get(&d.id).ok_or_else(|| {
+                    CliError::Failed(format!("document {} has no sparse vector", d.id))
+                })?;
                 doc = doc.with_sparse(terms.clone());
             }
             txn.add(doc)?;
@@ -490,6 +493,12 @@ pub fn run(args: &EvalArgs) -> CliResult {
         check_qrels_match(q, &queries, &qrels_path, &queries_path)?;
     }
     let sig = read_signals(args)?;
+    if args.prf && !sig.dense {
+        return Err(CliError::Usage(
+            "--prf applies to the dense source: give --doc-vectors and the other vector files"
+                .to_owned(),
+        ));
+    }
     let work = WorkDir::new(args.dir.as_deref(), "eval")?;
     let (n_docs, build_s) = build(args, work.path(), &corpus, &sig)?;
     let (_, index_bytes) = dir_bytes(work.path())?;
