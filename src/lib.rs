@@ -25,7 +25,10 @@ pub mod types;
 
 pub use error::{Error, Result};
 pub use schema::{DenseIndex, IvfPqParams, Schema, VectorStorage};
-pub use search::{DocFilter, Filter, QueryStats, SearchParams, TextHit, TextQuery};
+pub use search::{
+    DocFilter, Filter, FusionMethod, Normalization, Query, QueryHit, QueryResult, QueryStats,
+    Rocchio, SearchParams, Source, TextHit, TextQuery,
+};
 pub use txn::{Document, Index, IndexOptions, MergePolicy, Reader, Snapshot, WriteTxn};
 pub use types::{Hit, Key, KeyKind, Metric, Vector};
 

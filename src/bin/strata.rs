@@ -5,7 +5,8 @@
 //! back through [`strata::Reader`] (read-only, so `search`, `stats` and `verify` work while
 //! another process writes).
 //!
-//! - `ops.rs`: `create`, `ingest`, `search`, `delete`, `merge` — changing and querying an index.
+//! - `ops.rs`: `create`, `ingest`, `delete`, `merge` — changing an index.
+//! - `search.rs`: `search` — one query (vector, text, sparse terms, fused) over an index.
 //! - `inspect.rs`: `stats` and `verify` — what an index holds and whether its files are intact.
 //! - `demo.rs`: `demo` — a seeded synthetic data set, built and searched end to end, with recall
 //!   checked against a brute force computed in the demo itself.
@@ -35,6 +36,8 @@ mod eval;
 mod inspect;
 #[path = "strata/ops.rs"]
 mod ops;
+#[path = "strata/search.rs"]
+mod search;
 #[path = "strata/util.rs"]
 mod util;
 
@@ -108,26 +111,9 @@ enum Command {
         #[arg(long, default_value_t = 50_000)]
         batch: usize,
     },
-    /// Search with a row of a vector file, or with text; prints `rank key score` lines.
-    Search {
-        /// The index directory.
-        dir: PathBuf,
-        /// A vector file (.npy/.fvecs/.bvecs) holding the query.
-        #[arg(long, required_unless_present = "text", conflicts_with = "text")]
-        query: Option<PathBuf>,
-        /// A text query, scored with BM25 over every text field.
-        #[arg(long)]
-        text: Option<String>,
-        /// Which row of the query file to search.
-        #[arg(long, default_value_t = 0, conflicts_with = "all")]
-        row: usize,
-        /// Search every row; lines become `query rank key score`.
-        #[arg(long)]
-        all: bool,
-        /// Number of results.
-        #[arg(long, default_value_t = 10)]
-        k: usize,
-    },
+    /// Search with a vector row, text and/or sparse terms (fused when several are given);
+    /// prints `rank key score [first stored field]` lines, or JSON.
+    Search(search::SearchArgs),
     /// Delete documents by key (in one transaction).
     Delete {
         /// The index directory.
@@ -321,18 +307,7 @@ fn run(cli: Cli) -> CliResult {
             (Some(vectors), None) => ops::ingest(&dir, &vectors, keys.as_deref(), batch),
             (None, None) => Err(CliError::Usage("give --vectors or --jsonl".to_owned())),
         },
-        Command::Search {
-            dir,
-            query,
-            text,
-            row,
-            all,
-            k,
-        } => match (query, text) {
-            (_, Some(text)) => ops::search_text(&dir, &text, k),
-            (Some(query), None) => ops::search(&dir, &query, (!all).then_some(row), k),
-            (None, None) => Err(CliError::Usage("give --query or --text".to_owned())),
-        },
+        Command::Search(args) => search::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Delete { dir, keys } => ops::delete(&dir, &keys),
         Command::Merge { dir } => ops::merge(&dir),

@@ -8,13 +8,26 @@
 //!   stored text.
 //! - `docset`: per-segment document sets that restrict any search.
 //! - `filter`: filter expressions, compiled against one snapshot into a document set.
+//! - `query`: one query over every source (dense, BM25, sparse) with a filter, fused and
+//!   paginated; one hit type; `get` by key.
+//! - `fusion`: RRF, convex combinations of normalised scores, DBSF.
+//! - `prf`: pseudo-relevance feedback (Rocchio for dense queries).
 
 mod dense;
 mod docset;
 mod filter;
+pub mod fusion;
+mod prf;
+mod query;
 mod text;
 
 pub use dense::{QueryStats, SearchParams};
 pub use docset::DocFilter;
 pub use filter::Filter;
+pub use fusion::{FusionMethod, Normalization};
+pub use prf::Rocchio;
+pub use query::{
+    DEFAULT_DEPTH, DenseQuery, DocAddress, Query, QueryHit, QueryResult, Source, SourceScore,
+    StoredDoc,
+};
 pub use text::{TextHit, TextQuery};

@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Instant;
 use strata::input::jsonl::{JsonKey, JsonlFields, read_jsonl};
-use strata::input::{read_vectors, read_vectors_many, split_paths};
-use strata::{Error, Key, KeyKind, Reader, Schema, TextQuery, VectorStorage};
+use strata::input::{read_vectors_many, split_paths};
+use strata::{Error, Key, KeyKind, Schema, VectorStorage};
 
 /// The dense field's dimension, or a schema error.
 fn dim_of(schema: &Schema) -> CliResult<usize> {
@@ -151,33 +151,6 @@ pub fn ingest_jsonl(dir: &Path, path: &Path, batch: usize) -> CliResult {
     Ok(())
 }
 
-/// `strata search --text`: BM25 over every text field; prints `rank key score` and the stored
-/// title (the first stored field), if any.
-pub fn search_text(dir: &Path, text: &str, k: usize) -> CliResult {
-    let reader = Reader::open(dir)?;
-    let snap = reader.snapshot();
-    if snap.schema().text_fields().is_empty() {
-        return Err(Error::Schema(format!(
-            "the index in {} has no text field to search with --text (search its vectors \
-             with --query)",
-            dir.display()
-        ))
-        .into());
-    }
-    let hits = snap.search_text(&TextQuery::bm25(text, k))?;
-    for (rank, hit) in hits.iter().enumerate() {
-        let stored = snap.stored_text(hit)?;
-        match stored.first() {
-            Some((_, t)) => {
-                let short: String = t.chars().take(80).collect();
-                out!("{} {} {} {short}", rank + 1, hit.key, hit.score)?;
-            }
-            None => out!("{} {} {}", rank + 1, hit.key, hit.score)?,
-        }
-    }
-    Ok(())
-}
-
 /// `strata ingest`: reads and checks all input, then adds it `batch` rows per transaction.
 ///
 /// Everything that can be wrong with the input (unreadable or truncated files, dimensions,
@@ -217,40 +190,6 @@ pub fn ingest(dir: &Path, vectors: &str, keys: Option<&Path>, batch: usize) -> C
         report.docs_per_sec(),
         report.generation
     )?;
-    Ok(())
-}
-
-/// `strata search`: searches row `row` of the query file (every row if `None`).
-pub fn search(dir: &Path, query: &Path, row: Option<usize>, k: usize) -> CliResult {
-    let reader = Reader::open(dir)?;
-    let snap = reader.snapshot();
-    let dim = dim_of(snap.schema())?;
-    let set = read_vectors(query)?;
-    if set.dim != dim {
-        let what = format!("queries have dimension {}, the index has {dim}", set.dim);
-        return Err(Error::input(set.source, None, what).into());
-    }
-    let rows: Vec<usize> = match row {
-        Some(r) if r >= set.rows => {
-            let what = format!("has {} rows, so there is no row {r}", set.rows);
-            return Err(Error::input(set.source, None, what).into());
-        }
-        Some(r) => vec![r],
-        None => (0..set.rows).collect(),
-    };
-    for &r in &rows {
-        let q = set
-            .row_f32(r)
-            .ok_or_else(|| CliError::Failed(format!("{}: no row {r}", set.source)))?;
-        let hits = snap.search(&q, k)?;
-        for (rank, hit) in hits.iter().enumerate() {
-            if row.is_some() {
-                out!("{} {} {}", rank + 1, hit.key, hit.score)?;
-            } else {
-                out!("{r} {} {} {}", rank + 1, hit.key, hit.score)?;
-            }
-        }
-    }
     Ok(())
 }
 
