@@ -27,7 +27,7 @@ pub use error::{Error, Result};
 pub use schema::{DenseIndex, IvfPqParams, Schema, VectorStorage};
 pub use search::{DocFilter, Filter, QueryStats, SearchParams, TextHit, TextQuery};
 pub use txn::{Document, Index, IndexOptions, MergePolicy, Reader, Snapshot, WriteTxn};
-pub use types::{Hit, Key, KeyKind, Metric, Vector};
+pub use types::{AttrKind, AttrValue, Hit, Key, KeyKind, Metric, Vector};
 
 #[cfg(target_endian = "big")]
 compile_error!(

@@ -16,5 +16,5 @@ mod text;
 
 pub use dense::{QueryStats, SearchParams};
 pub use docset::DocFilter;
-pub use filter::Filter;
+pub use filter::{CmpOp, Filter, Literal};
 pub use text::{TextHit, TextQuery};
