@@ -608,8 +608,12 @@ fn parser_precedence_and_display() {
         assert_eq!(p(&f.to_string()), f, "{s} -> {f}");
     }
     assert_eq!(
+        Filter::And(vec![Filter::Or(vec![cmp("a", 1)]), cmp("b", 2)]).to_string(),
+        "(a = 1) AND b = 2"
+    );
+    assert_eq!(
         p("a = 1 OR b = 2 AND c = 3").to_string(),
-        "a = 1 OR (b = 2 AND c = 3)"
+        "a = 1 OR b = 2 AND c = 3"
     );
 }
 

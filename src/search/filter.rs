@@ -157,10 +157,12 @@ impl fmt::Display for Literal {
 
 impl fmt::Display for Filter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Children that are conjunctions or disjunctions are parenthesised, so the text
-        // parses back to the same tree.
-        let child = |f: &mut fmt::Formatter<'_>, c: &Filter| match c {
-            Filter::And(v) | Filter::Or(v) if v.len() != 1 => write!(f, "({c})"),
+        // A child conjunction or disjunction is parenthesised unless it is a conjunction
+        // inside a disjunction (AND binds tighter), so the text parses back to the same tree
+        // and never nests deeper than the text it was parsed from.
+        let child = |f: &mut fmt::Formatter<'_>, c: &Filter, in_or: bool| match c {
+            Filter::And(v) if in_or && v.len() > 1 => write!(f, "{c}"),
+            Filter::And(v) | Filter::Or(v) if !v.is_empty() => write!(f, "({c})"),
             _ => write!(f, "{c}"),
         };
         let list = |f: &mut fmt::Formatter<'_>, parts: &[Filter], sep: &str| {
@@ -168,7 +170,7 @@ impl fmt::Display for Filter {
                 if i > 0 {
                     f.write_str(sep)?;
                 }
-                child(f, p)?;
+                child(f, p, sep == " OR ")?;
             }
             Ok(())
         };
@@ -193,7 +195,7 @@ impl fmt::Display for Filter {
             Filter::Or(v) => list(f, v, " OR "),
             Filter::Not(c) => {
                 f.write_str("NOT ")?;
-                child(f, c)
+                child(f, c, false)
             }
             Filter::Compare { attr, op, value } => write!(f, "{attr} {} {value}", op.symbol()),
             Filter::In { attr, values } => {

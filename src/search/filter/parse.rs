@@ -15,6 +15,7 @@
 //! name     := [A-Za-z_][A-Za-z0-9_]*   (`_key` names the document key: `=`, `!=`, `IN` only)
 //! ```
 //!
+//! Parentheses and NOTs nest at most 128 deep together.
 //! An integer is `-?[0-9]+` within i64; a float has a fraction or an exponent and must be
 //! finite. Every error is [`Error::FilterSyntax`] with the byte offset and what was expected.
 
@@ -298,14 +299,18 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Filter> {
+        // NOTs count towards the nesting limit like parentheses, so the text `Display` writes
+        // for a parsed filter (which may drop parentheses, never add nesting) parses again.
         let mut nots = 0usize;
         while self.eat_kw("not") {
             nots += 1;
-            if nots > MAX_DEPTH {
-                return Err(self.error(&format!("at most {MAX_DEPTH} NOTs in a row")));
+            if self.depth + nots > MAX_DEPTH {
+                return Err(self.error(&format!("at most {MAX_DEPTH} levels of nesting")));
             }
         }
+        self.depth += nots;
         let mut f = self.primary()?;
+        self.depth -= nots;
         for _ in 0..nots {
             f = Filter::Not(Box::new(f));
         }
