@@ -462,6 +462,21 @@ fn hand_written_filters_follow_the_documented_semantics() {
     assert_eq!(keys("year BETWEEN 2016 AND 2014"), Vec::<u64>::new());
     assert_eq!(keys("lang IN ()"), Vec::<u64>::new());
     assert_eq!(keys("NOT lang IN ()"), [1, 2, 3], "documents with a lang");
+    let seg = snap.segments()[0].meta.id;
+    assert_eq!(
+        snap.attributes_of(seg, 0),
+        [
+            ("year".to_owned(), AttrValue::I64(2015)),
+            ("lang".to_owned(), AttrValue::keyword("en")),
+            (
+                "tags".to_owned(),
+                AttrValue::Keywords(vec!["a".into(), "b".into()])
+            ),
+            ("score".to_owned(), AttrValue::F64(0.5)),
+        ]
+    );
+    assert!(snap.attributes_of(seg, 4).is_empty());
+    assert!(snap.attributes_of(seg + 100, 0).is_empty());
 
     // Errors name what was wrong.
     for (expr, want) in [

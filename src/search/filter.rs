@@ -26,8 +26,9 @@ mod parse;
 use crate::error::{Error, Result};
 use crate::schema::{FieldKind, Schema};
 use crate::search::docset::DocFilter;
-use crate::txn::Snapshot;
-use crate::types::{AttrKind, Key, KeyKind};
+use crate::segment::attrs::Column;
+use crate::txn::{Snapshot, SnapshotSegment};
+use crate::types::{AttrKind, AttrValue, Key, KeyKind};
 use roaring::RoaringBitmap;
 use std::fmt;
 use std::ops::Bound;
@@ -292,20 +293,6 @@ fn attr_kind(schema: &Schema, attr: &str) -> Result<AttrKind> {
     }
 }
 
-/// The value of a filter node on one segment's live rows: where it is true and where it is
-/// false (elsewhere unknown).
-struct Tri {
-    t: RoaringBitmap,
-    f: RoaringBitmap,
-}
-
-impl Tri {
-    fn known(t: RoaringBitmap, live: &RoaringBitmap) -> Tri {
-        let f = live - &t;
-        Tri { t, f }
-    }
-}
-
 /// 2^63 as an f64 (exact): every i64 is below it and at or above its negation.
 const TWO_63: f64 = 9_223_372_036_854_775_808.0;
 
@@ -346,11 +333,7 @@ fn str_bound<'a>(b: LitBound<'a>) -> Bound<&'a str> {
 }
 
 /// Rows of `col` whose value lies within the bounds (any value, for keywords).
-fn range_rows(
-    col: &crate::segment::attrs::Column,
-    lo: LitBound<'_>,
-    hi: LitBound<'_>,
-) -> RoaringBitmap {
+fn range_rows(col: &Column, lo: LitBound<'_>, hi: LitBound<'_>) -> RoaringBitmap {
     let as_f64 = |l: &Literal| match l {
         Literal::Int(v) => *v as f64,
         Literal::Float(v) => *v,
@@ -392,8 +375,19 @@ fn range_rows(
     out
 }
 
+/// The live rows of a snapshot's segment (a range, minus the deletes).
+fn live_rows(s: &SnapshotSegment) -> RoaringBitmap {
+    let rows = u32::try_from(s.segment.rows()).unwrap_or(u32::MAX);
+    let mut b = RoaringBitmap::new();
+    b.insert_range(0..rows);
+    if let Some(d) = s.deletes.as_deref() {
+        b -= d.bitmap();
+    }
+    b
+}
+
 /// Rows of `col` equal to `l` (holding it, for keywords).
-fn eq_rows(col: &crate::segment::attrs::Column, l: &Literal) -> RoaringBitmap {
+fn eq_rows(col: &Column, l: &Literal) -> RoaringBitmap {
     match l {
         Literal::Str(s) => col.keyword_rows(s),
         _ => range_rows(col, Bound::Included(l), Bound::Included(l)),
@@ -406,150 +400,141 @@ impl Snapshot {
     /// compares an attribute with a value of another kind.
     pub fn compile_filter(&self, filter: &Filter) -> Result<DocFilter> {
         filter.check(self.schema())?;
-        let live: Vec<RoaringBitmap> = self
-            .segments()
-            .iter()
-            .map(|s| {
-                let rows = u32::try_from(s.segment.rows()).unwrap_or(u32::MAX);
-                let mut b: RoaringBitmap = (0..rows).collect();
-                if let Some(d) = s.deletes.as_deref() {
-                    b -= d.bitmap();
-                }
-                b
-            })
-            .collect();
-        let tri = self.eval(filter, &live)?;
+        let live: Vec<RoaringBitmap> = self.segments().iter().map(live_rows).collect();
+        let sets = self.eval(filter, true, &live)?;
         Ok(DocFilter::from_segments(
             self.segments()
                 .iter()
-                .zip(tri)
-                .map(|(s, t)| (s.meta.id, t.t)),
+                .zip(sets)
+                .map(|(s, b)| (s.meta.id, b)),
         ))
     }
 
-    /// Evaluates `filter` on every segment (aligned with `self.segments()`).
-    fn eval(&self, filter: &Filter, live: &[RoaringBitmap]) -> Result<Vec<Tri>> {
+    /// Per segment (aligned with `self.segments()`), the live rows where `filter` is true
+    /// (`want` true) or false (`want` false); rows where it is unknown are in neither. Only
+    /// the side asked for is computed, so a filter without NOT never builds a false set.
+    fn eval(
+        &self,
+        filter: &Filter,
+        want: bool,
+        live: &[RoaringBitmap],
+    ) -> Result<Vec<RoaringBitmap>> {
         let segs = self.segments();
-        let attr_rows =
-            |attr: &str, rows: &dyn Fn(&crate::segment::attrs::Column) -> RoaringBitmap| {
-                let field = self
-                    .schema()
-                    .attribute(attr)
-                    .map(|a| a.index)
-                    .ok_or_else(|| Error::InvalidArgument(format!("no attribute {attr:?}")))?;
-                Ok::<_, Error>(
-                    segs.iter()
-                        .zip(live)
-                        .map(|(s, l)| {
-                            let col = s.segment.attrs().and_then(|a| a.column(field));
-                            match col {
-                                Some(c) => Tri {
-                                    t: rows(c) & l,
-                                    f: c.present() & l,
-                                },
-                                None => Tri {
-                                    t: RoaringBitmap::new(),
-                                    f: RoaringBitmap::new(),
-                                },
-                            }
-                        })
-                        .map(|mut tri| {
-                            // `f` holds the rows with a value; those not matching are false.
-                            tri.f -= &tri.t;
-                            tri
-                        })
-                        .collect::<Vec<_>>(),
-                )
-            };
+        // A predicate on an attribute: true where `rows` says, false where the row has a
+        // value but `rows` does not hold it.
+        let attr = |name: &str, want: bool, rows: &dyn Fn(&Column) -> RoaringBitmap| {
+            let field = self
+                .schema()
+                .attribute(name)
+                .map(|a| a.index)
+                .ok_or_else(|| Error::InvalidArgument(format!("no attribute {name:?}")))?;
+            Ok::<_, Error>(
+                segs.iter()
+                    .zip(live)
+                    .map(
+                        |(s, l)| match s.segment.attrs().and_then(|a| a.column(field)) {
+                            Some(c) if want => rows(c) & l,
+                            Some(c) => (c.present() - rows(c)) & l,
+                            None => RoaringBitmap::new(),
+                        },
+                    )
+                    .collect::<Vec<_>>(),
+            )
+        };
+        // A two-valued predicate: false is the live rows where it is not true.
+        let known = |t: Vec<RoaringBitmap>| -> Vec<RoaringBitmap> {
+            if want {
+                t
+            } else {
+                t.into_iter().zip(live).map(|(t, l)| l - t).collect()
+            }
+        };
         Ok(match filter {
             Filter::Keys(keys) => {
                 let set = self.filter_keys(keys);
-                segs.iter()
-                    .zip(live)
-                    .map(|(s, l)| {
-                        Tri::known(set.segment(s.meta.id).cloned().unwrap_or_default(), l)
-                    })
-                    .collect()
+                known(
+                    segs.iter()
+                        .map(|s| set.segment(s.meta.id).cloned().unwrap_or_default())
+                        .collect(),
+                )
             }
-            Filter::Exists(attr) => attr_rows(attr, &|c| c.present().clone())?
-                .into_iter()
-                .zip(live)
-                .map(|(t, l)| Tri::known(t.t, l))
-                .collect(),
-            Filter::Not(c) => self
-                .eval(c, live)?
-                .into_iter()
-                .map(|t| Tri { t: t.f, f: t.t })
-                .collect(),
-            Filter::And(parts) => {
-                let mut acc: Vec<Tri> = live
-                    .iter()
-                    .map(|l| Tri {
-                        t: l.clone(),
-                        f: RoaringBitmap::new(),
-                    })
-                    .collect();
+            Filter::Exists(name) => known(attr(name, true, &|c| c.present().clone())?),
+            Filter::Not(c) => self.eval(c, !want, live)?,
+            // True AND: all true; false AND: any false. True OR: any true; false OR: all
+            // false. So (AND, true) and (OR, false) intersect, the other two unite.
+            Filter::And(parts) | Filter::Or(parts) => {
+                let intersect = matches!(filter, Filter::And(_)) == want;
+                let mut acc: Vec<RoaringBitmap> = if intersect {
+                    live.to_vec()
+                } else {
+                    vec![RoaringBitmap::new(); live.len()]
+                };
                 for p in parts {
-                    for (a, b) in acc.iter_mut().zip(self.eval(p, live)?) {
-                        a.t &= &b.t;
-                        a.f |= &b.f;
+                    for (a, b) in acc.iter_mut().zip(self.eval(p, want, live)?) {
+                        if intersect {
+                            *a &= b;
+                        } else {
+                            *a |= b;
+                        }
                     }
                 }
                 acc
             }
-            Filter::Or(parts) => {
-                let mut acc: Vec<Tri> = live
-                    .iter()
-                    .map(|l| Tri {
-                        t: RoaringBitmap::new(),
-                        f: l.clone(),
-                    })
-                    .collect();
-                for p in parts {
-                    for (a, b) in acc.iter_mut().zip(self.eval(p, live)?) {
-                        a.t |= &b.t;
-                        a.f &= &b.f;
-                    }
-                }
-                acc
-            }
-            Filter::Compare { attr, op, value } => {
+            // `a != v` is `NOT a = v`.
+            Filter::Compare {
+                attr: name,
+                op: CmpOp::Ne,
+                value,
+            } => attr(name, !want, &|c| eq_rows(c, value))?,
+            Filter::Compare {
+                attr: name,
+                op,
+                value,
+            } => {
                 let v = value;
-                let tri = attr_rows(attr, &|c| match op {
+                attr(name, want, &|c| match op {
                     CmpOp::Eq | CmpOp::Ne => eq_rows(c, v),
                     CmpOp::Lt => range_rows(c, Bound::Unbounded, Bound::Excluded(v)),
                     CmpOp::Le => range_rows(c, Bound::Unbounded, Bound::Included(v)),
                     CmpOp::Gt => range_rows(c, Bound::Excluded(v), Bound::Unbounded),
                     CmpOp::Ge => range_rows(c, Bound::Included(v), Bound::Unbounded),
-                })?;
-                if *op == CmpOp::Ne {
-                    tri.into_iter().map(|t| Tri { t: t.f, f: t.t }).collect()
-                } else {
-                    tri
-                }
+                })?
             }
-            Filter::In { attr, values } => attr_rows(attr, &|c| {
+            Filter::In { attr: name, values } => attr(name, want, &|c| {
                 let mut out = RoaringBitmap::new();
                 for v in values {
                     out |= eq_rows(c, v);
                 }
                 out
             })?,
-            Filter::Between { attr, low, high } => attr_rows(attr, &|c| {
+            Filter::Between {
+                attr: name,
+                low,
+                high,
+            } => attr(name, want, &|c| {
                 range_rows(c, Bound::Included(low), Bound::Included(high))
             })?,
         })
     }
 
+    /// The attributes of row `row` of segment `segment` (as a [`DocFilter`] or a hit names
+    /// it), by name in schema order; empty if the row or segment is not in this snapshot.
+    pub fn attributes_of(&self, segment: u64, row: u32) -> Vec<(String, AttrValue)> {
+        let schema = self.schema();
+        let Some(s) = self.segments().iter().find(|s| s.meta.id == segment) else {
+            return Vec::new();
+        };
+        let Some(cols) = s.segment.attrs() else {
+            return Vec::new();
+        };
+        cols.row(row as usize)
+            .into_iter()
+            .filter_map(|(field, v)| Some((schema.fields.get(field as usize)?.name.clone(), v)))
+            .collect()
+    }
+
     /// Every live document of this snapshot.
     pub fn live_docs(&self) -> DocFilter {
-        DocFilter::from_segments(self.segments().iter().map(|s| {
-            let rows = u32::try_from(s.segment.rows()).unwrap_or(u32::MAX);
-            let mut b: roaring::RoaringBitmap = (0..rows).collect();
-            if let Some(d) = s.deletes.as_deref() {
-                b -= d.bitmap();
-            }
-            (s.meta.id, b)
-        }))
+        DocFilter::from_segments(self.segments().iter().map(|s| (s.meta.id, live_rows(s))))
     }
 }

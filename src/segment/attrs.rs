@@ -388,11 +388,47 @@ fn decode_numeric(
     Ok((present, data))
 }
 
-/// The rows at `order[a..b]`, as a bitmap.
-fn rows_between(order: &[u32], a: usize, b: usize) -> RoaringBitmap {
-    let mut rows: Vec<u32> = order.get(a..b.max(a)).unwrap_or_default().to_vec();
-    rows.sort_unstable();
-    RoaringBitmap::from_sorted_iter(rows).unwrap_or_default()
+/// The rows at `order[a..b]`, as a bitmap (`order` holds the rows of `present`, the rows
+/// below `rows`, sorted by value). A few rows are sorted; more are set in a plain bit array
+/// that becomes a roaring bitmap container by container (no sorting); when the range holds
+/// most rows, the rows outside it are removed from `present` instead.
+fn rows_between(
+    order: &[u32],
+    present: &RoaringBitmap,
+    rows: usize,
+    a: usize,
+    b: usize,
+) -> RoaringBitmap {
+    let b = b.max(a).min(order.len());
+    let a = a.min(b);
+    let inside = order.get(a..b).unwrap_or_default();
+    let outside = || {
+        [
+            order.get(..a).unwrap_or_default(),
+            order.get(b..).unwrap_or_default(),
+        ]
+    };
+    let from_rows = |parts: &[&[u32]]| {
+        let n: usize = parts.iter().map(|p| p.len()).sum();
+        if n * 64 <= rows {
+            let mut v: Vec<u32> = parts.concat();
+            v.sort_unstable();
+            RoaringBitmap::from_sorted_iter(v).unwrap_or_default()
+        } else {
+            let mut bits = vec![0u8; rows.div_ceil(8)];
+            for &r in parts.iter().copied().flatten() {
+                if let Some(byte) = bits.get_mut(r as usize / 8) {
+                    *byte |= 1 << (r % 8);
+                }
+            }
+            RoaringBitmap::from_lsb0_bytes(0, &bits)
+        }
+    };
+    if inside.len() * 2 <= order.len() {
+        from_rows(&[inside])
+    } else {
+        present - from_rows(&outside())
+    }
 }
 
 /// `[start, end)` of the part of a sorted sequence of `len` items within the bounds, given
@@ -502,7 +538,7 @@ impl Column {
                 .unwrap_or(0)
         };
         let (a, b) = bounded(order.len(), lo, hi, |i, x| val(i).cmp(&x));
-        rows_between(order, a, b)
+        rows_between(order, &self.present, values.len(), a, b)
     }
 
     /// The rows of an f64 column whose value is within the bounds (NaN bounds match nothing).
@@ -526,7 +562,7 @@ impl Column {
         let (a, b) = bounded(order.len(), lo, hi, |i, x| {
             val(i).partial_cmp(&x).unwrap_or(Ordering::Equal)
         });
-        rows_between(order, a, b)
+        rows_between(order, &self.present, values.len(), a, b)
     }
 
     fn resident_bytes(&self) -> u64 {
