@@ -79,6 +79,15 @@ pub enum Error {
         /// The version found.
         found: u16,
     },
+    /// A filter expression does not parse ([`crate::Filter::parse`]).
+    FilterSyntax {
+        /// The 0-based byte offset in the expression where the problem is.
+        at: usize,
+        /// What the parser expected there.
+        expected: String,
+        /// What it found instead.
+        found: String,
+    },
 }
 
 impl Error {
@@ -154,6 +163,14 @@ impl fmt::Display for Error {
                     "{file}: format version {found} is not readable by this build"
                 )
             }
+            Error::FilterSyntax {
+                at,
+                expected,
+                found,
+            } => write!(
+                f,
+                "filter syntax error at byte {at}: expected {expected}, found {found}"
+            ),
         }
     }
 }

@@ -30,7 +30,7 @@ pub use search::{
     Rocchio, SearchParams, Source, TextHit, TextQuery,
 };
 pub use txn::{Document, Index, IndexOptions, MergePolicy, Reader, Snapshot, WriteTxn};
-pub use types::{Hit, Key, KeyKind, Metric, Vector};
+pub use types::{AttrKind, AttrValue, Hit, Key, KeyKind, Metric, Vector};
 
 #[cfg(target_endian = "big")]
 compile_error!(

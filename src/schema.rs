@@ -2,7 +2,8 @@
 //!
 //! A schema holds an external key kind and named fields: at most one dense vector field, any
 //! number of analyzed text fields (each optionally stored), and at most one sparse-vector field
-//! (term → weight). The encoding is a list of tagged fields, each with length-prefixed
+//! (term → weight), and any number of metadata attributes (keyword, i64 or f64) that filters
+//! test. The encoding is a list of tagged fields, each with length-prefixed
 //! parameters, so later field kinds are added as new tags without changing how older ones are
 //! read, and an older build meeting a newer tag fails with a clear message instead of
 //! misreading it.
@@ -10,7 +11,7 @@
 use crate::error::{Error, Result};
 use crate::format::{ByteReader, ByteWriter};
 use crate::text::AnalyzerConfig;
-use crate::types::{KeyKind, Metric};
+use crate::types::{AttrKind, KeyKind, Metric};
 
 /// How a dense field stores vectors on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,6 +95,12 @@ pub enum FieldKind {
         /// Bits of an impact: weights are quantized to 1..2^bits−1 with a scale kept per segment.
         impact_bits: u8,
     },
+    /// A metadata attribute: per document, absent or one value of `kind` (keywords: one or
+    /// several strings), stored in the segment's attribute component and tested by filters.
+    Attribute {
+        /// The value kind.
+        kind: AttrKind,
+    },
 }
 
 /// A named field.
@@ -117,6 +124,42 @@ pub struct Schema {
 const TAG_DENSE: u16 = 1;
 const TAG_TEXT: u16 = 2;
 const TAG_SPARSE: u16 = 3;
+const TAG_ATTR: u16 = 4;
+
+/// Words a filter expression reserves; no attribute may be named like one (in any case).
+pub const RESERVED_NAMES: [&str; 9] = [
+    "and", "or", "not", "in", "between", "exists", "true", "false", "_key",
+];
+
+/// One attribute as [`Schema::attributes`] lists it.
+#[derive(Debug, Clone, Copy)]
+pub struct AttrField<'a> {
+    /// Position of the field in the schema.
+    pub index: u16,
+    /// Its name.
+    pub name: &'a str,
+    /// Its value kind.
+    pub kind: AttrKind,
+}
+
+fn attr_code(k: AttrKind) -> u8 {
+    match k {
+        AttrKind::Keyword => 1,
+        AttrKind::I64 => 2,
+        AttrKind::F64 => 3,
+    }
+}
+
+/// Whether `name` can be written bare in a filter: an ASCII letter or `_`, then letters,
+/// digits and `_`, and not a reserved word.
+pub fn is_attribute_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(name))
+}
 
 /// One text field as [`Schema::text_fields`] lists it.
 #[derive(Debug, Clone, Copy)]
@@ -285,6 +328,37 @@ impl Schema {
             })
     }
 
+    /// Adds a metadata attribute of `kind`. Its name must be usable in a filter expression
+    /// (see [`is_attribute_name`]); [`Schema::validate`] checks it.
+    pub fn with_attribute(mut self, name: &str, kind: AttrKind) -> Schema {
+        self.fields.push(Field {
+            name: name.to_owned(),
+            kind: FieldKind::Attribute { kind },
+        });
+        self
+    }
+
+    /// The attributes, in schema order.
+    pub fn attributes(&self) -> Vec<AttrField<'_>> {
+        self.fields
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| match f.kind {
+                FieldKind::Attribute { kind } => Some(AttrField {
+                    index: i as u16,
+                    name: &f.name,
+                    kind,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The attribute called `name`, if the schema declares one.
+    pub fn attribute(&self, name: &str) -> Option<AttrField<'_>> {
+        self.attributes().into_iter().find(|a| a.name == name)
+    }
+
     /// Whether any field is indexed in the inverted index (text or sparse).
     pub fn has_inverted(&self) -> bool {
         self.fields
@@ -326,6 +400,17 @@ impl Schema {
                         return Err(Error::Schema(format!(
                             "field {}: the analyzer's maximum token length must be ≥ 1",
                             f.name
+                        )));
+                    }
+                    continue;
+                }
+                FieldKind::Attribute { .. } => {
+                    if !is_attribute_name(&f.name) {
+                        return Err(Error::Schema(format!(
+                            "attribute name {:?} must be an ASCII letter or '_' followed by \
+                             letters, digits or '_', and not a filter keyword ({})",
+                            f.name,
+                            RESERVED_NAMES.join(", ")
                         )));
                     }
                     continue;
@@ -402,6 +487,10 @@ impl Schema {
                     p.u8(*impact_bits);
                     TAG_SPARSE
                 }
+                FieldKind::Attribute { kind } => {
+                    p.u8(attr_code(*kind));
+                    TAG_ATTR
+                }
             };
             w.u16(tag);
             w.bytes(&p.into_inner());
@@ -475,6 +564,18 @@ impl Schema {
                 }
                 TAG_SPARSE => FieldKind::Sparse {
                     impact_bits: p.u8("impact bits")?,
+                },
+                TAG_ATTR => FieldKind::Attribute {
+                    kind: match p.u8("attribute kind")? {
+                        1 => AttrKind::Keyword,
+                        2 => AttrKind::I64,
+                        3 => AttrKind::F64,
+                        k => {
+                            return Err(
+                                r.corrupt(format!("field {name}: unknown attribute kind {k}"))
+                            );
+                        }
+                    },
                 },
                 t => {
                     return Err(r.corrupt(format!(
@@ -571,6 +672,34 @@ mod tests {
                 .with_dense("b", 4, Metric::Dot),
         ] {
             assert!(s.validate().is_err(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn attributes_round_trip_and_names_are_checked() {
+        let s = Schema::new(KeyKind::Str)
+            .with_text("title", AnalyzerConfig::default(), true)
+            .with_attribute("year", AttrKind::I64)
+            .with_attribute("lang", AttrKind::Keyword)
+            .with_attribute("score_1", AttrKind::F64);
+        s.validate().unwrap();
+        let mut w = ByteWriter::new();
+        s.encode(&mut w);
+        let buf = w.into_inner();
+        assert_eq!(Schema::decode(&mut ByteReader::new("m", &buf)).unwrap(), s);
+        let names: Vec<_> = s.attributes().iter().map(|a| (a.index, a.kind)).collect();
+        assert_eq!(
+            names,
+            [
+                (1, AttrKind::I64),
+                (2, AttrKind::Keyword),
+                (3, AttrKind::F64)
+            ]
+        );
+        assert!(s.attribute("title").is_none());
+        for bad in ["", "2x", "a-b", "AND", "Between", "_key", "é"] {
+            let s = Schema::new(KeyKind::U64).with_attribute(bad, AttrKind::I64);
+            assert!(s.validate().is_err(), "{bad:?}");
         }
     }
 

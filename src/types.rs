@@ -170,3 +170,93 @@ impl From<Vec<half::f16>> for Vector {
         Vector::F16(v)
     }
 }
+
+/// The kind of a metadata attribute (see [`crate::Schema::with_attribute`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttrKind {
+    /// One or several strings per document, matched exactly (equality, `IN`, ranges in byte
+    /// order).
+    Keyword,
+    /// A signed 64-bit integer.
+    I64,
+    /// A finite 64-bit float.
+    F64,
+}
+
+impl AttrKind {
+    /// The name used on the command line and in messages: `keyword`, `i64`, `f64`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AttrKind::Keyword => "keyword",
+            AttrKind::I64 => "i64",
+            AttrKind::F64 => "f64",
+        }
+    }
+
+    /// Parses [`AttrKind::name`] (also `kw`, `string`, `int`, `float`).
+    pub fn parse(s: &str) -> Option<AttrKind> {
+        match s {
+            "keyword" | "kw" | "string" => Some(AttrKind::Keyword),
+            "i64" | "int" => Some(AttrKind::I64),
+            "f64" | "float" => Some(AttrKind::F64),
+            _ => None,
+        }
+    }
+}
+
+/// The value of one attribute of one document.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttrValue {
+    /// Keyword values (an empty list is the same as leaving the attribute out).
+    Keywords(Vec<String>),
+    /// An integer.
+    I64(i64),
+    /// A float (must be finite).
+    F64(f64),
+}
+
+impl AttrValue {
+    /// One keyword.
+    pub fn keyword(s: impl Into<String>) -> AttrValue {
+        AttrValue::Keywords(vec![s.into()])
+    }
+
+    /// The kind of value this is.
+    pub fn kind(&self) -> AttrKind {
+        match self {
+            AttrValue::Keywords(_) => AttrKind::Keyword,
+            AttrValue::I64(_) => AttrKind::I64,
+            AttrValue::F64(_) => AttrKind::F64,
+        }
+    }
+}
+
+impl From<&str> for AttrValue {
+    fn from(v: &str) -> AttrValue {
+        AttrValue::keyword(v)
+    }
+}
+
+impl From<String> for AttrValue {
+    fn from(v: String) -> AttrValue {
+        AttrValue::Keywords(vec![v])
+    }
+}
+
+impl From<Vec<String>> for AttrValue {
+    fn from(v: Vec<String>) -> AttrValue {
+        AttrValue::Keywords(v)
+    }
+}
+
+impl From<i64> for AttrValue {
+    fn from(v: i64) -> AttrValue {
+        AttrValue::I64(v)
+    }
+}
+
+impl From<f64> for AttrValue {
+    fn from(v: f64) -> AttrValue {
+        AttrValue::F64(v)
+    }
+}

@@ -42,7 +42,9 @@ fn build_once() -> MemDirectory {
     let schema = Schema::dense(KeyKind::Str, DIM as u32, Metric::Cosine)
         .with_index(DenseIndex::IvfPq(ivf))
         .with_text("body", strata::text::AnalyzerConfig::default(), true)
-        .with_sparse("terms", 8);
+        .with_sparse("terms", 8)
+        .with_attribute("year", strata::AttrKind::I64)
+        .with_attribute("tags", strata::AttrKind::Keyword);
     let mut index = Index::create_in(d, schema, options_sync()).unwrap();
     let mut rng = Rng(9);
     for (batch, size) in [(0, 300), (1, 20)] {
@@ -54,7 +56,9 @@ fn build_once() -> MemDirectory {
             txn.add(
                 Document::new(format!("doc-{batch}-{k}"), v)
                     .with_text("body", text)
-                    .with_sparse(sparse),
+                    .with_sparse(sparse)
+                    .with_attr("year", 1990 + (k % 30) as i64)
+                    .with_attr("tags", vec![format!("t{}", k % 5), format!("u{}", k % 3)]),
             )
             .unwrap();
         }

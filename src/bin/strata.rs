@@ -89,6 +89,10 @@ enum Command {
         /// On-disk precision of vectors (auto keeps f16 input as f16).
         #[arg(long, value_enum, default_value_t = StorageArg::Auto)]
         storage: StorageArg,
+        /// Metadata attributes for filters, comma-separated NAME:KIND with KIND keyword, i64
+        /// or f64 (e.g. year:i64,lang:keyword,tags:keyword).
+        #[arg(long, value_delimiter = ',', value_parser = parse_attr)]
+        attr: Vec<(String, strata::AttrKind)>,
     },
     /// Add vectors from .npy/.fvecs/.bvecs files, or documents from a JSON Lines file, one
     /// transaction per batch.
@@ -218,6 +222,17 @@ impl From<StorageArg> for VectorStorage {
     }
 }
 
+/// Parses one `NAME:KIND` of `--attr` (kinds: keyword, i64, f64).
+fn parse_attr(p: &str) -> Result<(String, strata::AttrKind), String> {
+    let (name, kind) = p
+        .split_once(':')
+        .ok_or_else(|| format!("attribute '{p}' has no kind (expected NAME:keyword|i64|f64)"))?;
+    let kind = strata::AttrKind::parse(kind.trim()).ok_or_else(|| {
+        format!("attribute '{name}': unknown kind '{kind}' (expected keyword, i64 or f64)")
+    })?;
+    Ok((name.trim().to_owned(), kind))
+}
+
 /// Parses `cosine`/`cos`, `dot`/`ip` or `l2`.
 fn parse_metric(s: &str) -> Result<Metric, String> {
     Metric::parse(s).ok_or_else(|| format!("unknown metric '{s}' (expected cosine, dot, ip or l2)"))
@@ -279,6 +294,7 @@ fn run(cli: Cli) -> CliResult {
             metric,
             key,
             storage,
+            attr,
         } => {
             let mut schema = strata::Schema::new(key.into());
             if let Some(dim) = dim {
@@ -293,6 +309,9 @@ fn run(cli: Cli) -> CliResult {
             }
             if let Some(name) = sparse {
                 schema = schema.with_sparse(&name, impact_bits);
+            }
+            for (name, kind) in attr {
+                schema = schema.with_attribute(&name, kind);
             }
             ops::create(&dir, schema)
         }

@@ -71,16 +71,19 @@ pub enum FileKind {
     Inverted = 6,
     /// A segment's stored fields, in zstd-compressed blocks.
     Stored = 7,
+    /// A segment's metadata attributes: per attribute a value column and its index.
+    Attrs = 8,
 }
 
 impl FileKind {
     /// The kinds written with a segment (generation 0), every one a segment may have.
-    pub const SEGMENT_FILES: [FileKind; 5] = [
+    pub const SEGMENT_FILES: [FileKind; 6] = [
         FileKind::Vectors,
         FileKind::Keys,
         FileKind::Ivf,
         FileKind::Inverted,
         FileKind::Stored,
+        FileKind::Attrs,
     ];
 
     /// Maps a stored number to a kind.
@@ -93,12 +96,13 @@ impl FileKind {
             5 => Some(FileKind::Ivf),
             6 => Some(FileKind::Inverted),
             7 => Some(FileKind::Stored),
+            8 => Some(FileKind::Attrs),
             _ => None,
         }
     }
 
     /// Every kind, for tests that damage each one.
-    pub const ALL: [FileKind; 7] = [
+    pub const ALL: [FileKind; 8] = [
         FileKind::Manifest,
         FileKind::Vectors,
         FileKind::Keys,
@@ -106,6 +110,7 @@ impl FileKind {
         FileKind::Ivf,
         FileKind::Inverted,
         FileKind::Stored,
+        FileKind::Attrs,
     ];
 }
 

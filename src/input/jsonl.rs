@@ -11,6 +11,9 @@
 //!   non-negative weight (terms non-empty) or `null`;
 //! - `"vector"`, if the index has a dense field, may be a non-empty array of numbers finite as
 //!   `f32`, or `null`;
+//! - a member named like an attribute of the index must hold its kind: a keyword attribute a
+//!   string or an array of strings, an i64 attribute an integer within i64, an f64 attribute a
+//!   finite number; `null` (or an empty array) is read as absent;
 //! - any other member is an error naming it: a misspelt field (`"titel"`) would otherwise be
 //!   dropped without a word. (Of the key names only the one the key came from is taken as the
 //!   key; another one is a member like any other.)
@@ -24,6 +27,7 @@
 
 use crate::error::{Error, Result};
 use crate::schema::Schema;
+use crate::types::{AttrKind, AttrValue};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::fs::File;
@@ -51,6 +55,8 @@ pub struct JsonlFields {
     pub sparse: bool,
     /// Whether a `"vector"` member is accepted (the index has a dense field).
     pub vector: bool,
+    /// The attributes (name, kind); a member with one of these names must hold that kind.
+    pub attrs: Vec<(String, AttrKind)>,
 }
 
 impl JsonlFields {
@@ -64,6 +70,11 @@ impl JsonlFields {
                 .collect(),
             sparse: schema.sparse_field().is_some(),
             vector: schema.dense_field().is_some(),
+            attrs: schema
+                .attributes()
+                .iter()
+                .map(|a| (a.name.to_owned(), a.kind))
+                .collect(),
         }
     }
 
@@ -79,6 +90,14 @@ impl JsonlFields {
         }
         if self.vector {
             parts.push("\"vector\"".to_owned());
+        }
+        if !self.attrs.is_empty() {
+            let names: Vec<String> = self
+                .attrs
+                .iter()
+                .map(|(n, k)| format!("\"{n}\" ({})", k.name()))
+                .collect();
+            parts.push(format!("attributes {}", names.join(", ")));
         }
         if parts.is_empty() {
             "none".to_owned()
@@ -99,6 +118,8 @@ pub struct JsonDoc {
     pub sparse: Vec<(String, f32)>,
     /// The `"vector"` array, if present.
     pub vector: Option<Vec<f32>>,
+    /// The attributes present as (name, value), in file order.
+    pub attrs: Vec<(String, AttrValue)>,
 }
 
 /// Streams the documents of `path` for an index with `fields` (see the module docs). Opening
@@ -179,6 +200,7 @@ fn parse_doc(line: &str, fields: &JsonlFields) -> std::result::Result<JsonDoc, S
         text: Vec::new(),
         sparse: Vec::new(),
         vector: None,
+        attrs: Vec::new(),
     };
     for name in names {
         let Some(value) = obj.get(&name) else {
@@ -197,6 +219,10 @@ fn parse_doc(line: &str, fields: &JsonlFields) -> std::result::Result<JsonDoc, S
                         kind(other)
                     ));
                 }
+            }
+        } else if let Some((_, k)) = fields.attrs.iter().find(|(n, _)| *n == name) {
+            if let Some(v) = parse_attr(&name, *k, value)? {
+                doc.attrs.push((name, v));
             }
         } else if name == "sparse" && fields.sparse {
             doc.sparse = match value {
@@ -254,6 +280,51 @@ pub(crate) fn kind(v: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
+}
+
+/// The value of attribute `name` of kind `kind` (None: absent).
+fn parse_attr(
+    name: &str,
+    attr_kind: AttrKind,
+    v: &Value,
+) -> std::result::Result<Option<AttrValue>, String> {
+    let wrong = |v: &Value| {
+        let want = match attr_kind {
+            AttrKind::Keyword => "a string or an array of strings",
+            AttrKind::I64 => "an integer within i64",
+            AttrKind::F64 => "a finite number",
+        };
+        format!(
+            "attribute \"{name}\" ({}) must be {want}, not {}",
+            attr_kind.name(),
+            match v {
+                Value::Number(n) => format!("the number {n}"),
+                other => kind(other).to_owned(),
+            }
+        )
+    };
+    Ok(match (attr_kind, v) {
+        (_, Value::Null) => None,
+        (AttrKind::Keyword, Value::String(s)) => Some(AttrValue::Keywords(vec![s.clone()])),
+        (AttrKind::Keyword, Value::Array(a)) => {
+            let mut list = Vec::with_capacity(a.len());
+            for x in a {
+                match x {
+                    Value::String(s) => list.push(s.clone()),
+                    other => return Err(wrong(other)),
+                }
+            }
+            (!list.is_empty()).then_some(AttrValue::Keywords(list))
+        }
+        (AttrKind::I64, Value::Number(n)) => {
+            Some(AttrValue::I64(n.as_i64().ok_or_else(|| wrong(v))?))
+        }
+        (AttrKind::F64, Value::Number(n)) => match n.as_f64() {
+            Some(x) if x.is_finite() => Some(AttrValue::F64(x)),
+            _ => return Err(wrong(v)),
+        },
+        (_, other) => return Err(wrong(other)),
+    })
 }
 
 fn parse_sparse(m: &Map<String, Value>) -> std::result::Result<Vec<(String, f32)>, String> {
@@ -505,6 +576,7 @@ mod tests {
                 .to_vec(),
             sparse: true,
             vector: true,
+            attrs: Vec::new(),
         }
     }
 
@@ -547,12 +619,14 @@ mod tests {
                 ],
                 sparse: vec![],
                 vector: None,
+                attrs: vec![],
             },
             JsonDoc {
                 key: JsonKey::Str("0042".into()),
                 text: vec![("zeta".into(), "z".into()), ("alpha".into(), "a".into())],
                 sparse: vec![("a".into(), 0.0), ("b".into(), 0.5)],
                 vector: Some(vec![1.0, -2.5, 300.0]),
+                attrs: vec![],
             },
             JsonDoc {
                 key: JsonKey::Str("k".into()),
@@ -563,6 +637,7 @@ mod tests {
                 ],
                 sparse: vec![],
                 vector: None,
+                attrs: vec![],
             },
         ]
     }
@@ -790,5 +865,74 @@ mod tests {
         assert!(nested.unwrap_err().contains("\"z\" appears twice"));
         // The same name in sibling objects, or as a value, is not a repeat.
         assert!(member_names(r#"{"k": {"a": 1}, "l": {"a": "k"}}"#).is_ok());
+    }
+
+    #[test]
+    fn attributes_are_read_with_their_kinds() {
+        let fields = JsonlFields {
+            text: vec!["title".into()],
+            attrs: vec![
+                ("year".into(), AttrKind::I64),
+                ("lang".into(), AttrKind::Keyword),
+                ("tags".into(), AttrKind::Keyword),
+                ("score".into(), AttrKind::F64),
+            ],
+            ..JsonlFields::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let good = concat!(
+            "{\"_id\": \"a\", \"title\": \"t\", \"year\": 2015, \"lang\": \"en\", ",
+            "\"tags\": [\"x\", \"y\"], \"score\": 2}\n",
+            "{\"_id\": \"b\", \"year\": null, \"tags\": [], \"score\": -0.5}\n",
+        );
+        let docs: Vec<JsonDoc> = read_with(&write(&dir, "good.jsonl", good.as_bytes()), &fields)
+            .into_iter()
+            .map(|d| d.unwrap())
+            .collect();
+        assert_eq!(
+            docs[0].attrs,
+            [
+                ("year".to_owned(), AttrValue::I64(2015)),
+                ("lang".to_owned(), AttrValue::keyword("en")),
+                (
+                    "tags".to_owned(),
+                    AttrValue::Keywords(vec!["x".into(), "y".into()])
+                ),
+                ("score".to_owned(), AttrValue::F64(2.0)),
+            ]
+        );
+        assert_eq!(docs[1].attrs, [("score".to_owned(), AttrValue::F64(-0.5))]);
+        for (line, want) in [
+            (
+                "{\"id\": 1, \"year\": 2015.5}",
+                "attribute \"year\" (i64) must be an integer within i64, not the number 2015.5",
+            ),
+            (
+                "{\"id\": 1, \"year\": \"2015\"}",
+                "attribute \"year\" (i64) must be an integer within i64, not a string",
+            ),
+            (
+                "{\"id\": 1, \"year\": 18446744073709551615}",
+                "must be an integer within i64",
+            ),
+            (
+                "{\"id\": 1, \"lang\": 3}",
+                "attribute \"lang\" (keyword) must be a string or an array of strings, not the number 3",
+            ),
+            (
+                "{\"id\": 1, \"tags\": [\"a\", 1]}",
+                "attribute \"tags\" (keyword) must be a string or an array of strings",
+            ),
+            (
+                "{\"id\": 1, \"score\": \"x\"}",
+                "attribute \"score\" (f64) must be a finite number, not a string",
+            ),
+        ] {
+            let path = write(&dir, "bad.jsonl", line.as_bytes());
+            let items = read_with(&path, &fields);
+            let (n, what) = line_and_message(items[0].as_ref().unwrap_err());
+            assert_eq!(n, 1);
+            assert!(what.contains(want), "{line}: {what}");
+        }
     }
 }

@@ -23,7 +23,7 @@ mod text;
 
 pub use dense::{QueryStats, SearchParams};
 pub use docset::DocFilter;
-pub use filter::Filter;
+pub use filter::{CmpOp, Filter, Literal};
 pub use fusion::{FusionMethod, Normalization};
 pub use prf::Rocchio;
 pub use query::{

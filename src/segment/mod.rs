@@ -7,6 +7,7 @@
 //! - `seg-<id>.ivf` — the IVF-PQ index of the vectors, if the schema asks for one;
 //! - `seg-<id>.inv` — the inverted index of the text and sparse fields ([`inverted`]);
 //! - `seg-<id>.doc` — the stored text fields ([`stored`]);
+//! - `seg-<id>.attr` — the metadata attributes, columns and indexes ([`attrs`]);
 //! - `seg-<id>-<gen>.del` — one generation of deleted rows ([`deletes`]); a commit that
 //!   deletes rows of a segment writes a new generation and the manifest points at it.
 //!
@@ -15,6 +16,7 @@
 //! touching the others. [`Segment::open`] checks every component against its reference and its
 //! trailer before any byte is used.
 
+pub mod attrs;
 pub mod deletes;
 pub mod inverted;
 pub mod keys;
@@ -84,6 +86,7 @@ pub fn file_name(id: u64, kind: FileKind, generation: u64) -> String {
         FileKind::Ivf => format!("seg-{id:016x}.ivf"),
         FileKind::Inverted => format!("seg-{id:016x}.inv"),
         FileKind::Stored => format!("seg-{id:016x}.doc"),
+        FileKind::Attrs => format!("seg-{id:016x}.attr"),
         FileKind::Deletes => format!("seg-{id:016x}-{generation:016x}.del"),
         FileKind::Manifest => format!("MANIFEST-{generation:016x}"),
     }

@@ -1,5 +1,6 @@
 //! Opening a segment: every component checked against the manifest and its trailer.
 
+use super::attrs::AttrColumns;
 use super::inverted::InvertedIndex;
 use super::keys::KeyColumn;
 use super::stored::StoredFields;
@@ -25,6 +26,7 @@ pub struct Segment {
     ivf: Option<IvfPq>,
     inverted: Option<InvertedIndex>,
     stored: Option<StoredFields>,
+    attrs: Option<AttrColumns>,
 }
 
 /// Reads `c` (mapping it if `map`), checks it is the file the manifest names and that its
@@ -131,6 +133,18 @@ impl Segment {
         } else {
             None
         };
+        let attrs = if schema.attributes().is_empty() {
+            None
+        } else {
+            let c = find(FileKind::Attrs)?;
+            let bytes = open_component(dir, c, false)?;
+            Some(AttrColumns::decode(
+                &c.file,
+                body(&bytes),
+                meta.rows,
+                schema,
+            )?)
+        };
         Ok(Segment {
             id: meta.id,
             rows,
@@ -142,6 +156,7 @@ impl Segment {
             ivf,
             inverted,
             stored,
+            attrs,
         })
     }
 
@@ -213,10 +228,17 @@ impl Segment {
         self.stored.as_ref()
     }
 
+    /// The metadata attributes, if the schema declares any.
+    pub fn attrs(&self) -> Option<&AttrColumns> {
+        self.attrs.as_ref()
+    }
+
     /// Bytes this segment holds in process memory, as opposed to mapped file pages (keys and
     /// vectors are mapped): the IVF-PQ memory tier, if any.
     pub fn resident_bytes(&self) -> u64 {
-        std::mem::size_of::<Segment>() as u64 + self.ivf.as_ref().map_or(0, |i| i.resident_bytes())
+        std::mem::size_of::<Segment>() as u64
+            + self.ivf.as_ref().map_or(0, |i| i.resident_bytes())
+            + self.attrs.as_ref().map_or(0, |a| a.resident_bytes())
     }
 
     /// Size of the vectors file in bytes.

@@ -4,7 +4,7 @@
 //! commit protocol does that once for all new files before it writes the manifest.
 
 use super::inverted::{self, FieldBuild};
-use super::{ComponentRef, SegmentMeta, deletes, file_name, keys, stored, vectors};
+use super::{ComponentRef, SegmentMeta, attrs, deletes, file_name, keys, stored, vectors};
 use crate::dense::ivf::IvfPq;
 use crate::dense::kernels;
 use crate::error::{Error, Result};
@@ -26,6 +26,8 @@ pub struct Row {
     pub text: Vec<(u16, String)>,
     /// Sparse-vector weights.
     pub sparse: Vec<(String, f32)>,
+    /// Attribute values by field position (checked against the schema by the transaction).
+    pub attrs: Vec<(u16, crate::types::AttrValue)>,
 }
 
 const CHUNK: usize = 1 << 20;
@@ -151,6 +153,11 @@ fn write_components(
         }))?;
         let name = file_name(id, FileKind::Stored, 0);
         components.push(write_component(dir, &name, FileKind::Stored, 0, body)?);
+    }
+    if !schema.attributes().is_empty() {
+        let name = file_name(id, FileKind::Attrs, 0);
+        let body = attrs::encode(schema, rows);
+        components.push(write_component(dir, &name, FileKind::Attrs, 0, body)?);
     }
     Ok(())
 }

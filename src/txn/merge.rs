@@ -22,7 +22,7 @@ use std::thread::JoinHandle;
 /// What a merge writes: the rows, the merged inverted fields, and where each old row went.
 type Gathered = (Vec<Row>, Vec<FieldBuild>, HashMap<(u64, u32), u32>);
 
-/// Copies the live rows of `sources` (keys, vectors, stored text), merges their postings, and
+/// Copies the live rows of `sources` (keys, vectors, stored text, attributes), merges their postings, and
 /// records where each row went.
 fn gather(sources: &[SnapshotSegment], schema: &Schema) -> Result<Gathered> {
     let mut rows = Vec::new();
@@ -59,11 +59,13 @@ fn gather(sources: &[SnapshotSegment], schema: &Schema) -> Result<Gathered> {
             if let Some(slot) = remap.get_mut(row) {
                 *slot = Some(new);
             }
+            let attrs = seg.attrs().map(|a| a.row(row)).unwrap_or_default();
             rows.push(Row {
                 key: key.clone(),
                 vector,
                 text,
                 sparse: Vec::new(),
+                attrs,
             });
         }
         remaps.push(remap);

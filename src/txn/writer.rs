@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::io::{Directory, FsDirectory, LockGuard, write_file_synced};
 use crate::schema::Schema;
 use crate::segment::{Row, write_deletes};
-use crate::types::{Key, Vector};
+use crate::types::{AttrKind, AttrValue, Key, Vector};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -37,6 +37,8 @@ pub struct Document {
     pub text: Vec<(String, String)>,
     /// Sparse-vector weights (term → weight ≥ 0) for the schema's sparse field.
     pub sparse: Vec<(String, f32)>,
+    /// Metadata attribute values by name (an attribute left out is absent: `EXISTS` is false).
+    pub attrs: Vec<(String, AttrValue)>,
 }
 
 impl Document {
@@ -47,6 +49,7 @@ impl Document {
             vector: Some(vector.into()),
             text: Vec::new(),
             sparse: Vec::new(),
+            attrs: Vec::new(),
         }
     }
 
@@ -57,6 +60,7 @@ impl Document {
             vector: None,
             text: Vec::new(),
             sparse: Vec::new(),
+            attrs: Vec::new(),
         }
     }
 
@@ -69,6 +73,12 @@ impl Document {
     /// Sets the sparse-vector weights.
     pub fn with_sparse(mut self, weights: Vec<(String, f32)>) -> Document {
         self.sparse = weights;
+        self
+    }
+
+    /// Sets attribute `name` to `value` (e.g. `2015i64`, `"en"`, or a list of keywords).
+    pub fn with_attr(mut self, name: &str, value: impl Into<AttrValue>) -> Document {
+        self.attrs.push((name.to_owned(), value.into()));
         self
     }
 
@@ -411,6 +421,41 @@ pub struct WriteTxn<'a> {
 }
 
 impl WriteTxn<'_> {
+    /// Checks `doc`'s attributes against the schema; returns them by field position, an i64
+    /// given to an f64 attribute converted.
+    fn check_attrs(&self, doc: &Document) -> Result<Vec<(u16, AttrValue)>> {
+        let schema = &self.index.shared.schema;
+        let bad =
+            |what: String| Error::input("<api>", None, format!("document {}: {what}", doc.key));
+        let mut out: Vec<(u16, AttrValue)> = Vec::with_capacity(doc.attrs.len());
+        for (name, v) in &doc.attrs {
+            let Some(a) = schema.attribute(name) else {
+                return Err(bad(format!("the schema has no attribute {name:?}")));
+            };
+            if out.iter().any(|(f, _)| *f == a.index) {
+                return Err(bad(format!("attribute {name:?} is given twice")));
+            }
+            let value = match (a.kind, v) {
+                (AttrKind::Keyword, AttrValue::Keywords(_))
+                | (AttrKind::I64, AttrValue::I64(_)) => v.clone(),
+                (AttrKind::F64, AttrValue::F64(x)) if x.is_finite() => AttrValue::F64(*x),
+                (AttrKind::F64, AttrValue::F64(x)) => {
+                    return Err(bad(format!("attribute {name:?} is {x}, not finite")));
+                }
+                (AttrKind::F64, AttrValue::I64(x)) => AttrValue::F64(*x as f64),
+                (kind, v) => {
+                    return Err(bad(format!(
+                        "attribute {name:?} is {}, the schema declares it {}",
+                        v.kind().name(),
+                        kind.name()
+                    )));
+                }
+            };
+            out.push((a.index, value));
+        }
+        Ok(out)
+    }
+
     /// Checks `doc` against the schema and the transaction; returns its text by field
     /// position.
     fn check(&self, doc: &Document) -> Result<Vec<(u16, String)>> {
@@ -493,12 +538,14 @@ impl WriteTxn<'_> {
     /// Adds a document. Its key must not be live (use [`WriteTxn::upsert`] to replace).
     pub fn add(&mut self, doc: Document) -> Result<()> {
         let text = self.check(&doc)?;
+        let attrs = self.check_attrs(&doc)?;
         self.added.insert(doc.key.clone(), self.adds.len());
         self.adds.push(Some(Row {
             key: doc.key,
             vector: doc.vector,
             text,
             sparse: doc.sparse,
+            attrs,
         }));
         Ok(())
     }

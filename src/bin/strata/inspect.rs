@@ -56,6 +56,7 @@ fn kind_name(kind: FileKind) -> &'static str {
         FileKind::Ivf => "ivf-pq",
         FileKind::Inverted => "inverted",
         FileKind::Stored => "stored",
+        FileKind::Attrs => "attrs",
     }
 }
 
@@ -120,6 +121,11 @@ pub fn stats(dir: &Path, as_json: bool) -> CliResult {
     let sparse = schema
         .sparse_field()
         .map(|(_, n, bits)| (n.to_owned(), bits));
+    let attributes: Vec<String> = schema
+        .attributes()
+        .iter()
+        .map(|a| format!("{}:{}", a.name, a.kind.name()))
+        .collect();
     let segs = segment_stats(&snap);
     let live: u64 = segs.iter().map(|s| s.live).sum();
     let deleted: u64 = segs.iter().map(|s| s.deleted).sum();
@@ -163,6 +169,7 @@ pub fn stats(dir: &Path, as_json: bool) -> CliResult {
             "storage": dense.map(|d| storage_name(d.2)),
             "text_fields": text_fields,
             "sparse_field": sparse.as_ref().map(|s| json!({"name": s.0, "impact_bits": s.1})),
+            "attributes": attributes,
             "segments": seg_json,
             "live_docs": live,
             "deleted_docs": deleted,
@@ -189,6 +196,9 @@ pub fn stats(dir: &Path, as_json: bool) -> CliResult {
     }
     if let Some((name, bits)) = &sparse {
         parts.push(format!("sparse {name} ({bits}-bit impacts)"));
+    }
+    if !attributes.is_empty() {
+        parts.push(format!("attributes {}", attributes.join(", ")));
     }
     parts.push(format!("{} keys", key_kind_name(schema.key)));
     out!("schema      {}", parts.join("; "))?;

@@ -38,7 +38,7 @@ pub fn storage_name(storage: VectorStorage) -> &'static str {
 pub fn create(dir: &Path, schema: Schema) -> CliResult {
     if schema.fields.is_empty() {
         return Err(CliError::Usage(
-            "give at least one of --dim, --text or --sparse".to_owned(),
+            "give at least one of --dim, --text, --sparse or --attr".to_owned(),
         ));
     }
     let key = schema.key;
@@ -60,6 +60,9 @@ pub fn create(dir: &Path, schema: Schema) -> CliResult {
     }
     if let Some((_, name, bits)) = schema.sparse_field() {
         parts.push(format!("sparse field {name} ({bits}-bit impacts)"));
+    }
+    for a in schema.attributes() {
+        parts.push(format!("attribute {} ({})", a.name, a.kind.name()));
     }
     out!(
         "created index {} (generation {}): {}, {} keys",
@@ -110,6 +113,7 @@ pub fn ingest_jsonl(dir: &Path, path: &Path, batch: usize) -> CliResult {
         d.text = doc.text;
         d.sparse = doc.sparse;
         d.vector = doc.vector.map(strata::Vector::F32);
+        d.attrs = doc.attrs;
         docs.push((line, d));
     }
     // Check every document (schema, repeated keys, live keys) before the first commit.
