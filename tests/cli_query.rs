@@ -413,3 +413,100 @@ fn eval_runs_dense_sparse_and_hybrid_modes() {
     a.extend(dense[..6].iter().cloned());
     fails(2, a);
 }
+
+#[test]
+fn search_where_filters_every_source_and_prints_attributes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    ok([
+        "create",
+        p(&dir),
+        "--key",
+        "string",
+        "--text",
+        "text",
+        "--store",
+        "--attr",
+        "year:i64,lang:keyword",
+    ]);
+    let docs = tmp.path().join("docs.jsonl");
+    let lines: String = [
+        ("a", "cats purr", 2016, "en"),
+        ("b", "cats sleep", 2012, "en"),
+        ("c", "cats hunt", 2020, "de"),
+        ("d", "cats play", 2019, "en"),
+        ("e", "dogs bark", 2021, "en"),
+    ]
+    .iter()
+    .map(|(id, text, year, lang)| {
+        format!(
+            "{{\"_id\": \"{id}\", \"text\": \"{text}\", \"year\": {year}, \"lang\": \"{lang}\"}}\n"
+        )
+    })
+    .collect();
+    std::fs::write(&docs, lines).unwrap();
+    ok(["ingest", p(&dir), "--jsonl", p(&docs)]);
+    let out = ok([
+        "search",
+        p(&dir),
+        "--text",
+        "cats",
+        "--where",
+        "year >= 2015 AND lang = 'en'",
+        "--json",
+    ]);
+    let v = json(&out);
+    let keys: Vec<&str> = v["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["key"].as_str().unwrap())
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, ["a", "d"], "{out}");
+    for h in v["hits"].as_array().unwrap() {
+        assert_eq!(h["attributes"]["lang"], "en", "{out}");
+        assert!(h["attributes"]["year"].as_i64().unwrap() >= 2015, "{out}");
+    }
+    assert_eq!(v["fewer_than_limit"], true, "{out}");
+    let text = ok([
+        "search",
+        p(&dir),
+        "--text",
+        "cats",
+        "--where",
+        "lang = 'de'",
+    ]);
+    assert!(
+        text.contains("c ") && text.contains("[year=2020 lang=de]"),
+        "{text}"
+    );
+    let err = fails(
+        1,
+        [
+            "search",
+            p(&dir),
+            "--text",
+            "cats",
+            "--where",
+            "year >= AND",
+        ],
+    );
+    assert!(
+        err.contains("at byte 8") && err.contains("found 'AND'"),
+        "{err}"
+    );
+    let err = fails(
+        1,
+        [
+            "search",
+            p(&dir),
+            "--text",
+            "cats",
+            "--where",
+            "colour = 'red'",
+        ],
+    );
+    assert!(err.contains("colour"), "{err}");
+}

@@ -25,7 +25,7 @@ use crate::search::prf::Rocchio;
 use crate::search::text::TextQuery;
 use crate::sparse::query::{Algorithm, Bm25};
 use crate::txn::Snapshot;
-use crate::types::Key;
+use crate::types::{AttrValue, Key};
 use std::collections::HashMap;
 
 /// The candidate depth per source when none is set: `max(DEFAULT_DEPTH, offset + limit)`.
@@ -333,6 +333,8 @@ pub struct StoredDoc {
     pub address: DocAddress,
     /// Its stored text fields as (field name, text), in schema order.
     pub fields: Vec<(String, String)>,
+    /// Its attributes as (name, value), in schema order (attributes it lacks are left out).
+    pub attributes: Vec<(String, AttrValue)>,
 }
 
 /// A candidate of the union of source lists.
@@ -615,6 +617,7 @@ impl Snapshot {
             key: key.clone(),
             address,
             fields: self.stored_fields(&address)?,
+            attributes: self.attributes_of(address.segment, address.row),
         }))
     }
 

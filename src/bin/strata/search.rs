@@ -9,7 +9,7 @@ use crate::{CliError, CliResult};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use strata::input::read_vectors;
-use strata::{Error, Filter, Metric, Query, QueryHit, Reader, Snapshot, Source};
+use strata::{AttrValue, Error, Filter, Metric, Query, QueryHit, Reader, Snapshot, Source};
 
 /// Arguments of `strata search`.
 #[derive(Debug, Args)]
@@ -38,6 +38,10 @@ pub struct SearchArgs {
     /// {"_id", "sparse": {...}} line.
     #[arg(long)]
     sparse_file: Option<PathBuf>,
+    /// Only documents that pass this filter, e.g. "year >= 2015 AND lang = 'en'" (attributes
+    /// with = != < <= > >= IN BETWEEN EXISTS, combined with AND OR NOT; `_key IN (..)`).
+    #[arg(long = "where", value_name = "EXPR")]
+    filter: Option<String>,
     /// How several sources are fused.
     #[arg(long, value_enum, default_value_t = FusionArg::Rrf)]
     fusion: FusionArg,
@@ -126,10 +130,8 @@ fn base_query(args: &SearchArgs) -> CliResult<Query> {
         }
         q = q.sparse(terms);
     }
-    // `--where EXPR` becomes `Some(Filter::parse(expr)?)` here.
-    let filter: Option<Filter> = None;
-    if let Some(f) = filter {
-        q = q.filter(f);
+    if let Some(expr) = &args.filter {
+        q = q.filter(Filter::parse(expr)?);
     }
     Ok(q)
 }
@@ -158,6 +160,25 @@ fn shown_score(snap: &Snapshot, q: &Query, hit: &QueryHit) -> f32 {
     }
 }
 
+/// An attribute value as JSON: a string or list of strings, or a number.
+fn attr_json(v: &AttrValue) -> serde_json::Value {
+    match v {
+        AttrValue::Keywords(k) if k.len() == 1 => serde_json::json!(k[0]),
+        AttrValue::Keywords(k) => serde_json::json!(k),
+        AttrValue::I64(x) => serde_json::json!(x),
+        AttrValue::F64(x) => serde_json::json!(x),
+    }
+}
+
+/// An attribute value as text: keywords joined by commas, or the number.
+fn attr_text(v: &AttrValue) -> String {
+    match v {
+        AttrValue::Keywords(k) => k.join(","),
+        AttrValue::I64(x) => x.to_string(),
+        AttrValue::F64(x) => x.to_string(),
+    }
+}
+
 /// Runs one query and prints its hits; `row` prefixes each line when searching every row.
 fn run_one(snap: &Snapshot, args: &SearchArgs, q: &Query, row: Option<usize>) -> CliResult {
     let res = snap.query(q)?;
@@ -178,6 +199,11 @@ fn run_one(snap: &Snapshot, args: &SearchArgs, q: &Query, row: Option<usize>) ->
                 .into_iter()
                 .map(|(k, v)| (k, serde_json::Value::String(v)))
                 .collect();
+            let attrs: serde_json::Map<String, serde_json::Value> = snap
+                .attributes_of(h.address.segment, h.address.row)
+                .into_iter()
+                .map(|(k, v)| (k, attr_json(&v)))
+                .collect();
             hits.push(serde_json::json!({
                 "rank": q.offset + i + 1,
                 "key": h.key.to_string(),
@@ -186,6 +212,7 @@ fn run_one(snap: &Snapshot, args: &SearchArgs, q: &Query, row: Option<usize>) ->
                 "segment": h.address.segment,
                 "row": h.address.row,
                 "fields": fields,
+                "attributes": attrs,
             }));
         }
         let mut obj = serde_json::json!({
@@ -208,13 +235,21 @@ fn run_one(snap: &Snapshot, args: &SearchArgs, q: &Query, row: Option<usize>) ->
         };
         let score = shown_score(snap, q, h);
         let stored = snap.stored_fields(&h.address)?;
-        match stored.first() {
-            Some((_, t)) => {
-                let short: String = t.chars().take(80).collect();
-                out!("{prefix} {} {score} {short}", h.key)?;
-            }
-            None => out!("{prefix} {} {score}", h.key)?,
+        let attrs: Vec<String> = snap
+            .attributes_of(h.address.segment, h.address.row)
+            .into_iter()
+            .map(|(k, v)| format!("{k}={}", attr_text(&v)))
+            .collect();
+        let mut line = format!("{prefix} {} {score}", h.key);
+        if !attrs.is_empty() {
+            line.push_str(&format!(" [{}]", attrs.join(" ")));
         }
+        if let Some((_, t)) = stored.first() {
+            let short: String = t.chars().take(80).collect();
+            line.push(' ');
+            line.push_str(&short);
+        }
+        out!("{line}")?;
     }
     Ok(())
 }
