@@ -231,6 +231,17 @@ impl AttrValue {
     }
 }
 
+/// Keywords joined by commas, or the number.
+impl fmt::Display for AttrValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AttrValue::Keywords(k) => f.write_str(&k.join(",")),
+            AttrValue::I64(x) => write!(f, "{x}"),
+            AttrValue::F64(x) => write!(f, "{x}"),
+        }
+    }
+}
+
 impl From<&str> for AttrValue {
     fn from(v: &str) -> AttrValue {
         AttrValue::keyword(v)

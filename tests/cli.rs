@@ -123,6 +123,20 @@ fn demo_finds_the_exact_neighbours() {
     assert!(out.contains("recall@10 = 1.000"), "{out}");
     assert!(out.contains("first query, top 3"), "{out}");
     assert!(out.contains("QPS"), "{out}");
+    // The tour: IVF-PQ against exact, BM25, sparse, and a filtered hybrid query.
+    let ivf = out
+        .lines()
+        .skip_while(|l| !l.starts_with("IVF-PQ search"))
+        .nth(1)
+        .and_then(|l| l.trim().strip_prefix("recall@10 = "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|r| r.parse::<f64>().ok())
+        .expect("an IVF-PQ recall line");
+    assert!(ivf > 0.5, "{out}");
+    for line in ["BM25 search: 20 queries", "sparse search: 20 queries"] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    assert!(out.contains("every hit passes the filter"), "{out}");
     let temp = out
         .lines()
         .find_map(|l| l.strip_prefix("index: ")?.strip_suffix(" (temporary)"))

@@ -19,8 +19,8 @@ use std::time::Instant;
 use strata::input::{read_vectors_many, split_paths};
 use strata::text::AnalyzerConfig;
 use strata::{
-    DenseIndex, Document, Hit, IvfPqParams, Key, KeyKind, Metric, Reader, Schema, SearchParams,
-    Snapshot, TextQuery,
+    AttrKind, DenseIndex, Document, Filter, Hit, IvfPqParams, Key, KeyKind, Metric, Query, Reader,
+    Schema, SearchParams, Snapshot, Source, TextQuery,
 };
 
 /// Options of `strata demo`.
@@ -330,6 +330,9 @@ impl Corpus {
         if let (Some(t), Some(sp)) = (self.text.get(row), self.sparse.get(row)) {
             d = d.with_text("text", t.clone()).with_sparse(sp.clone());
         }
+        if let (Some(&y), Some(&l)) = (self.year.get(row), self.lang.get(row)) {
+            d = d.with_attr("year", y).with_attr("lang", l);
+        }
         d
     }
 }
@@ -434,7 +437,9 @@ pub fn run(args: &DemoArgs) -> CliResult {
     if corpus.is_some() {
         schema = schema
             .with_text("text", AnalyzerConfig::default(), true)
-            .with_sparse("terms", 8);
+            .with_sparse("terms", 8)
+            .with_attribute("year", AttrKind::I64)
+            .with_attribute("lang", AttrKind::Keyword);
     }
 
     // Build through the real path: create, a few transactions, a merge into one segment
@@ -595,7 +600,90 @@ pub fn run(args: &DemoArgs) -> CliResult {
                 text_of(&snap, &h.key)
             )?;
         }
-        let _ = WHERE;
+
+        // One query over all three sources, restricted by attributes, fused with RRF.
+        let filter = Filter::parse(WHERE)?;
+        let passing = c
+            .year
+            .iter()
+            .zip(&c.lang)
+            .filter(|(y, l)| **y >= 2015 && **l == "en")
+            .count();
+        let queries: Vec<Query> = data
+            .queries
+            .iter()
+            .zip(&c.query_text)
+            .zip(&c.query_sparse)
+            .map(|((v, t), sp)| {
+                Query::new()
+                    .vector(v.clone())
+                    .nprobe(ivf_p.nprobe)
+                    .rerank(ivf_p.rerank)
+                    .text(t.clone())
+                    .sparse(sp.clone())
+                    .filter(filter.clone())
+                    .limit(k)
+            })
+            .collect();
+        let (hybrid, lat) = timed(&queries, "hybrid", |q| snap.query(q))?;
+        // Every hit must pass the filter, checked against the generated attributes.
+        let mut wrong = 0;
+        for r in &hybrid {
+            for h in &r.hits {
+                let ok = match h.key {
+                    Key::U64(row) => {
+                        let row = row as usize;
+                        c.year.get(row).is_some_and(|y| *y >= 2015)
+                            && c.lang.get(row).is_some_and(|l| *l == "en")
+                    }
+                    Key::Str(_) => false,
+                };
+                wrong += usize::from(!ok);
+            }
+        }
+        if wrong > 0 {
+            return Err(CliError::Failed(format!(
+                "{wrong} hybrid hits do not pass the filter {WHERE}"
+            )));
+        }
+        let short = hybrid.iter().filter(|r| r.fewer_than_limit).count();
+        out!(
+            "hybrid search (vector + BM25 + sparse, RRF) where {WHERE} ({passing} of {n} documents pass): {}",
+            latency_line(&lat, queries.len())
+        )?;
+        out!(
+            "  every hit passes the filter; {short} of {} queries had fewer than {k} passing hits",
+            queries.len()
+        )?;
+        if let (Some(t), Some(r)) = (c.query_text.first(), hybrid.first()) {
+            out!(
+                "  \"{t}\" + its vector and sparse terms, top {}:",
+                r.hits.len().min(3)
+            )?;
+            for (rank, h) in r.hits.iter().take(3).enumerate() {
+                let ranks: Vec<String> = Source::ALL
+                    .iter()
+                    .map(|&s| match h.source(s) {
+                        Some(x) => format!("{} #{}", s.name(), x.rank),
+                        None => format!("{} -", s.name()),
+                    })
+                    .collect();
+                let attrs: Vec<String> = snap
+                    .attributes_of(h.address.segment, h.address.row)
+                    .into_iter()
+                    .map(|(name, v)| format!("{name}={v}"))
+                    .collect();
+                out!(
+                    "  {}. key {} score {:.4} ({}) [{}]: {}",
+                    rank + 1,
+                    h.key,
+                    h.score,
+                    ranks.join(", "),
+                    attrs.join(" "),
+                    text_of(&snap, &h.key)
+                )?;
+            }
+        }
     }
 
     drop(snap);

@@ -170,15 +170,6 @@ fn attr_json(v: &AttrValue) -> serde_json::Value {
     }
 }
 
-/// An attribute value as text: keywords joined by commas, or the number.
-fn attr_text(v: &AttrValue) -> String {
-    match v {
-        AttrValue::Keywords(k) => k.join(","),
-        AttrValue::I64(x) => x.to_string(),
-        AttrValue::F64(x) => x.to_string(),
-    }
-}
-
 /// Runs one query and prints its hits; `row` prefixes each line when searching every row.
 fn run_one(snap: &Snapshot, args: &SearchArgs, q: &Query, row: Option<usize>) -> CliResult {
     let res = snap.query(q)?;
@@ -238,7 +229,7 @@ fn run_one(snap: &Snapshot, args: &SearchArgs, q: &Query, row: Option<usize>) ->
         let attrs: Vec<String> = snap
             .attributes_of(h.address.segment, h.address.row)
             .into_iter()
-            .map(|(k, v)| format!("{k}={}", attr_text(&v)))
+            .map(|(k, v)| format!("{k}={v}"))
             .collect();
         let mut line = format!("{prefix} {} {score}", h.key);
         if !attrs.is_empty() {
