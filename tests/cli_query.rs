@@ -510,3 +510,42 @@ fn search_where_filters_every_source_and_prints_attributes() {
     );
     assert!(err.contains("colour"), "{err}");
 }
+
+#[test]
+fn demo_tours_a_beir_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = tmp.path().join("beir");
+    beir(&b);
+    // The demo reads the layout of the shared SciFact folder: emb/ and sparse/*.jsonl.zst.
+    std::fs::create_dir_all(b.join("emb")).unwrap();
+    std::fs::create_dir_all(b.join("sparse")).unwrap();
+    for (from, to) in [
+        ("docs.npy", "emb/docs.npy"),
+        ("doc_ids.txt", "emb/doc_ids.txt"),
+        ("queries.npy", "emb/queries_test.npy"),
+        ("query_ids.txt", "emb/query_ids_test.txt"),
+    ] {
+        std::fs::rename(b.join(from), b.join(to)).unwrap();
+    }
+    for (from, to) in [
+        ("docs.sparse.jsonl", "sparse/docs.splade.jsonl.zst"),
+        ("queries.sparse.jsonl", "sparse/queries.splade.jsonl.zst"),
+    ] {
+        let raw = std::fs::read(b.join(from)).unwrap();
+        std::fs::write(b.join(to), zstd::encode_all(&raw[..], 3).unwrap()).unwrap();
+    }
+    let out = ok(["demo", "--beir", p(&b), "--queries", "2", "--k", "3"]);
+    for line in [
+        "6 documents of",
+        "exact vector search: 2 queries",
+        "recall@3 = 1.000",
+        "IVF-PQ search",
+        "BM25 search: 2 queries",
+        "sparse search: 2 queries",
+        "hybrid search (vector + BM25 + sparse, RRF): 2 queries",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    let err = fails(1, ["demo", "--beir", p(&tmp.path().join("nothing"))]);
+    assert!(err.contains("nothing"), "{err}");
+}

@@ -48,6 +48,12 @@ pub struct DemoArgs {
     /// rows are held out as queries, and at most --n of the rows before them are indexed.
     #[arg(long)]
     base: Option<String>,
+    /// Run the tour on a BEIR folder instead: corpus.jsonl[.zst] and queries.jsonl for text,
+    /// emb/docs.npy + emb/doc_ids.txt and emb/queries_test.npy + emb/query_ids_test.txt for
+    /// vectors, and, if present, sparse/docs.splade.jsonl.zst + sparse/queries.splade.jsonl.zst
+    /// (the layout of ../shared/data/scifact). At most --n documents and --queries queries.
+    #[arg(long, conflicts_with = "base")]
+    beir: Option<PathBuf>,
     /// Build the index here and keep it (default: a temporary directory, removed at the end).
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -181,6 +187,101 @@ fn from_files(list: &str, n: usize, queries: usize) -> CliResult<Data> {
         base_topic: Vec::new(),
         query_topic: Vec::new(),
     })
+}
+
+/// A BEIR folder as demo data: documents that have a vector, in the id file's order (at most
+/// `n`), their title and text, and their sparse terms if the folder has them; queries that
+/// have a vector and text (at most `queries`).
+fn from_beir(dir: &std::path::Path, n: usize, queries: usize) -> CliResult<(Data, Corpus)> {
+    let emb = dir.join("emb");
+    let (dim, doc_vecs) =
+        crate::eval::vectors_by_id(&emb.join("docs.npy"), &emb.join("doc_ids.txt"))?;
+    let (qdim, query_vecs) = crate::eval::vectors_by_id(
+        &emb.join("queries_test.npy"),
+        &emb.join("query_ids_test.txt"),
+    )?;
+    if qdim != dim {
+        return Err(CliError::Failed(format!(
+            "{}: query vectors have dimension {qdim}, documents {dim}",
+            emb.display()
+        )));
+    }
+    let sparse_dir = dir.join("sparse");
+    let (doc_sparse, query_sparse) = if sparse_dir.join("docs.splade.jsonl.zst").exists() {
+        (
+            crate::eval::sparse_by_id(&sparse_dir.join("docs.splade.jsonl.zst"))?,
+            crate::eval::sparse_by_id(&sparse_dir.join("queries.splade.jsonl.zst"))?,
+        )
+    } else {
+        Default::default()
+    };
+    let mut base = Vec::new();
+    let mut c = Corpus {
+        text: Vec::new(),
+        sparse: Vec::new(),
+        year: Vec::new(),
+        lang: Vec::new(),
+        query_text: Vec::new(),
+        query_sparse: Vec::new(),
+    };
+    for doc in strata::eval::read_corpus(&dir.join("corpus.jsonl"))? {
+        let doc = doc?;
+        let Some(v) = doc_vecs.get(&doc.id) else {
+            continue;
+        };
+        if c.text.len() == n {
+            break;
+        }
+        base.extend_from_slice(v);
+        c.text.push(format!("{} {}", doc.title, doc.text));
+        if !doc_sparse.is_empty() {
+            c.sparse
+                .push(doc_sparse.get(&doc.id).cloned().unwrap_or_default());
+        }
+    }
+    let mut qv = Vec::new();
+    for (id, text) in strata::eval::read_queries(&dir.join("queries.jsonl"))? {
+        let Some(v) = query_vecs.get(&id) else {
+            continue;
+        };
+        if qv.len() == queries {
+            break;
+        }
+        qv.push(v.clone());
+        c.query_text.push(text);
+        if !query_sparse.is_empty() {
+            c.query_sparse
+                .push(query_sparse.get(&id).cloned().unwrap_or_default());
+        }
+    }
+    if c.text.is_empty() || qv.is_empty() {
+        return Err(CliError::Failed(format!(
+            "{}: no documents or no queries with vectors",
+            dir.display()
+        )));
+    }
+    let what = format!(
+        "{} documents of {} with {dim}-d vectors, text{}, and {} of its queries",
+        c.text.len(),
+        dir.display(),
+        if c.sparse.is_empty() {
+            ""
+        } else {
+            ", sparse terms"
+        },
+        qv.len()
+    );
+    Ok((
+        Data {
+            dim,
+            base,
+            queries: qv,
+            what,
+            base_topic: Vec::new(),
+            query_topic: Vec::new(),
+        },
+        c,
+    ))
 }
 
 /// The exact metric value of `q` against `x`, in f64.
@@ -327,8 +428,11 @@ impl Corpus {
     /// Document `row` (vector `v`) with its text and sparse terms.
     fn doc(&self, row: usize, v: Vec<f32>) -> Document {
         let mut d = Document::new(row as u64, v);
-        if let (Some(t), Some(sp)) = (self.text.get(row), self.sparse.get(row)) {
-            d = d.with_text("text", t.clone()).with_sparse(sp.clone());
+        if let Some(t) = self.text.get(row) {
+            d = d.with_text("text", t.clone());
+        }
+        if let Some(sp) = self.sparse.get(row) {
+            d = d.with_sparse(sp.clone());
         }
         if let (Some(&y), Some(&l)) = (self.year.get(row), self.lang.get(row)) {
             d = d.with_attr("year", y).with_attr("lang", l);
@@ -393,6 +497,15 @@ fn latency_line(lat: &Latency, n: usize) -> String {
     )
 }
 
+/// At most 100 characters of `s` on one line.
+fn shorten(s: &str) -> String {
+    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(100) {
+        Some((i, _)) => format!("{}…", &one_line[..i]),
+        None => one_line,
+    }
+}
+
 /// The stored text of the live document `key`, shortened for one line.
 fn text_of(snap: &Snapshot, key: &Key) -> String {
     let mut found = String::new();
@@ -401,7 +514,7 @@ fn text_of(snap: &Snapshot, key: &Key) -> String {
             return;
         }
         if let Some(Ok(fields)) = seg.segment.stored().map(|s| s.get(row)) {
-            found = fields.join(" | ");
+            found = shorten(&fields.join(" | "));
         }
     });
     found
@@ -415,11 +528,20 @@ pub fn run(args: &DemoArgs) -> CliResult {
         ));
     }
     let t = Instant::now();
-    let data = match &args.base {
-        Some(list) => from_files(list, args.n, args.queries)?,
-        None => synthetic(args.n, args.dim, args.queries, args.seed),
+    let (data, corpus) = match (&args.base, &args.beir) {
+        (Some(list), _) => (from_files(list, args.n, args.queries)?, None),
+        (None, Some(dir)) => {
+            let (d, c) = from_beir(dir, args.n, args.queries)?;
+            (d, Some(c))
+        }
+        (None, None) => {
+            let d = synthetic(args.n, args.dim, args.queries, args.seed);
+            let c = Corpus::new(&d, args.seed);
+            (d, Some(c))
+        }
     };
-    let corpus = (!data.base_topic.is_empty()).then(|| Corpus::new(&data, args.seed));
+    let has_attrs = corpus.as_ref().is_some_and(|c| !c.year.is_empty());
+    let has_sparse = corpus.as_ref().is_some_and(|c| !c.query_sparse.is_empty());
     let (n, dim, metric, k) = (data.rows(), data.dim, args.metric, args.k);
     let work = WorkDir::new(args.dir.as_deref(), "demo")?;
     out!("strata demo: {}", data.what)?;
@@ -435,9 +557,13 @@ pub fn run(args: &DemoArgs) -> CliResult {
     let mut schema =
         Schema::dense(KeyKind::U64, dim_u32, metric).with_index(DenseIndex::IvfPq(ivf));
     if corpus.is_some() {
+        schema = schema.with_text("text", AnalyzerConfig::default(), true);
+    }
+    if has_sparse {
+        schema = schema.with_sparse("terms", 8);
+    }
+    if has_attrs {
         schema = schema
-            .with_text("text", AnalyzerConfig::default(), true)
-            .with_sparse("terms", 8)
             .with_attribute("year", AttrKind::I64)
             .with_attribute("lang", AttrKind::Keyword);
     }
@@ -574,24 +700,37 @@ pub fn run(args: &DemoArgs) -> CliResult {
         out!("BM25 search: {}", latency_line(&lat, c.query_text.len()))?;
         if let (Some(t), Some(h)) = (c.query_text.first(), bm25.first().and_then(|h| h.first())) {
             out!(
-                "  \"{t}\" -> key {} score {:.3}: {}",
+                "  \"{}\" -> key {} score {:.3}: {}",
+                shorten(t),
                 h.key,
                 h.score,
                 text_of(&snap, &h.key)
             )?;
         }
         let (sparse, lat) = timed(&c.query_sparse, "sparse", |terms| {
+            if !has_sparse {
+                return Ok(Vec::new());
+            }
             snap.search_text(&TextQuery::sparse(terms.clone(), k))
         })?;
-        out!(
-            "sparse search: {}",
-            latency_line(&lat, c.query_sparse.len())
-        )?;
+        if has_sparse {
+            out!(
+                "sparse search: {}",
+                latency_line(&lat, c.query_sparse.len())
+            )?;
+        }
         if let (Some(t), Some(h)) = (
             c.query_sparse.first(),
             sparse.first().and_then(|h| h.first()),
         ) {
-            let terms: Vec<String> = t.iter().map(|(w, x)| format!("{w}:{x:.2}")).collect();
+            let mut terms: Vec<String> = t
+                .iter()
+                .take(6)
+                .map(|(w, x)| format!("{w}:{x:.2}"))
+                .collect();
+            if t.len() > 6 {
+                terms.push(format!("… {} terms", t.len()));
+            }
             out!(
                 "  {{{}}} -> key {} score {:.3}: {}",
                 terms.join(", "),
@@ -602,7 +741,9 @@ pub fn run(args: &DemoArgs) -> CliResult {
         }
 
         // One query over all three sources, restricted by attributes, fused with RRF.
-        let filter = Filter::parse(WHERE)?;
+        let filter = Filter::parse(if has_attrs { WHERE } else { "" })
+            .ok()
+            .filter(|_| has_attrs);
         let passing = c
             .year
             .iter()
@@ -615,21 +756,26 @@ pub fn run(args: &DemoArgs) -> CliResult {
             .zip(&c.query_text)
             .zip(&c.query_sparse)
             .map(|((v, t), sp)| {
-                Query::new()
+                let mut q = Query::new()
                     .vector(v.clone())
                     .nprobe(ivf_p.nprobe)
                     .rerank(ivf_p.rerank)
                     .text(t.clone())
-                    .sparse(sp.clone())
-                    .filter(filter.clone())
-                    .limit(k)
+                    .limit(k);
+                if has_sparse {
+                    q = q.sparse(sp.clone());
+                }
+                if let Some(f) = &filter {
+                    q = q.filter(f.clone());
+                }
+                q
             })
             .collect();
         let (hybrid, lat) = timed(&queries, "hybrid", |q| snap.query(q))?;
         // Every hit must pass the filter, checked against the generated attributes.
         let mut wrong = 0;
         for r in &hybrid {
-            for h in &r.hits {
+            for h in r.hits.iter().filter(|_| has_attrs) {
                 let ok = match h.key {
                     Key::U64(row) => {
                         let row = row as usize;
@@ -647,14 +793,26 @@ pub fn run(args: &DemoArgs) -> CliResult {
             )));
         }
         let short = hybrid.iter().filter(|r| r.fewer_than_limit).count();
-        out!(
-            "hybrid search (vector + BM25 + sparse, RRF) where {WHERE} ({passing} of {n} documents pass): {}",
-            latency_line(&lat, queries.len())
-        )?;
-        out!(
-            "  every hit passes the filter; {short} of {} queries had fewer than {k} passing hits",
-            queries.len()
-        )?;
+        let sources = if has_sparse {
+            "vector + BM25 + sparse"
+        } else {
+            "vector + BM25"
+        };
+        if has_attrs {
+            out!(
+                "hybrid search ({sources}, RRF) where {WHERE} ({passing} of {n} documents pass): {}",
+                latency_line(&lat, queries.len())
+            )?;
+            out!(
+                "  every hit passes the filter; {short} of {} queries had fewer than {k} passing hits",
+                queries.len()
+            )?;
+        } else {
+            out!(
+                "hybrid search ({sources}, RRF): {}",
+                latency_line(&lat, queries.len())
+            )?;
+        }
         if let (Some(t), Some(r)) = (c.query_text.first(), hybrid.first()) {
             out!(
                 "  \"{t}\" + its vector and sparse terms, top {}:",
@@ -673,13 +831,17 @@ pub fn run(args: &DemoArgs) -> CliResult {
                     .into_iter()
                     .map(|(name, v)| format!("{name}={v}"))
                     .collect();
+                let attrs = if attrs.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", attrs.join(" "))
+                };
                 out!(
-                    "  {}. key {} score {:.4} ({}) [{}]: {}",
+                    "  {}. key {} score {:.4} ({}){attrs}: {}",
                     rank + 1,
                     h.key,
                     h.score,
                     ranks.join(", "),
-                    attrs.join(" "),
                     text_of(&snap, &h.key)
                 )?;
             }

@@ -208,7 +208,10 @@ pub struct EvalArgs {
 }
 
 /// Vectors (or sparse terms) by id, read from a vector file and its id list.
-fn vectors_by_id(vectors: &Path, ids: &Path) -> CliResult<(usize, HashMap<String, Vec<f32>>)> {
+pub(crate) fn vectors_by_id(
+    vectors: &Path,
+    ids: &Path,
+) -> CliResult<(usize, HashMap<String, Vec<f32>>)> {
     let set = read_vectors(vectors)?;
     let ids = read_keys(ids)?;
     if ids.len() != set.rows {
@@ -230,7 +233,7 @@ fn vectors_by_id(vectors: &Path, ids: &Path) -> CliResult<(usize, HashMap<String
 }
 
 /// Sparse vectors by id from a JSON Lines file of {"_id", "sparse"}.
-fn sparse_by_id(path: &Path) -> CliResult<HashMap<String, Vec<(String, f32)>>> {
+pub(crate) fn sparse_by_id(path: &Path) -> CliResult<HashMap<String, Vec<(String, f32)>>> {
     let fields = JsonlFields {
         sparse: true,
         ..JsonlFields::default()
