@@ -276,14 +276,14 @@ pub fn run(args: &DemoArgs) -> CliResult {
     // Search one query at a time, after a warm-up that faults in the mapped vector pages.
     let warm = WARM_UP.min(data.queries.len());
     for q in data.queries.iter().take(warm) {
-        snap.search(q, k)?;
+        snap.search_exact(q, k)?;
     }
     let bar = progress_bar(data.queries.len() as u64, "search");
     let mut results = Vec::with_capacity(data.queries.len());
     let mut ms = Vec::with_capacity(data.queries.len());
     for q in &data.queries {
         let t = Instant::now();
-        let hits = snap.search(q, k)?;
+        let hits = snap.search_exact(q, k)?;
         ms.push(t.elapsed().as_secs_f64() * 1e3);
         results.push(hits);
         bar.inc(1);

@@ -242,7 +242,7 @@ pub fn search(dir: &Path, query: &Path, row: Option<usize>, k: usize) -> CliResu
         let q = set
             .row_f32(r)
             .ok_or_else(|| CliError::Failed(format!("{}: no row {r}", set.source)))?;
-        let hits = snap.search(&q, k)?;
+        let hits = snap.search_exact(&q, k)?;
         for (rank, hit) in hits.iter().enumerate() {
             if row.is_some() {
                 out!("{} {} {}", rank + 1, hit.key, hit.score)?;

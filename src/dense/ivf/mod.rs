@@ -24,7 +24,7 @@ use half::f16;
 mod coarse;
 mod scan;
 use coarse::Coarse;
-pub use scan::IvfScratch;
+pub use scan::{FilteredProbe, IvfScratch, ProbeReport};
 
 /// Quality figures of a trained index, kept in its file for `strata stats`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
