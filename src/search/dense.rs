@@ -450,24 +450,19 @@ fn filtered_segment<F: Fn(&Cand, &Cand) -> Ordering>(
     if let (false, Some(ivf)) = (exact, ivf) {
         let row_cmp = |a: &Cand, b: &Cand| a.row.cmp(&b.row);
         let mut cands = Reservoir::new(want);
-        // The passing rows as a bit vector: the probe tests every row of each list it
+        // The passing live rows as a bit vector: the probe tests every row of each list it
         // probes, which a roaring lookup would make several times slower than the code scan.
         let mut bits = vec![0u64; norms.len().div_ceil(64)];
-        for r in pass {
+        for r in pass.iter().filter(|&r| live(r)) {
             if let Some(w) = bits.get_mut(r as usize / 64) {
                 *w |= 1u64 << (r % 64);
             }
         }
-        let passes = |row: u32| {
-            bits.get(row as usize / 64)
-                .is_some_and(|w| w & (1u64 << (row % 64)) != 0)
-                && live(row)
-        };
         let probe = FilteredProbe {
             nprobe: p.nprobe,
             min_passing,
             total_passing: passing,
-            passes: &passes,
+            passing: &bits,
         };
         let report = ivf.scan_filtered(qv, &probe, scratch, &mut |rank, row| {
             st.offered += 1;

@@ -85,6 +85,22 @@ impl Ids {
         }
     }
 
+    /// Calls `f` with the row ids of positions `first..first + n` (those that exist).
+    #[inline]
+    fn for_each_in(&self, first: usize, n: usize, mut f: impl FnMut(u32)) {
+        match self {
+            Ids::Owned(v) => v.iter().skip(first).take(n).for_each(|&r| f(r)),
+            Ids::Mapped { file, offset, len } => {
+                let bytes = file.as_ref();
+                for i in first..(first + n).min(*len) {
+                    if let Some(r) = crate::format::u32_at(bytes, offset + 4 * i) {
+                        f(r);
+                    }
+                }
+            }
+        }
+    }
+
     fn len(&self) -> usize {
         match self {
             Ids::Owned(v) => v.len(),

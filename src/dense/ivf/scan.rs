@@ -36,8 +36,16 @@ pub struct FilteredProbe<'a> {
     pub min_passing: u64,
     /// Passing rows in the whole segment: once all are seen, probing stops.
     pub total_passing: u64,
-    /// Whether a row passes (the filter and liveness).
-    pub passes: &'a dyn Fn(u32) -> bool,
+    /// The rows that pass (the filter and liveness), one bit per row: bit `r % 64` of word
+    /// `r / 64` for row `r`.
+    pub passing: &'a [u64],
+}
+
+/// Whether bit `row` of `bits` is set.
+#[inline]
+fn bit(bits: &[u64], row: u32) -> bool {
+    bits.get(row as usize / 64)
+        .is_some_and(|w| w & (1u64 << (row % 64)) != 0)
 }
 
 /// What [`IvfPq::scan_filtered`] did.
@@ -91,8 +99,8 @@ impl IvfPq {
         s.coarse = coarse;
     }
 
-    /// Scans lists in coarse order for a query restricted to the rows where `probe.passes`
-    /// holds (which must imply liveness): at least the `probe.nprobe` nearest lists, then
+    /// Scans lists in coarse order for a query restricted to the rows set in `probe.passing`
+    /// (which must imply liveness): at least the `probe.nprobe` nearest lists, then
     /// further lists until `probe.min_passing` passing rows have been seen in the lists
     /// scanned, or every passing row (`probe.total_passing`), or every list. A list holding
     /// no passing row is counted as probed but its codes are not scanned. Each passing row a
@@ -137,15 +145,16 @@ impl IvfPq {
                 report.lists += 1;
                 let l = l as usize;
                 let (first, n, _) = self.list(l);
-                let passing = (first..first + n)
-                    .filter(|&i| self.ids.get(i).is_some_and(probe.passes))
-                    .count() as u64;
+                let mut passing = 0u64;
+                self.ids
+                    .for_each_in(first, n, |r| passing += u64::from(bit(probe.passing, r)));
                 if passing == 0 {
                     continue;
                 }
                 report.passing_seen += passing;
                 report.codes += n as u64;
-                self.scan_probed(q, l, cscore, &mut tables, &mut thr, s, probe.passes, offer);
+                let passes = |r: u32| bit(probe.passing, r);
+                self.scan_probed(q, l, cscore, &mut tables, &mut thr, s, &passes, offer);
             }
             s.coarse = coarse;
             done = upto;
