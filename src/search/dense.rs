@@ -238,7 +238,7 @@ impl Snapshot {
     /// The search behind [`Snapshot::search_with`] and [`Snapshot::search_batch`]: exact
     /// scans of flat segments, IVF-PQ scans (batched when there are several queries) and
     /// re-ranking, per query; with a filter, each segment is planned per query
-    /// ([`Snapshot::filtered_segment`]).
+    /// (`filtered_segment`).
     fn run_many(
         &self,
         fq: &[FlatQuery<'_>],
@@ -279,7 +279,8 @@ impl Snapshot {
                 }
                 continue;
             }
-            let live_rows = norms.len() as u64 - s.deletes.as_ref().map_or(0, |d| d.len());
+            let live_rows =
+                (norms.len() as u64).saturating_sub(s.deletes.as_ref().map_or(0, |d| d.len()));
             stats.iter_mut().for_each(|st| st.passed += live_rows);
             let Some(ivf) = ivf else {
                 for ((q, top), st) in fq.iter().zip(tops.iter_mut()).zip(stats.iter_mut()) {
@@ -379,10 +380,11 @@ struct FilteredSegment<'a> {
 /// Cost of scoring one passing row exactly (its full vector read from the mapped file, one
 /// kernel call), in units of one code of an IVF list scanned by a filtered probe (fast-scan
 /// of the code, reading its row id and testing it). Measured on WordNet/MiniLM (384-d f16
-/// rows, m 96 × 4-bit codes, nlist 1024, one core): a filtered probe costs 18–26 ns per code;
-/// an exact row 72–120 ns when the passing rows sit together in the file (a part-of-speech
-/// filter) and about 300 ns when they are scattered (a random 10% subset), so 3.5–16 codes;
-/// 8 is the middle of that range.
+/// rows, m 96 × 4-bit codes, nlist 1024, one core, whole queries): a filtered probe costs
+/// about 14 ns per code scanned; an exact row 56–78 ns when the passing rows are few or sit
+/// together in the file (1% random, a part-of-speech filter) and about 220 ns when many are
+/// scattered (a random 10% subset, beyond what the TLB and caches hold), so 4–16 codes; 8 is
+/// the geometric middle of that range.
 const EXACT_ROW_COST: u64 = 8;
 
 /// Flat segments: with a filter, the passing rows are scored on their own when they are at
