@@ -80,7 +80,7 @@ fn flat_search(c: &mut Criterion) {
         let q: Vec<f32> = (0..DIM).map(|_| rng.f32()).collect();
         let name = if half_precision { "f16" } else { "f32" };
         g.bench_function(BenchmarkId::new(name, n), |b| {
-            b.iter(|| snap.search(&q, 10).expect("search"))
+            b.iter(|| snap.search_exact(&q, 10).expect("search"))
         });
     }
     g.finish();

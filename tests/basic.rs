@@ -28,10 +28,10 @@ fn add_commit_reopen_search_delete() {
     let index = Index::open(tmp.path()).unwrap();
     assert_eq!(contents(&index), model);
     let q = rng.vector(DIM);
-    let got = index.snapshot().search(&q, 10).unwrap();
+    let got = index.snapshot().search_exact(&q, 10).unwrap();
     assert_eq!(got, brute_force(&model, Metric::Dot, &q, 10));
     let reader = Reader::open(tmp.path()).unwrap();
-    assert_eq!(reader.snapshot().search(&q, 10).unwrap(), got);
+    assert_eq!(reader.snapshot().search_exact(&q, 10).unwrap(), got);
 }
 
 #[test]
@@ -95,7 +95,7 @@ fn read_only_reader_refreshes_and_old_snapshots_survive_gc() {
     let reader = Reader::open(tmp.path()).unwrap();
     let old = reader.snapshot();
     let q = rng.vector(DIM);
-    let before = old.search(&q, 5).unwrap();
+    let before = old.search_exact(&q, 5).unwrap();
     // The writer replaces everything the old snapshot uses: deletes, a merge, GC.
     let mut txn = index.begin();
     for k in 0..25u64 {
@@ -108,7 +108,7 @@ fn read_only_reader_refreshes_and_old_snapshots_survive_gc() {
     index.merge_all().unwrap();
     index.collect_garbage().unwrap();
     // The old snapshot still answers from the files it mapped, unchanged.
-    assert_eq!(old.search(&q, 5).unwrap(), before);
+    assert_eq!(old.search_exact(&q, 5).unwrap(), before);
     assert!(reader.refresh().unwrap());
     let new = reader.snapshot();
     assert!(new.generation() > old.generation());

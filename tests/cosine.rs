@@ -55,14 +55,14 @@ fn assert_first(hits: &[strata::Hit], want: u64, what: &str) {
 fn a_vector_with_huge_components_ranks_first_for_itself_flat() {
     let (_tmp, index, huge, small) = index_with_huge_rows(false);
     let snap = index.snapshot();
-    assert_first(&snap.search(&huge, 5).unwrap(), 5000, "huge query");
+    assert_first(&snap.search_exact(&huge, 5).unwrap(), 5000, "huge query");
     assert_first(
-        &snap.search(&small, 5).unwrap(),
+        &snap.search_exact(&small, 5).unwrap(),
         5000,
         "same direction, unit scale",
     );
     // Every score, against the huge rows or the ordinary ones, is a cosine.
-    let all = snap.search(&huge, 2000).unwrap();
+    let all = snap.search_exact(&huge, 2000).unwrap();
     assert_eq!(all.len(), 1502);
     assert!(all.iter().all(|h| h.score.abs() <= 1.0 + 1e-5), "{all:?}");
 }
@@ -84,5 +84,5 @@ fn a_vector_with_huge_components_ranks_first_for_itself_ivf() {
         5000,
         "unit-scale query",
     );
-    assert_first(&snap.search(&huge, 5).unwrap(), 5000, "exact");
+    assert_first(&snap.search_exact(&huge, 5).unwrap(), 5000, "exact");
 }

@@ -131,3 +131,201 @@ fn filtered_dense_search_equals_exact_search_over_the_passing_documents() {
         }
     }
 }
+
+/// An IVF-PQ index of `segments` committed segments of `per` rows each, drawn around 16
+/// cluster centres (row i belongs to cluster i % 16), with keys 0.. in insertion order.
+fn clustered_index(
+    segments: u64,
+    per: u64,
+    nlist: u32,
+    rng: &mut Rng,
+) -> (Index, Model, Vec<Vec<f32>>) {
+    use strata::{DenseIndex, IvfPqParams, Metric};
+    const D: usize = 16;
+    let centres: Vec<Vec<f32>> = (0..16)
+        .map(|_| rng.vector(D).iter().map(|x| 4.0 * x).collect())
+        .collect();
+    let schema = Schema::dense(KeyKind::U64, D as u32, Metric::L2).with_index(DenseIndex::IvfPq(
+        IvfPqParams {
+            nlist,
+            m: 8,
+            nbits: 4,
+            balanced: false,
+            residual: false,
+            min_rows: 100,
+        },
+    ));
+    let dir: Arc<dyn Directory> = Arc::new(MemDirectory::new());
+    let mut index = Index::create_in(dir, schema, options_sync()).unwrap();
+    let mut model = Model::new();
+    for s in 0..segments {
+        let mut txn = index.begin();
+        for i in 0..per {
+            let key = s * per + i;
+            let c = &centres[(key % 16) as usize];
+            let v: Vec<f32> = rng
+                .vector(D)
+                .iter()
+                .zip(c)
+                .map(|(x, c)| c + 0.3 * x)
+                .collect();
+            model.insert(key, v.clone());
+            txn.add(Document::new(key, v)).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    (index, model, centres)
+}
+
+/// The planner's two paths, through deletes and a merge: a filter passing few rows of a
+/// segment is answered by scoring those rows exactly (no list probed), one passing many rows by
+/// probing lists beyond `nprobe` until enough passing rows were seen; with every passing row
+/// re-ranked, both equal exact search over the passing documents.
+#[test]
+fn filter_planner_scores_few_rows_exactly_and_probes_further_for_many() {
+    use strata::{Metric, SearchParams};
+    let mut rng = Rng(11);
+    let (mut index, mut model, _) = clustered_index(3, 1200, 16, &mut rng);
+    let mut txn = index.begin();
+    for k in (0..3600u64).step_by(5) {
+        txn.delete(&Key::from(k)).unwrap();
+        model.remove(&k);
+    }
+    txn.commit().unwrap();
+    for merged in [false, true] {
+        if merged {
+            index.merge_all().unwrap();
+        }
+        let snap = index.snapshot();
+        assert!(snap.segments().iter().all(|s| s.segment.ivf().is_some()));
+        let nseg = snap.segments().len() as u64;
+        // Few: one document in 120 passes.
+        let few = |k: u64| k % 120 == 7;
+        // Many: two in five.
+        let many = |k: u64| k % 5 >= 3;
+        for (name, pass) in [("few", &few as &dyn Fn(u64) -> bool), ("many", &many)] {
+            let keys: Vec<Key> = (0..3600u64).filter(|&k| pass(k)).map(Key::from).collect();
+            let passing: Model = model
+                .iter()
+                .filter(|(k, _)| pass(**k))
+                .map(|(k, v)| (*k, v.clone()))
+                .collect();
+            let f = snap.compile_filter(&Filter::Keys(keys)).unwrap();
+            let p = SearchParams {
+                k: 10,
+                nprobe: 2,
+                rerank: 4000,
+                exact: false,
+            };
+            for _ in 0..8 {
+                let q = rng.vector(16);
+                let (got, st) = snap.search_filtered(&q, &p, Some(&f)).unwrap();
+                let want = brute_force(&passing, Metric::L2, &q, 10);
+                assert_eq!(got, want, "{name}, merged {merged}");
+                assert_eq!(st.passed, passing.len() as u64, "{name}");
+                assert!(!st.underfilled, "{name}");
+                if name == "few" {
+                    assert_eq!(st.exact_segments, nseg, "few passing rows: exact path");
+                    assert_eq!(st.exact_rows, passing.len() as u64);
+                    assert_eq!((st.offered, st.lists_probed), (0, 0));
+                } else {
+                    assert_eq!(st.exact_segments, 0, "many passing rows: IVF path");
+                    assert!(
+                        st.lists_probed > 2 * nseg,
+                        "probed beyond nprobe: {} lists over {nseg} segments",
+                        st.lists_probed
+                    );
+                    assert_eq!(st.exact_rows, 0);
+                }
+            }
+        }
+    }
+}
+
+/// A filter whose documents lie away from the query: the lists an unfiltered query would probe
+/// hold none of them, so the probe goes on until it has seen enough passing documents and the
+/// top-k is filled with passing documents only.
+#[test]
+fn filtered_probe_fills_top_k_when_passing_documents_are_far_from_the_query() {
+    use strata::SearchParams;
+    let mut rng = Rng(5);
+    let (index, model, centres) = clustered_index(1, 4000, 16, &mut rng);
+    let snap = index.snapshot();
+    // Clusters 0..8 pass; queries sit on the centres of the others.
+    let pass = |k: u64| k % 16 < 8;
+    let keys: Vec<Key> = model
+        .keys()
+        .filter(|&&k| pass(k))
+        .map(|&k| Key::from(k))
+        .collect();
+    let f = snap.compile_filter(&Filter::Keys(keys)).unwrap();
+    let p = SearchParams {
+        k: 10,
+        nprobe: 1,
+        rerank: 20,
+        exact: false,
+    };
+    for c in &centres[8..] {
+        let (got, st) = snap.search_filtered(c, &p, Some(&f)).unwrap();
+        assert_eq!(got.len(), 10);
+        assert!(!st.underfilled);
+        assert_eq!(st.exact_segments, 0, "half the rows pass: the IVF path");
+        assert!(st.lists_probed > 1);
+        for h in &got {
+            let Key::U64(k) = h.key else {
+                panic!("u64 keys")
+            };
+            assert!(pass(k), "hit {k} does not pass the filter");
+        }
+    }
+}
+
+/// When fewer than k documents pass, the search returns those and says so, for flat and IVF
+/// segments and for exact search.
+#[test]
+fn a_filter_passing_fewer_than_k_documents_is_reported_as_underfilled() {
+    use strata::{Metric, SearchParams};
+    let mut rng = Rng(3);
+    let (index, model, _) = clustered_index(2, 600, 8, &mut rng);
+    let snap = index.snapshot();
+    let keys = vec![Key::from(3u64), Key::from(700u64), Key::from(1199u64)];
+    let f = snap.compile_filter(&Filter::Keys(keys.clone())).unwrap();
+    let passing: Model = [3u64, 700, 1199]
+        .iter()
+        .map(|k| (*k, model[k].clone()))
+        .collect();
+    let q = rng.vector(16);
+    for p in [SearchParams::new(10), SearchParams::exact(10)] {
+        let (got, st) = snap.search_filtered(&q, &p, Some(&f)).unwrap();
+        assert_eq!(got, brute_force(&passing, Metric::L2, &q, 10));
+        assert_eq!(got.len(), 3);
+        assert!(st.underfilled);
+        assert_eq!(st.passed, 3);
+    }
+    let (got, st) = snap
+        .search_filtered(&q, &SearchParams::new(10), None)
+        .unwrap();
+    assert_eq!(got.len(), 10);
+    assert!(!st.underfilled);
+    assert_eq!(st.passed, 1200);
+}
+
+/// `search` goes through the schema's index (it is `search_with` at the default effort, and
+/// probes lists); `search_exact` scores every document (it equals brute force).
+#[test]
+fn search_uses_the_index_and_search_exact_scores_everything() {
+    use strata::{Metric, SearchParams};
+    let mut rng = Rng(9);
+    let (index, model, _) = clustered_index(2, 1500, 32, &mut rng);
+    let snap = index.snapshot();
+    for _ in 0..10 {
+        let q = rng.vector(16);
+        let (approx, st) = snap.search_with(&q, &SearchParams::new(10)).unwrap();
+        assert!(st.lists_probed > 0 && st.offered > 0, "the IVF-PQ path");
+        assert_eq!(snap.search(&q, 10).unwrap(), approx);
+        assert_eq!(
+            snap.search_exact(&q, 10).unwrap(),
+            brute_force(&model, Metric::L2, &q, 10)
+        );
+    }
+}

@@ -169,7 +169,7 @@ fn v1_dense_fixture_is_readable() {
     let snap = reader.snapshot();
     assert_eq!(snap.num_docs(), 6);
     assert_eq!(snap.segments().len(), 2);
-    let hits = snap.search(&[1.0, 1.0, 1.0, 1.0], 3).unwrap();
+    let hits = snap.search_exact(&[1.0, 1.0, 1.0, 1.0], 3).unwrap();
     let keys: Vec<Key> = hits.into_iter().map(|h| h.key).collect();
     assert_eq!(keys, vec![Key::U64(6), Key::U64(5), Key::U64(4)]);
 }
@@ -200,7 +200,7 @@ fn v1_all_kinds_fixture_is_readable() {
 
     // Exact and IVF-PQ search: the query is key 30's direction.
     let q = all_kinds_vector(30);
-    let exact = snap.search(&q, 3).unwrap();
+    let exact = snap.search_exact(&q, 3).unwrap();
     assert_eq!(
         keys(exact.into_iter().map(|h| h.key)),
         EXPECT_EXACT,

@@ -353,7 +353,10 @@ fn a_merge_collects_what_it_replaced_once_snapshots_let_go() {
     // Pinned while the old snapshot lives (it may still be searched)...
     let present = names(tmp.path());
     assert!(old.iter().all(|f| present.contains(f)));
-    assert_eq!(before.search(&vector(3), 1).unwrap()[0].key, Key::U64(3));
+    assert_eq!(
+        before.search_exact(&vector(3), 1).unwrap()[0].key,
+        Key::U64(3)
+    );
     // ...and removed when it goes, without another commit or open.
     drop(before);
     let present = names(tmp.path());

@@ -117,7 +117,7 @@ fn run(ops: Vec<Op>, metric: Metric) -> Result<(), TestCaseError> {
             }
             Op::Search(ref q, k) => {
                 let q = to_f32(q);
-                let got = idx.snapshot().search(&q, k).unwrap();
+                let got = idx.snapshot().search_exact(&q, k).unwrap();
                 prop_assert_eq!(got, brute_force(&committed, metric, &q, k));
             }
         }

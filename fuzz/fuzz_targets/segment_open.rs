@@ -519,7 +519,7 @@ fn check_snapshot(snap: &Snapshot) {
         }
     }
     let dim = snap.schema().dense_field().map_or(1, |(d, _, _)| d);
-    match snap.search(&vec![0.5f32; dim], 10) {
+    match snap.search_exact(&vec![0.5f32; dim], 10) {
         Ok(hits) => assert_eq!(
             hits.len() as u64,
             live.min(10),

@@ -360,7 +360,7 @@ impl World {
         let got = self
             .index()
             .snapshot()
-            .search(&q, k)
+            .search_exact(&q, k)
             .unwrap_or_else(|e| panic!("search failed: {e}"));
         let mut want: Vec<Hit> = self
             .committed

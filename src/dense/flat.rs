@@ -302,6 +302,54 @@ pub fn scan_segment(
     }
 }
 
+/// Scores the rows `ids` of one segment exactly, in the order given, and offers them to
+/// `top`; returns how many were scored. The exact path of a filter that passes few rows: one
+/// row's kernel per passing row instead of a pass over the whole segment. Rows beyond the
+/// segment are skipped. The vectors of a few rows ahead are prefetched, since passing rows
+/// are scattered over the mapped file.
+pub fn scan_rows(
+    q: &FlatQuery<'_>,
+    seg: u32,
+    rows: VectorsView<'_>,
+    norms: &[f32],
+    ids: impl Iterator<Item = u32>,
+    top: &mut TopK,
+    key_cmp: &impl Fn(&Cand, &Cand) -> Ordering,
+) -> u64 {
+    const CHUNK: usize = 16;
+    let dim = q.vector.len();
+    let n = norms.len();
+    if dim == 0 {
+        return 0;
+    }
+    let mut buf = [0u32; CHUNK];
+    let mut scored = 0u64;
+    let mut ids = ids.filter(|&r| (r as usize) < n).peekable();
+    while ids.peek().is_some() {
+        let mut len = 0;
+        for (slot, r) in buf.iter_mut().zip(ids.by_ref()) {
+            *slot = r;
+            len += 1;
+        }
+        let chunk = buf.get(..len).unwrap_or_default();
+        for &r in chunk {
+            let span = r as usize * dim..(r as usize + 1) * dim;
+            match rows {
+                VectorsView::F32(v) => kernels::prefetch(v.get(span).unwrap_or_default()),
+                VectorsView::F16(v) => kernels::prefetch(v.get(span).unwrap_or_default()),
+            }
+        }
+        for &row in chunk {
+            let rank = exact_rank(q, rows, norms, row as usize);
+            if rank >= top.threshold() {
+                top.push(Cand { rank, seg, row }, key_cmp);
+            }
+        }
+        scored += len as u64;
+    }
+    scored
+}
+
 /// The exact rank value of row `row` of `rows` for `q`.
 pub fn exact_rank(q: &FlatQuery<'_>, rows: VectorsView<'_>, norms: &[f32], row: usize) -> f32 {
     let dim = q.vector.len();

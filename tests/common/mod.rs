@@ -194,7 +194,7 @@ pub fn check_snapshot(snap: &strata::Snapshot, model: &Model, queries: &[Vec<f32
 pub fn check_vectors(snap: &strata::Snapshot, model: &Model, queries: &[Vec<f32>], what: &str) {
     assert_eq!(&snapshot_contents(snap), model, "{what}: live documents");
     for q in queries {
-        let got = snap.search(q, 7).unwrap();
+        let got = snap.search_exact(q, 7).unwrap();
         assert_eq!(got, brute_force(model, Metric::Dot, q, 7), "{what}: search");
     }
 }

@@ -7,6 +7,14 @@
 //! as the peer scripts report their median batched call); recall@10 is the mean of |top-10 ∩ ground-truth top-10| / 10. Output is one JSON
 //! line per setting on stdout, with the field names of the peer scripts in `shared/peers/`
 //! where they mean the same thing; progress goes to stderr.
+//!
+//! Filters (`--filter-fraction`, `--where`) add one line per filter after each setting's
+//! unfiltered line, on the same index: the same queries restricted to the documents that pass,
+//! with recall measured against the exact filtered top-10 that the bench computes itself by
+//! brute force over the passing base rows (`filter.rs`).
+
+#[path = "bench/filter.rs"]
+mod filter;
 
 use crate::util::{Latency, WorkDir, create_index, dir_bytes, ingest_batches, progress_bar};
 use crate::util::{key_set, rows_f32};
@@ -17,8 +25,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use strata::input::{GroundTruth, read_ground_truth, read_vectors_many, split_paths};
 use strata::{
-    DenseIndex, Error, Hit, IvfPqParams, Key, KeyKind, Metric, QueryStats, Reader, Schema,
-    SearchParams, Snapshot, VectorStorage,
+    DenseIndex, DocFilter, Error, Hit, IvfPqParams, Key, KeyKind, Metric, QueryStats, Reader,
+    Schema, SearchParams, Snapshot, VectorStorage,
 };
 
 /// Options of `strata bench-ann`.
@@ -90,6 +98,21 @@ pub struct BenchArgs {
     /// and report the pass of median wall time, as the peer scripts do; 0 = one pass.
     #[arg(long, default_value_t = 1.0)]
     min_time: f64,
+    /// Also search each setting restricted to a seeded random subset of this fraction of the
+    /// base rows; comma-separated fractions give one filter each (e.g. 0.01,0.1).
+    #[arg(long)]
+    filter_fraction: Option<String>,
+    /// Seed of the --filter-fraction subsets.
+    #[arg(long, default_value_t = 42)]
+    filter_seed: u64,
+    /// An attribute for --where: NAME=FILE, a text file with one value per line, line i for
+    /// base row i (repeatable).
+    #[arg(long)]
+    attr: Vec<String>,
+    /// Also search each setting restricted to the documents matching EXPR (repeatable). For
+    /// now only NAME = 'value' over an --attr column.
+    #[arg(long = "where")]
+    where_: Vec<String>,
 }
 
 /// Most timed passes per setting.
@@ -109,6 +132,10 @@ struct Pass {
     wall_s: f64,
     disk_bytes: u64,
     offered: u64,
+    passed: u64,
+    underfilled: u64,
+    lists_probed: u64,
+    exact_segments: u64,
 }
 
 impl Pass {
@@ -120,6 +147,10 @@ impl Pass {
             wall_s,
             disk_bytes: 0,
             offered: 0,
+            passed: 0,
+            underfilled: 0,
+            lists_probed: 0,
+            exact_segments: 0,
         }
     }
 
@@ -129,17 +160,23 @@ impl Pass {
         self.ms.push(ms);
         self.disk_bytes += stats.disk_bytes;
         self.offered += stats.offered;
+        self.passed += stats.passed;
+        self.underfilled += u64::from(stats.underfilled);
+        self.lists_probed += stats.lists_probed;
+        self.exact_segments += stats.exact_segments;
     }
 }
 
 /// One query's hits, its latency in milliseconds and its counters.
 type Answered = (Vec<Hit>, f64, QueryStats);
 
-/// Runs `queries` through `snap`, one at a time per thread, in query order per thread.
+/// Runs `queries` through `snap` (restricted to `filter`), one at a time per thread, in query
+/// order per thread.
 fn timed_pass(
     snap: &Snapshot,
     queries: &[Vec<f32>],
     params: &SearchParams,
+    filter: Option<&DocFilter>,
     threads: usize,
 ) -> CliResult<Pass> {
     let bar = progress_bar(queries.len() as u64, "search");
@@ -154,7 +191,7 @@ fn timed_pass(
                     part.iter()
                         .map(|q| {
                             let t = Instant::now();
-                            let (hits, stats) = snap.search_with(q, params)?;
+                            let (hits, stats) = snap.search_filtered(q, params, filter)?;
                             let ms = t.elapsed().as_secs_f64() * 1e3;
                             bar.inc(1);
                             Ok((hits, ms, stats))
@@ -291,6 +328,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
         )));
     }
     check_ground_truth(&gt, nq, n, &args.gt)?;
+    let filters = bench_filters(args, n)?;
     let query_rows: Vec<Vec<f32>> = rows_f32(&queries).into_iter().take(nq).collect();
     note!(
         "read {n} base vectors of dim {d}, {nq} queries and ground truth in {:.2} s",
@@ -327,10 +365,26 @@ pub fn run(args: &BenchArgs) -> CliResult {
         );
         Some(build_s)
     };
-    drop(base);
 
     let reader = Reader::open(work.path())?;
     let snap = reader.snapshot();
+    // Each filter compiled on the searched snapshot, with its exact top-10 per query.
+    let mut compiled = Vec::with_capacity(filters.len());
+    for f in filters {
+        let t = Instant::now();
+        let docs = snap.compile_filter(&f.filter)?;
+        let rows = filter::passing_rows(&snap, &docs);
+        let truth = filter::exact_top(&base, &rows, &query_rows, metric, RECALL_AT);
+        note!(
+            "filter {}: {} of {n} rows pass; exact filtered top-{RECALL_AT} in {:.2} s",
+            f.label,
+            rows.len(),
+            t.elapsed().as_secs_f64()
+        );
+        let selectivity = rows.len() as f64 / n.max(1) as f64;
+        compiled.push((f.label, docs, selectivity, truth));
+    }
+    drop(base);
     let (_, disk) = dir_bytes(work.path())?;
     let resident = snap.resident_bytes();
 
@@ -346,49 +400,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
         .segments()
         .iter()
         .find_map(|s| s.segment.ivf().map(|i| i.stats()));
-    for (nprobe, rerank) in settings {
-        let params = match (nprobe, rerank) {
-            (Some(np), Some(rr)) => SearchParams {
-                k: args.k,
-                nprobe: np,
-                rerank: rr,
-                exact: false,
-            },
-            _ => SearchParams::exact(args.k),
-        };
-        let warm = WARM_UP.min(nq);
-        for q in query_rows.iter().take(warm) {
-            snap.search_with(q, &params)?;
-        }
-        // Every pass answers the same queries identically; the median-time pass is reported.
-        let mut passes = Vec::new();
-        let started = Instant::now();
-        loop {
-            passes.push(if args.query_batch > 1 {
-                batched_pass(&snap, &query_rows, &params, args.query_batch)?
-            } else {
-                timed_pass(&snap, &query_rows, &params, args.threads)?
-            });
-            if started.elapsed().as_secs_f64() >= args.min_time || passes.len() >= MAX_PASSES {
-                break;
-            }
-        }
-        passes.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
-        let pass = passes.swap_remove(passes.len() / 2);
-        let found: usize = pass
-            .hits
-            .iter()
-            .enumerate()
-            .map(|(i, hits)| {
-                let top = key_set(hits.get(..RECALL_AT.min(hits.len())).unwrap_or_default());
-                gt.row(i)
-                    .iter()
-                    .take(RECALL_AT)
-                    .filter(|&&id| top.contains(&Key::U64(u64::from(id))))
-                    .count()
-            })
-            .sum();
-        let recall = found as f64 / (nq * RECALL_AT).max(1) as f64;
+    let line = |nprobe: Option<usize>, rerank: Option<usize>, pass: &Pass, recall: f64| {
         let lat = Latency::of(&pass.ms);
         let qps = if args.threads == 1 {
             lat.qps()
@@ -396,6 +408,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
             nq as f64 / pass.wall_s.max(1e-9)
         };
         let per_vector = |bytes: u64| round(bytes as f64 / n.max(1) as f64, 2);
+        let per_query = |x: u64| json!(round(x as f64 / nq.max(1) as f64, 1));
         let opt = |v: Option<usize>| v.map_or(Value::Null, |x| json!(x));
         let mut fields = vec![
             ("engine", json!("strata")),
@@ -416,14 +429,9 @@ pub fn run(args: &BenchArgs) -> CliResult {
             ),
             ("memory_bytes_per_vector", json!(per_vector(resident))),
             ("disk_bytes_per_vector", json!(per_vector(disk))),
-            (
-                "disk_bytes_read_per_query",
-                json!(round(pass.disk_bytes as f64 / nq.max(1) as f64, 1)),
-            ),
-            (
-                "offered_per_query",
-                json!(round(pass.offered as f64 / nq.max(1) as f64, 1)),
-            ),
+            ("disk_bytes_read_per_query", per_query(pass.disk_bytes)),
+            ("offered_per_query", per_query(pass.offered)),
+            ("lists_probed_per_query", per_query(pass.lists_probed)),
             ("threads", json!(args.threads)),
             ("query_batch", json!(args.query_batch)),
             ("nprobe", opt(nprobe)),
@@ -447,9 +455,126 @@ pub fn run(args: &BenchArgs) -> CliResult {
                 ]);
             }
         }
-        out!("{}", json_line(&fields))?;
+        fields
+    };
+    for (nprobe, rerank) in settings {
+        let params = match (nprobe, rerank) {
+            (Some(np), Some(rr)) => SearchParams {
+                k: args.k,
+                nprobe: np,
+                rerank: rr,
+                exact: false,
+            },
+            _ => SearchParams::exact(args.k),
+        };
+        let pass = median_pass(&snap, &query_rows, &params, None, args)?;
+        let found: usize = pass
+            .hits
+            .iter()
+            .enumerate()
+            .map(|(i, hits)| {
+                let top = key_set(hits.get(..RECALL_AT.min(hits.len())).unwrap_or_default());
+                gt.row(i)
+                    .iter()
+                    .take(RECALL_AT)
+                    .filter(|&&id| top.contains(&Key::U64(u64::from(id))))
+                    .count()
+            })
+            .sum();
+        let recall = found as f64 / (nq * RECALL_AT).max(1) as f64;
+        out!("{}", json_line(&line(nprobe, rerank, &pass, recall)))?;
+        for (label, docs, selectivity, truth) in &compiled {
+            let pass = median_pass(&snap, &query_rows, &params, Some(docs), args)?;
+            let (mut found, mut wanted) = (0usize, 0usize);
+            for (hits, want) in pass.hits.iter().zip(truth) {
+                let top = key_set(hits.get(..RECALL_AT.min(hits.len())).unwrap_or_default());
+                wanted += want.len();
+                found += want
+                    .iter()
+                    .filter(|&&r| top.contains(&Key::U64(u64::from(r))))
+                    .count();
+            }
+            // A query with fewer than 10 passing documents is scored on those it has.
+            let recall = if wanted == 0 {
+                1.0
+            } else {
+                found as f64 / wanted as f64
+            };
+            let mut fields = line(nprobe, rerank, &pass, recall);
+            fields.splice(
+                1..1,
+                [
+                    ("filter", json!(label)),
+                    ("filter_selectivity", json!(round(*selectivity, 4))),
+                ],
+            );
+            fields.extend([
+                (
+                    "passed_per_query",
+                    json!(round(pass.passed as f64 / nq.max(1) as f64, 1)),
+                ),
+                ("underfilled_queries", json!(pass.underfilled)),
+                (
+                    "exact_segments_per_query",
+                    json!(round(pass.exact_segments as f64 / nq.max(1) as f64, 3)),
+                ),
+            ]);
+            out!("{}", json_line(&fields))?;
+        }
     }
     Ok(())
+}
+
+/// The filters asked for on the command line, over a base of `n` rows.
+fn bench_filters(args: &BenchArgs, n: usize) -> CliResult<Vec<filter::BenchFilter>> {
+    let mut out = Vec::new();
+    if let Some(list) = args.filter_fraction.as_deref() {
+        for x in list.split(',') {
+            let f: f64 = x.trim().parse().map_err(|_| {
+                CliError::Usage(format!("--filter-fraction: '{x}' is not a number"))
+            })?;
+            out.push(filter::random_subset(n, f, args.filter_seed)?);
+        }
+    }
+    let mut attrs = filter::Attrs::default();
+    for spec in &args.attr {
+        attrs.add(spec, n)?;
+    }
+    for expr in &args.where_ {
+        out.push(attrs.where_equals(expr)?);
+    }
+    if !out.is_empty() && args.query_batch > 1 {
+        note!("note: filtered searches run one query per call (--query-batch applies unfiltered)");
+    }
+    Ok(out)
+}
+
+/// Warms up, then repeats the query pass for `--min-time` seconds and returns the pass of
+/// median wall time (every pass answers the same queries identically).
+fn median_pass(
+    snap: &Snapshot,
+    queries: &[Vec<f32>],
+    params: &SearchParams,
+    filter: Option<&DocFilter>,
+    args: &BenchArgs,
+) -> CliResult<Pass> {
+    for q in queries.iter().take(WARM_UP) {
+        snap.search_filtered(q, params, filter)?;
+    }
+    let mut passes = Vec::new();
+    let started = Instant::now();
+    loop {
+        passes.push(if args.query_batch > 1 && filter.is_none() {
+            batched_pass(snap, queries, params, args.query_batch)?
+        } else {
+            timed_pass(snap, queries, params, filter, args.threads)?
+        });
+        if started.elapsed().as_secs_f64() >= args.min_time || passes.len() >= MAX_PASSES {
+            break;
+        }
+    }
+    passes.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
+    Ok(passes.swap_remove(passes.len() / 2))
 }
 
 /// Parses a comma-separated list of positive integers, or `default` when absent.

@@ -24,7 +24,7 @@ use half::f16;
 mod coarse;
 mod scan;
 use coarse::Coarse;
-pub use scan::IvfScratch;
+pub use scan::{FilteredProbe, IvfScratch, ProbeReport};
 
 /// Quality figures of a trained index, kept in its file for `strata stats`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -81,6 +81,22 @@ impl Ids {
                     return None;
                 }
                 crate::format::u32_at(file, offset + 4 * i)
+            }
+        }
+    }
+
+    /// Calls `f` with the row ids of positions `first..first + n` (those that exist).
+    #[inline]
+    fn for_each_in(&self, first: usize, n: usize, mut f: impl FnMut(u32)) {
+        match self {
+            Ids::Owned(v) => v.iter().skip(first).take(n).for_each(|&r| f(r)),
+            Ids::Mapped { file, offset, len } => {
+                let bytes = file.as_ref();
+                for i in first..(first + n).min(*len) {
+                    if let Some(r) = crate::format::u32_at(bytes, offset + 4 * i) {
+                        f(r);
+                    }
+                }
             }
         }
     }

@@ -28,6 +28,44 @@ pub struct IvfScratch {
     luts: Vec<f32>,
 }
 
+/// How far [`IvfPq::scan_filtered`] probes.
+pub struct FilteredProbe<'a> {
+    /// Lists probed at least (in coarse order), as an unfiltered scan would.
+    pub nprobe: usize,
+    /// Passing rows to have seen in the scanned lists before stopping.
+    pub min_passing: u64,
+    /// Passing rows in the whole segment: once all are seen, probing stops.
+    pub total_passing: u64,
+    /// The rows that pass (the filter and liveness), one bit per row: bit `r % 64` of word
+    /// `r / 64` for row `r`.
+    pub passing: &'a [u64],
+}
+
+/// Whether bit `row` of `bits` is set.
+#[inline]
+fn bit(bits: &[u64], row: u32) -> bool {
+    bits.get(row as usize / 64)
+        .is_some_and(|w| w & (1u64 << (row % 64)) != 0)
+}
+
+/// What [`IvfPq::scan_filtered`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProbeReport {
+    /// Lists probed (including those holding no passing row, whose codes were not scanned).
+    pub lists: u64,
+    /// Codes scanned.
+    pub codes: u64,
+    /// Passing rows in the lists scanned.
+    pub passing_seen: u64,
+}
+
+/// A query's lookup tables: whether one table serves every list, and its quantized form for
+/// 4-bit codes (per list, rebuilt for each list, when the table is not shared).
+struct Tables {
+    shared: bool,
+    qlut: Option<fastscan::QuantizedLut>,
+}
+
 impl IvfPq {
     /// Scans the `nprobe` lists nearest to `q` (normalised already for cosine) and offers
     /// each live row's approximate rank value to `offer`, which returns the current threshold
@@ -40,17 +78,10 @@ impl IvfPq {
         is_live: &dyn Fn(u32) -> bool,
         offer: &mut dyn FnMut(f32, u32) -> f32,
     ) {
-        let m = self.pq.m;
         let nprobe = nprobe.clamp(1, self.nlist);
         // Coarse ranking: larger is better for every metric.
         self.probe(q, nprobe, s);
-        s.lut.resize(m * self.pq.ksub, 0.0);
-        let shared_lut = !(self.residual && self.metric == Metric::L2);
-        if shared_lut {
-            self.shared_table(q, &mut s.lut);
-        }
-        let mut qlut =
-            (self.pq.nbits == 4 && shared_lut).then(|| fastscan::quantize_lut(&s.lut, m));
+        let mut tables = self.tables(q, s);
         let coarse = std::mem::take(&mut s.coarse);
         let mut thr = f32::NEG_INFINITY;
         for (i, &(cscore, l)) in coarse.iter().enumerate() {
@@ -63,32 +94,125 @@ impl IvfPq {
                 let codes = self.list(next as usize).2;
                 kernels::prefetch(codes.get(..PREFETCH_BYTES).unwrap_or(codes));
             }
-            if !shared_lut {
-                // L2 residuals: the table of this list's `q − c`.
-                self.coarse.centroid(l, &mut s.centroid);
-                s.qc.clear();
-                s.qc.extend(q.iter().zip(&s.centroid).map(|(a, b)| a - b));
-                self.pq.lut_l2(&s.qc, &mut s.lut);
-                if self.pq.nbits == 4 {
-                    qlut = Some(fastscan::quantize_lut(&s.lut, m));
-                }
-            }
-            self.scan_list(
-                l,
-                cscore,
-                qlut.as_ref(),
-                &s.lut,
-                &mut thr,
-                &mut ListScratch {
-                    sums4: &mut s.sums4,
-                    sums8: &mut s.sums8,
-                    selected: &mut s.selected,
-                },
-                is_live,
-                offer,
-            );
+            self.scan_probed(q, l, cscore, &mut tables, &mut thr, s, is_live, offer);
         }
         s.coarse = coarse;
+    }
+
+    /// Scans lists in coarse order for a query restricted to the rows set in `probe.passing`
+    /// (which must imply liveness): at least the `probe.nprobe` nearest lists, then
+    /// further lists until `probe.min_passing` passing rows have been seen in the lists
+    /// scanned, or every passing row (`probe.total_passing`), or every list. A list holding
+    /// no passing row is counted as probed but its codes are not scanned. Each passing row a
+    /// scanned list lets through is offered as by [`IvfPq::scan`].
+    ///
+    /// The minimum is what keeps a filtered top-k filled: the unfiltered stopping point
+    /// (`nprobe` lists) would leave only a fraction of the candidates a query needs when few
+    /// rows pass, or when the passing rows lie away from the query.
+    pub fn scan_filtered(
+        &self,
+        q: &[f32],
+        probe: &FilteredProbe<'_>,
+        s: &mut IvfScratch,
+        offer: &mut dyn FnMut(f32, u32) -> f32,
+    ) -> ProbeReport {
+        let mut report = ProbeReport::default();
+        let nprobe = probe.nprobe.clamp(1, self.nlist);
+        self.coarse.scores(
+            kernels::best(),
+            self.metric,
+            q,
+            &mut s.qbytes,
+            &mut s.centroid_scores,
+        );
+        let mut tables = self.tables(q, s);
+        let mut thr = f32::NEG_INFINITY;
+        // Lists come in coarse order, `batch` at a time, each batch twice the last.
+        let mut done = 0usize;
+        let mut batch = nprobe;
+        'outer: while done < self.nlist {
+            let upto = (done + batch).min(self.nlist);
+            top_n(&s.centroid_scores, upto, &mut s.coarse);
+            let coarse = std::mem::take(&mut s.coarse);
+            for &(cscore, l) in coarse.get(done..).unwrap_or_default() {
+                if report.lists >= nprobe as u64
+                    && (report.passing_seen >= probe.min_passing
+                        || report.passing_seen >= probe.total_passing)
+                {
+                    s.coarse = coarse;
+                    break 'outer;
+                }
+                report.lists += 1;
+                let l = l as usize;
+                let (first, n, _) = self.list(l);
+                let mut passing = 0u64;
+                self.ids
+                    .for_each_in(first, n, |r| passing += u64::from(bit(probe.passing, r)));
+                if passing == 0 {
+                    continue;
+                }
+                report.passing_seen += passing;
+                report.codes += n as u64;
+                let passes = |r: u32| bit(probe.passing, r);
+                self.scan_probed(q, l, cscore, &mut tables, &mut thr, s, &passes, offer);
+            }
+            s.coarse = coarse;
+            done = upto;
+            batch *= 2;
+        }
+        report
+    }
+
+    /// The lookup tables of `q` shared by every list (all but L2 with residual codes).
+    fn tables(&self, q: &[f32], s: &mut IvfScratch) -> Tables {
+        let m = self.pq.m;
+        s.lut.resize(m * self.pq.ksub, 0.0);
+        let shared = !(self.residual && self.metric == Metric::L2);
+        if shared {
+            self.shared_table(q, &mut s.lut);
+        }
+        let qlut = (self.pq.nbits == 4 && shared).then(|| fastscan::quantize_lut(&s.lut, m));
+        Tables { shared, qlut }
+    }
+
+    /// Scans probed list `l` (coarse score `cscore`) for `q`, building its own table first
+    /// when tables are per list.
+    #[allow(clippy::too_many_arguments)]
+    fn scan_probed(
+        &self,
+        q: &[f32],
+        l: usize,
+        cscore: f32,
+        t: &mut Tables,
+        thr: &mut f32,
+        s: &mut IvfScratch,
+        is_live: &dyn Fn(u32) -> bool,
+        offer: &mut dyn FnMut(f32, u32) -> f32,
+    ) {
+        if !t.shared {
+            // L2 residuals: the table of this list's `q − c`.
+            self.coarse.centroid(l, &mut s.centroid);
+            s.qc.clear();
+            s.qc.extend(q.iter().zip(&s.centroid).map(|(a, b)| a - b));
+            self.pq.lut_l2(&s.qc, &mut s.lut);
+            if self.pq.nbits == 4 {
+                t.qlut = Some(fastscan::quantize_lut(&s.lut, self.pq.m));
+            }
+        }
+        self.scan_list(
+            l,
+            cscore,
+            t.qlut.as_ref(),
+            &s.lut,
+            thr,
+            &mut ListScratch {
+                sums4: &mut s.sums4,
+                sums8: &mut s.sums8,
+                selected: &mut s.selected,
+            },
+            is_live,
+            offer,
+        );
     }
 
     /// Scans `queries` together, with the same results per query as [`IvfPq::scan`] (the same
@@ -314,9 +438,11 @@ fn top_n(scores: &[f32], n: usize, out: &mut Vec<(f32, u32)>) {
     out.clear();
     out.extend(scores.iter().enumerate().map(|(i, &s)| (s, i as u32)));
     let n = n.min(out.len());
+    // Equal scores are ordered by list, so the first n of a longer ranking are the n best.
+    let order = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
     if n < out.len() {
-        out.select_nth_unstable_by(n, |a, b| b.0.total_cmp(&a.0));
+        out.select_nth_unstable_by(n, order);
         out.truncate(n);
     }
-    out.sort_by(|a, b| b.0.total_cmp(&a.0));
+    out.sort_by(order);
 }

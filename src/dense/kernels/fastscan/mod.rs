@@ -76,12 +76,12 @@ const PAIR_BYTES: usize = 32;
 pub struct FastScan {
     /// Name of the implementation: `"scalar"` or `"avx2"`.
     pub name: &'static str,
-    /// u16 sums Σ_j min(255, table[2j][code_2j] + table[2j+1][code_2j+1]) for every vector of
-    /// `nblocks` blocks (out.len() >= nblocks*32; out[i] for vector i in the original order —
+    /// u16 sums `Σ_j min(255, table[2j][code_2j] + table[2j+1][code_2j+1])` for every vector of
+    /// `nblocks` blocks (`out.len() >= nblocks*32`; `out[i]` for vector i in the original order —
     /// the in-block permutation is undone). Sums wrap modulo 2¹⁶; see the module docs.
     pub scan4: fn(packed: &[u8], nblocks: usize, lut: &QuantizedLut, out: &mut [u16]),
     /// 8-bit PQ: f32 ADC sums for n vectors with codes row-major (n*m bytes) against an f32
-    /// table m*256: out[i] = Σ_j lut[j*256 + codes[i*m+j]], added in the order j = 0, 1, …, so
+    /// table m*256: `out[i] = Σ_j lut[j*256 + codes[i*m+j]]`, added in the order j = 0, 1, …, so
     /// the result is bit-identical to that naive loop. Writes `min(codes.len() / m, out.len())`
     /// entries; with `m = 0` every entry of `out` is the empty sum 0.
     pub scan8: fn(codes: &[u8], m: usize, lut: &[f32], out: &mut [f32]),
