@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use strata::input::{GroundTruth, read_ground_truth, read_vectors_many, split_paths};
 use strata::{
-    DenseIndex, DocFilter, Error, Hit, IvfPqParams, Key, KeyKind, Metric, QueryStats, Reader,
-    Schema, SearchParams, Snapshot, VectorStorage,
+    AttrKind, DenseIndex, DocFilter, Error, Filter, Hit, IvfPqParams, Key, KeyKind, Metric,
+    QueryStats, Reader, Schema, SearchParams, Snapshot, VectorStorage,
 };
 
 /// Options of `strata bench-ann`.
@@ -105,12 +105,12 @@ pub struct BenchArgs {
     /// Seed of the --filter-fraction subsets.
     #[arg(long, default_value_t = 42)]
     filter_seed: u64,
-    /// An attribute for --where: NAME=FILE, a text file with one value per line, line i for
-    /// base row i (repeatable).
+    /// A keyword attribute stored with the base rows, for --where: NAME=FILE, a text file with
+    /// one value per line, line i for base row i (repeatable).
     #[arg(long)]
     attr: Vec<String>,
-    /// Also search each setting restricted to the documents matching EXPR (repeatable). For
-    /// now only NAME = 'value' over an --attr column.
+    /// Also search each setting restricted to the documents matching the filter EXPR, e.g.
+    /// "pos = 'r'" or "pos IN ('n', 'v')" (repeatable).
     #[arg(long = "where")]
     where_: Vec<String>,
 }
@@ -328,7 +328,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
         )));
     }
     check_ground_truth(&gt, nq, n, &args.gt)?;
-    let filters = bench_filters(args, n)?;
+    let (filters, attrs) = bench_filters(args, n)?;
     let query_rows: Vec<Vec<f32>> = rows_f32(&queries).into_iter().take(nq).collect();
     note!(
         "read {n} base vectors of dim {d}, {nq} queries and ground truth in {:.2} s",
@@ -346,6 +346,9 @@ pub fn run(args: &BenchArgs) -> CliResult {
     if let Some(p) = ivf {
         schema = schema.with_index(DenseIndex::IvfPq(p));
     }
+    for (name, _) in &attrs {
+        schema = schema.with_attribute(name, AttrKind::Keyword);
+    }
     let build_s = if args.reuse {
         note!("searching the existing index in {}", work.path().display());
         None
@@ -354,7 +357,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
         let keys = (0..n as u64).map(Key::U64).collect();
         // An IVF-PQ index is trained per segment: ingest it as one segment, trained once.
         let batch = if ivf.is_some() { n.max(1) } else { args.batch };
-        let report = ingest_batches(&mut index, &base, keys, batch)?;
+        let report = ingest_batches(&mut index, &base, keys, &attrs, batch)?;
         drop(index);
         let build_s = t.elapsed().as_secs_f64();
         note!(
@@ -525,8 +528,10 @@ pub fn run(args: &BenchArgs) -> CliResult {
     Ok(())
 }
 
-/// The filters asked for on the command line, over a base of `n` rows.
-fn bench_filters(args: &BenchArgs, n: usize) -> CliResult<Vec<filter::BenchFilter>> {
+/// The filters asked for on the command line, over a base of `n` rows, and the attribute
+/// columns to store with the base rows.
+type Columns = Vec<(String, Vec<String>)>;
+fn bench_filters(args: &BenchArgs, n: usize) -> CliResult<(Vec<filter::BenchFilter>, Columns)> {
     let mut out = Vec::new();
     if let Some(list) = args.filter_fraction.as_deref() {
         for x in list.split(',') {
@@ -536,17 +541,20 @@ fn bench_filters(args: &BenchArgs, n: usize) -> CliResult<Vec<filter::BenchFilte
             out.push(filter::random_subset(n, f, args.filter_seed)?);
         }
     }
-    let mut attrs = filter::Attrs::default();
+    let mut attrs = Vec::new();
     for spec in &args.attr {
-        attrs.add(spec, n)?;
+        attrs.push(filter::read_attr(spec, n)?);
     }
     for expr in &args.where_ {
-        out.push(attrs.where_equals(expr)?);
+        out.push(filter::BenchFilter {
+            label: expr.trim().to_owned(),
+            filter: Filter::parse(expr)?,
+        });
     }
     if !out.is_empty() && args.query_batch > 1 {
         note!("note: filtered searches run one query per call (--query-batch applies unfiltered)");
     }
-    Ok(out)
+    Ok((out, attrs))
 }
 
 /// Warms up, then repeats the query pass for `--min-time` seconds and returns the pass of

@@ -185,7 +185,7 @@ pub fn ingest(dir: &Path, vectors: &str, keys: Option<&Path>, batch: usize) -> C
         set.rows,
         t.elapsed().as_secs_f64()
     );
-    let report = ingest_batches(&mut index, &set, keys, batch)?;
+    let report = ingest_batches(&mut index, &set, keys, &[], batch)?;
     out!(
         "ingested {} docs in {} transactions in {:.2} s ({:.0} docs/s); generation {}",
         report.docs,

@@ -142,7 +142,9 @@ impl IngestReport {
     }
 }
 
-/// Adds row `i` of `set` with key `keys[i]`, `batch` rows per transaction, committing each.
+/// Adds row `i` of `set` with key `keys[i]` (and keyword attribute `name = values[i]` for each
+/// `(name, values)` of `attrs`; an empty value leaves the attribute out), `batch` rows per
+/// transaction, committing each.
 ///
 /// The caller has checked `set` (dimension, finiteness) and `keys` (count, uniqueness, not
 /// live) already, so an error here is an I/O or engine failure; the batches committed before
@@ -151,6 +153,7 @@ pub fn ingest_batches(
     index: &mut Index,
     set: &VectorSet,
     keys: Vec<Key>,
+    attrs: &[(String, Vec<String>)],
     batch: usize,
 ) -> CliResult<IngestReport> {
     if batch == 0 {
@@ -174,7 +177,13 @@ pub fn ingest_batches(
             let vector = row_vector(set, row).ok_or_else(|| {
                 CliError::Failed(format!("{}: row {row} is out of range", set.source))
             })?;
-            txn.add(Document::new(key, vector))?;
+            let mut doc = Document::new(key, vector);
+            for (name, values) in attrs {
+                if let Some(v) = values.get(row).filter(|v| !v.is_empty()) {
+                    doc = doc.with_attr(name, v.as_str());
+                }
+            }
+            txn.add(doc)?;
             if row % 1024 == 1023 {
                 bar.set_position(row as u64 + 1);
             }

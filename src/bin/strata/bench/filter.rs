@@ -1,5 +1,6 @@
 //! Filters for `strata bench-ann`: how each filter is made (a seeded random subset of base
-//! rows, or an attribute value), and the oracle its recall is measured against (the exact
+//! rows, or a filter expression over keyword attributes stored with the base rows), and the
+//! oracle its recall is measured against (the exact
 //! top-k over the passing base rows, by brute force).
 //!
 //! The bench only ever sees a [`strata::Filter`] and its label: the passing base rows are read
@@ -7,7 +8,6 @@
 //! how the filter was made.
 
 use crate::{CliError, CliResult};
-use std::collections::HashMap;
 use std::path::Path;
 use strata::input::VectorSet;
 use strata::{DocFilter, Filter, Key, Metric, Snapshot};
@@ -43,71 +43,30 @@ pub fn random_subset(n: usize, fraction: f64, seed: u64) -> CliResult<BenchFilte
     })
 }
 
-/// Attribute columns given with `--attr NAME=FILE`: one value per base row.
-#[derive(Default)]
-pub struct Attrs {
-    columns: HashMap<String, Vec<String>>,
-}
-
-impl Attrs {
-    /// Reads `NAME=FILE` (a text file of exactly `n` lines, line i = the value of base row i).
-    pub fn add(&mut self, spec: &str, n: usize) -> CliResult {
-        let Some((name, file)) = spec.split_once('=') else {
-            return Err(CliError::Usage(format!(
-                "--attr {spec}: expected NAME=FILE"
-            )));
-        };
-        let path = Path::new(file);
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            CliError::Failed(format!(
-                "{}: cannot read attribute file: {e}",
-                path.display()
-            ))
-        })?;
-        let values: Vec<String> = text.lines().map(str::to_owned).collect();
-        if values.len() != n {
-            return Err(CliError::Failed(format!(
-                "{}: {} lines, but the base has {n} rows (one value per base row expected)",
-                path.display(),
-                values.len()
-            )));
-        }
-        self.columns.insert(name.trim().to_owned(), values);
-        Ok(())
+/// Reads `--attr NAME=FILE`: a text file of exactly `n` lines, line i = the keyword value of
+/// base row i (an empty line: no value).
+pub fn read_attr(spec: &str, n: usize) -> CliResult<(String, Vec<String>)> {
+    let Some((name, file)) = spec.split_once('=') else {
+        return Err(CliError::Usage(format!(
+            "--attr {spec}: expected NAME=FILE"
+        )));
+    };
+    let path = Path::new(file);
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::Failed(format!(
+            "{}: cannot read attribute file: {e}",
+            path.display()
+        ))
+    })?;
+    let values: Vec<String> = text.lines().map(|l| l.trim().to_owned()).collect();
+    if values.len() != n {
+        return Err(CliError::Failed(format!(
+            "{}: {} lines, but the base has {n} rows (one value per base row expected)",
+            path.display(),
+            values.len()
+        )));
     }
-
-    /// TEMPORARY, until attributes are ingested and filters parsed by the library: turns
-    /// `NAME = 'value'` (the only form supported here) into the key set of the base rows whose
-    /// attribute `NAME` equals `value`. The rest of the bench only sees the [`Filter`].
-    pub fn where_equals(&self, expr: &str) -> CliResult<BenchFilter> {
-        let usage = || {
-            CliError::Usage(format!(
-                "--where {expr:?}: only NAME = 'value' is supported by bench-ann for now"
-            ))
-        };
-        let (name, value) = expr.split_once('=').ok_or_else(usage)?;
-        let name = name.trim();
-        let value = value.trim();
-        let value = value
-            .strip_prefix('\'')
-            .and_then(|v| v.strip_suffix('\''))
-            .ok_or_else(usage)?;
-        let column = self.columns.get(name).ok_or_else(|| {
-            CliError::Usage(format!(
-                "--where {expr:?}: no attribute {name:?} (give it with --attr {name}=FILE)"
-            ))
-        })?;
-        let keys = column
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| v.as_str() == value)
-            .map(|(i, _)| Key::U64(i as u64))
-            .collect();
-        Ok(BenchFilter {
-            label: expr.trim().to_owned(),
-            filter: Filter::Keys(keys),
-        })
-    }
+    Ok((name.trim().to_owned(), values))
 }
 
 /// The base rows (keys are base row numbers) of the documents in `f`, ascending.
