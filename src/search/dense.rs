@@ -211,10 +211,31 @@ impl Snapshot {
         p: &SearchParams,
         filter: Option<&DocFilter>,
     ) -> Result<(Vec<Hit>, QueryStats)> {
-        Ok(self
-            .run_many(std::slice::from_ref(q), p, filter)
+        let (hits, stats) = self.run_located(q, p, filter);
+        Ok((hits.into_iter().map(|(h, _, _)| h).collect(), stats))
+    }
+
+    fn run_located(
+        &self,
+        q: &FlatQuery<'_>,
+        p: &SearchParams,
+        filter: Option<&DocFilter>,
+    ) -> (Vec<Located>, QueryStats) {
+        self.run_many(std::slice::from_ref(q), p, filter)
             .pop()
-            .unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// [`Snapshot::search_filtered`] with each hit's segment id and row, for callers that
+    /// fetch stored fields or vectors of the hits (the query layer).
+    pub(crate) fn search_located(
+        &self,
+        query: &[f32],
+        p: &SearchParams,
+        filter: Option<&DocFilter>,
+    ) -> Result<(Vec<Located>, QueryStats)> {
+        let metric = self.check_query(query)?;
+        Ok(self.run_located(&FlatQuery::new(query, metric), p, filter))
     }
 
     /// Searches several queries at once with the same parameters; each result equals what
@@ -232,7 +253,11 @@ impl Snapshot {
             metric = self.check_query(q)?;
         }
         let fq: Vec<FlatQuery<'_>> = queries.iter().map(|q| FlatQuery::new(q, metric)).collect();
-        Ok(self.run_many(&fq, p, None))
+        Ok(self
+            .run_many(&fq, p, None)
+            .into_iter()
+            .map(|(hits, st)| (hits.into_iter().map(|(h, _, _)| h).collect(), st))
+            .collect())
     }
 
     /// The search behind [`Snapshot::search_with`] and [`Snapshot::search_batch`]: exact
@@ -244,7 +269,7 @@ impl Snapshot {
         fq: &[FlatQuery<'_>],
         p: &SearchParams,
         filter: Option<&DocFilter>,
-    ) -> Vec<(Vec<Hit>, QueryStats)> {
+    ) -> Vec<(Vec<Located>, QueryStats)> {
         let Some(metric) = fq.first().map(|q| q.metric) else {
             return Vec::new();
         };
@@ -341,15 +366,17 @@ impl Snapshot {
         tops.into_iter()
             .zip(stats)
             .map(|(top, mut st)| {
-                let hits: Vec<Hit> = top
+                let hits: Vec<Located> = top
                     .into_sorted(&cmp)
                     .into_iter()
                     .filter_map(|c| {
                         let key = keys.get(c.seg as usize)?.get(c.row as usize)?;
-                        Some(Hit {
+                        let segment = self.segments().get(c.seg as usize)?.meta.id;
+                        let hit = Hit {
                             key,
                             score: metric.rank_value(c.rank),
-                        })
+                        };
+                        Some((hit, segment, c.row))
                     })
                     .collect();
                 st.underfilled = hits.len() < p.k;
@@ -358,6 +385,9 @@ impl Snapshot {
             .collect()
     }
 }
+
+/// A hit with the id of its segment and its row there.
+pub(crate) type Located = (Hit, u64, u32);
 
 /// Live rows of segment `s` in the filter's row set `pass`.
 fn passing_rows(s: &SnapshotSegment, pass: &RoaringBitmap) -> u64 {

@@ -447,29 +447,28 @@ impl Snapshot {
                 rerank: d.rerank.unwrap_or(defaults.rerank),
                 exact: d.exact,
             };
-            let (mut hits, mut stats) = self.search_filtered(&d.vector, &p, filter.as_ref())?;
+            let (mut hits, mut stats) = self.search_located(&d.vector, &p, filter.as_ref())?;
             if let Some(r) = &q.feedback {
                 r.validate()?;
-                let mut top: Vec<Cand> = hits
+                let fb: Vec<DocAddress> = hits
                     .iter()
                     .take(r.docs)
-                    .map(|h| Cand {
-                        key: h.key.clone(),
-                        address: None,
-                        sources: [None; 3],
-                    })
+                    .map(|&(_, segment, row)| DocAddress { segment, row })
                     .collect();
-                self.fill_addresses(top.iter_mut())?;
-                let fb: Vec<DocAddress> = top.iter().filter_map(|c| c.address).collect();
                 let expanded = self.rocchio(&d.vector, metric, &fb, r)?;
-                (hits, stats) = self.search_filtered(&expanded, &p, filter.as_ref())?;
+                (hits, stats) = self.search_located(&expanded, &p, filter.as_ref())?;
             }
             dense_stats = Some(stats);
             union.add(
                 Source::Dense,
                 weight(Source::Dense),
-                hits.into_iter()
-                    .map(|h| (h.key, metric.rank_value(h.score), None)),
+                hits.into_iter().map(|(h, segment, row)| {
+                    (
+                        h.key,
+                        metric.rank_value(h.score),
+                        Some(DocAddress { segment, row }),
+                    )
+                }),
             );
         }
         if let Some(text) = &q.text {
