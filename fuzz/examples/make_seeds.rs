@@ -152,6 +152,87 @@ fn main() {
     }
     println!("wrote {} seeds to {}", seeds.len(), out.display());
     postings_seeds();
+    attrs_seeds();
+    filter_seeds();
+}
+
+/// Seeds of the `attrs` target: a schema selector byte (all four attributes, or only some),
+/// then an attributes body written by the library.
+fn attrs_seeds() {
+    use strata::segment::Row;
+    use strata::{AttrKind, AttrValue, Key};
+
+    let out = Path::new("fuzz/seeds/attrs");
+    std::fs::create_dir_all(out).expect("create the seed directory");
+    let attrs = [
+        ("lang", AttrKind::Keyword),
+        ("year", AttrKind::I64),
+        ("score", AttrKind::F64),
+        ("tags", AttrKind::Keyword),
+    ];
+    let mut seeds: Vec<(String, Vec<u8>)> = Vec::new();
+    for (name, selector, rows) in [
+        ("all", 0b1111u8, 12u64),
+        ("numeric", 0b0110, 5),
+        ("empty", 0b1001, 0),
+    ] {
+        let mut schema = Schema::new(KeyKind::U64).with_text("t", Default::default(), false);
+        for (i, (a, kind)) in attrs.iter().enumerate() {
+            if selector & (1 << i) != 0 {
+                schema = schema.with_attribute(a, *kind);
+            }
+        }
+        let rows: Vec<Row> = (0..rows)
+            .map(|k| {
+                let mut values = Vec::new();
+                for a in schema.attributes() {
+                    let v = match a.kind {
+                        AttrKind::I64 => AttrValue::I64(2000 + (k as i64 * 7) % 5),
+                        AttrKind::F64 => AttrValue::F64((k as f64 - 4.0) / 2.0),
+                        AttrKind::Keyword => AttrValue::Keywords(
+                            (0..k % 3)
+                                .map(|j| ["de", "en", "fr"][(k + j) as usize % 3].to_owned())
+                                .collect(),
+                        ),
+                    };
+                    if k % 4 != 3 {
+                        values.push((a.index, v));
+                    }
+                }
+                Row {
+                    key: Key::U64(k),
+                    vector: None,
+                    text: Vec::new(),
+                    sparse: Vec::new(),
+                    attrs: values,
+                }
+            })
+            .collect();
+        let mut seed = vec![selector];
+        seed.extend_from_slice(&strata::segment::attrs::encode(&schema, &rows));
+        seeds.push((format!("attrs-{name}"), seed));
+    }
+    for (name, bytes) in &seeds {
+        std::fs::write(out.join(name), bytes).expect("write a seed");
+    }
+    println!("wrote {} seeds to {}", seeds.len(), out.display());
+}
+
+/// Seeds of the `filter_parse` target: expressions using every construct.
+fn filter_seeds() {
+    let out = Path::new("fuzz/seeds/filter_parse");
+    std::fs::create_dir_all(out).expect("create the seed directory");
+    let seeds = [
+        "year >= 2015 AND lang = 'en'",
+        "NOT (a = 1 OR b != 'it''s') AND EXISTS c",
+        "x BETWEEN -1.5 AND 2e3 OR t IN ('a', '', 'b') OR t NOT IN ()",
+        "_key IN ('a', 'b') AND NOT _key = 3 AND y <> 4 AND z <= -0.25 AND w > 7",
+        "((a < 1) or (b >= 2 and not c between 1 and 2))",
+    ];
+    for (i, s) in seeds.iter().enumerate() {
+        std::fs::write(out.join(format!("expr-{i}")), s).expect("write a seed");
+    }
+    println!("wrote {} seeds to {}", seeds.len(), out.display());
 }
 
 /// Seeds of the `postings` target: selector byte (even: postings, odd: dictionary), then

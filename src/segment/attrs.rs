@@ -306,9 +306,9 @@ fn decode_keyword(r: &mut ByteReader<'_>, rows: usize) -> Result<(RoaringBitmap,
         return Err(r.corrupt("keyword offsets do not start at 0 or overrun the ids"));
     }
     let ids = r.u32_vec(total, "keyword ids")?;
-    // Every (row, id) pair of the column must be in the id's bitmap, and the counts must agree,
-    // so the column and the index describe the same values.
-    let mut pairs = 0u64;
+    // The column and the index must describe the same (row, value) pairs: the rows of each
+    // value id, collected from the column in row order, must equal that value's bitmap.
+    let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); postings.len()];
     for (row, w) in offsets.windows(2).enumerate() {
         let (a, b) = (
             w.first().copied().unwrap_or(0),
@@ -319,18 +319,24 @@ fn decode_keyword(r: &mut ByteReader<'_>, rows: usize) -> Result<(RoaringBitmap,
             .ok_or_else(|| r.corrupt(format!("keyword offsets of row {row} decrease")))?;
         let mut prev: Option<u32> = None;
         for &id in list {
-            let in_bitmap = postings
-                .get(id as usize)
-                .is_some_and(|p| p.contains(row as u32));
-            if prev.is_some_and(|p| p >= id) || !in_bitmap {
-                return Err(r.corrupt(format!("keyword ids of row {row} disagree with the index")));
+            let slot = rows_of.get_mut(id as usize);
+            match slot {
+                Some(v) if prev.is_none_or(|p| p < id) => v.push(row as u32),
+                _ => {
+                    return Err(r.corrupt(format!(
+                        "keyword ids of row {row} are out of range or not increasing"
+                    )));
+                }
             }
             prev = Some(id);
-            pairs += 1;
         }
     }
-    if pairs != postings.iter().map(RoaringBitmap::len).sum::<u64>() {
-        return Err(r.corrupt("keyword bitmaps hold rows the column does not"));
+    for (id, (p, rows)) in postings.iter().zip(&rows_of).enumerate() {
+        if p.len() != rows.len() as u64 || !p.iter().eq(rows.iter().copied()) {
+            return Err(r.corrupt(format!(
+                "the rows of keyword {id} differ between the column and the index"
+            )));
+        }
     }
     Ok((
         present,
@@ -351,12 +357,23 @@ fn decode_numeric(
     let present = read_bitmap(r, rows, "present rows")?;
     let raw = r.u64_vec(rows, "values")?;
     let order = r.u32_vec(present.len() as usize, "value order")?;
-    let mut seen = RoaringBitmap::new();
+    // `order` must be a permutation of `present`: each of its rows is crossed off a plain bit
+    // array of the present rows once.
+    let mut unseen = vec![0u64; rows.div_ceil(64)];
+    for row in &present {
+        if let Some(w) = unseen.get_mut(row as usize / 64) {
+            *w |= 1 << (row % 64);
+        }
+    }
     for &row in &order {
-        if !present.contains(row) || !seen.insert(row) {
-            return Err(r.corrupt(format!(
-                "value order names row {row} twice or an absent row"
-            )));
+        let bit = 1u64 << (row % 64);
+        match unseen.get_mut(row as usize / 64) {
+            Some(w) if *w & bit != 0 => *w &= !bit,
+            _ => {
+                return Err(r.corrupt(format!(
+                    "value order names row {row} twice or an absent row"
+                )));
+            }
         }
     }
     let bad_order = || r.corrupt("value order is not sorted by value");
