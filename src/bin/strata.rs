@@ -27,6 +27,8 @@
 mod out;
 #[path = "strata/bench.rs"]
 mod bench;
+#[path = "strata/bench_sparse.rs"]
+mod bench_sparse;
 #[path = "strata/demo.rs"]
 mod demo;
 #[path = "strata/eval.rs"]
@@ -158,6 +160,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Benchmark an index kind on an ANN data set; prints one JSON line per setting.
     BenchAnn(bench::BenchArgs),
+    /// Time learned-sparse search with every traversal algorithm; one JSON line per algorithm.
+    BenchSparse(bench_sparse::BenchSparseArgs),
     /// Evaluate BM25 on a BEIR folder (or time it on a corpus without qrels); one JSON line.
     Eval(eval::EvalArgs),
 }
@@ -340,6 +344,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Verify { dir } => inspect::verify(&dir),
         Command::Demo(args) => demo::run(&args),
         Command::BenchAnn(args) => bench::run(&args),
+        Command::BenchSparse(args) => bench_sparse::run(&args),
     }
 }
 
