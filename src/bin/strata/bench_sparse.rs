@@ -33,6 +33,7 @@ pub enum SparseAlgoArg {
     Exhaustive,
     /// Term-at-a-time accumulation.
     Taat,
+
     /// MaxScore.
     Maxscore,
     /// Block-max WAND.
@@ -71,6 +72,10 @@ pub struct BenchSparseArgs {
     /// Time at most this many queries.
     #[arg(long)]
     max_queries: Option<usize>,
+    /// Keep only each query's this many highest-weight terms (ties by term), to see how the
+    /// algorithms compare as queries get shorter.
+    #[arg(long)]
+    max_terms: Option<usize>,
     /// Index directory (default: a temporary one, removed at the end).
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -231,6 +236,7 @@ fn algorithms(arg: SparseAlgoArg) -> Vec<(&'static str, Algorithm)> {
         SparseAlgoArg::Auto => "auto",
         SparseAlgoArg::Exhaustive => "exhaustive",
         SparseAlgoArg::Taat => "taat",
+
         SparseAlgoArg::Maxscore => "maxscore",
         SparseAlgoArg::Bmw => "bmw",
     };
@@ -258,7 +264,14 @@ pub fn run(args: &BenchSparseArgs) -> CliResult {
     if queries.is_empty() {
         return Err(CliError::Failed("no queries to time".to_owned()));
     }
-    let queries: Vec<SparseQuery> = queries.into_iter().map(|(_, q)| q).collect();
+    let mut queries: Vec<SparseQuery> = queries.into_iter().map(|(_, q)| q).collect();
+    if let Some(m) = args.max_terms {
+        for q in &mut queries {
+            q.terms
+                .sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            q.terms.truncate(m);
+        }
+    }
     let query_nnz =
         queries.iter().map(|q| q.terms.len()).sum::<usize>() as f64 / queries.len() as f64;
 
@@ -313,6 +326,7 @@ pub fn run(args: &BenchSparseArgs) -> CliResult {
             "differ_from_exhaustive": queries.len() - same,
             "pass_means_ms": means,
             "repeat": args.repeat,
+            "max_terms": args.max_terms,
             "impact_bits": args.impact_bits,
             "doc_nnz_mean": round(doc_nnz, 1),
             "query_nnz_mean": round(query_nnz, 1),
