@@ -59,10 +59,12 @@ pub const TAAT_MAX_POSTINGS: u64 = 1 << 16;
 /// whatever the length of their lists. A document-at-a-time traversal pays per candidate
 /// document for every term (the minimum over the cursors, the bounds, the seeks), and with
 /// many terms of similar bounds — learned-sparse queries of ~50 word pieces — pruning skips
-/// too little to make that up: measured with `strata bench-sparse` on SciFact and WordNet
-/// SPLADE (see docs/PERFORMANCE.md), term at a time beat MaxScore and block-max WAND from
-/// this many terms on, at k 10 and k 100.
-pub const TAAT_MIN_TERMS: usize = 8;
+/// too little to make that up. Measured (docs/PERFORMANCE.md): on WordNet SPLADE, queries cut
+/// to their 16 heaviest terms ran 1.8× (k 10) to 20× (k 100) faster term at a time than with
+/// MaxScore, and whole queries (9 terms or more) 12–32× (p50); on the Zipfian BM25 bench
+/// (`benches/query.rs`, queries of 2 to 8 terms over long lists) sending its 8-term queries
+/// term at a time made Auto 29% slower at k 10 (24.7 vs 19.2 ms), so 8 terms stay with MaxScore.
+pub const TAAT_MIN_TERMS: usize = 9;
 
 /// The traversal [`Algorithm::Auto`] runs for `terms` (one cursor per query term).
 pub fn plan<C: DocCursor, S>(terms: &[(C, S)]) -> Algorithm {
