@@ -11,6 +11,8 @@
 //!   checked against a brute force computed in the demo itself.
 //! - `bench.rs`: `bench-ann` — recall and latency on a real ANN data set, one JSON line per
 //!   setting, comparable with the peer scripts under `shared/peers/`.
+//! - `bench_sparse.rs`: `bench-sparse` — learned-sparse latency of every traversal algorithm,
+//!   each checked against exhaustive scoring, one JSON line per algorithm.
 //! - `out.rs`: `out!` and `note!`, the commands' `println!` and `eprintln!`, which end cleanly
 //!   when the reader of stdout has gone (`strata search ... | head -1`).
 //! - `util.rs`: what the commands share: opening a writer, preparing keys, batched ingest,

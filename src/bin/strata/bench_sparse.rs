@@ -81,7 +81,7 @@ pub struct BenchSparseArgs {
     dir: Option<PathBuf>,
 }
 
-/// One query: its id and weighted terms.
+/// One query's weighted terms.
 struct SparseQuery {
     terms: Vec<(String, f32)>,
 }
