@@ -12,6 +12,8 @@
 //!   checked against a brute force computed in the demo itself.
 //! - `bench.rs`: `bench-ann` — recall and latency on a real ANN data set, one JSON line per
 //!   setting, comparable with the peer scripts under `shared/peers/`.
+//! - `bench_sparse.rs`: `bench-sparse` — learned-sparse latency of every traversal algorithm,
+//!   each checked against exhaustive scoring, one JSON line per algorithm.
 //! - `out.rs`: `out!` and `note!`, the commands' `println!` and `eprintln!`, which end cleanly
 //!   when the reader of stdout has gone (`strata search ... | head -1`).
 //! - `util.rs`: what the commands share: opening a writer, preparing keys, batched ingest,
@@ -28,6 +30,8 @@
 mod out;
 #[path = "strata/bench.rs"]
 mod bench;
+#[path = "strata/bench_sparse.rs"]
+mod bench_sparse;
 #[path = "strata/demo.rs"]
 mod demo;
 #[path = "strata/eval.rs"]
@@ -148,6 +152,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Benchmark an index kind on an ANN data set; prints one JSON line per setting.
     BenchAnn(bench::BenchArgs),
+    /// Time learned-sparse search with every traversal algorithm; one JSON line per algorithm.
+    BenchSparse(bench_sparse::BenchSparseArgs),
     /// Evaluate BM25 on a BEIR folder (or time it on a corpus without qrels); one JSON line.
     Eval(eval::EvalArgs),
 }
@@ -334,6 +340,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Verify { dir } => inspect::verify(&dir),
         Command::Demo(args) => demo::run(&args),
         Command::BenchAnn(args) => bench::run(&args),
+        Command::BenchSparse(args) => bench_sparse::run(&args),
     }
 }
 

@@ -157,6 +157,34 @@ impl SnapshotSegment {
     }
 }
 
+/// Fails unless every doc of `list` (the postings of `term` in `view`) is a row of the
+/// segment: scoring sizes per-doc scratch by the largest doc id, which a damaged list (with
+/// checksums that still match) must not make huge.
+fn check_rows(
+    view: &FieldView<'_>,
+    term: &str,
+    list: &PostingsList<'_>,
+    rows: usize,
+) -> Result<()> {
+    let last = list
+        .num_blocks()
+        .checked_sub(1)
+        .and_then(|b| list.block_meta(b))
+        .map_or(0, |m| u64::from(m.last_doc) + 1);
+    if last <= rows as u64 {
+        return Ok(());
+    }
+    let offset = view.dict.get(term.as_bytes()).unwrap_or(0);
+    Err(Error::corrupt(
+        view.file,
+        offset,
+        format!(
+            "postings of term {term:?} reach row {}, the segment has {rows} rows",
+            last - 1
+        ),
+    ))
+}
+
 impl Snapshot {
     fn resolve_terms(&self, q: &TextQuery<'_>) -> Result<Vec<QTerm>> {
         let schema = self.schema();
@@ -252,7 +280,13 @@ impl Snapshot {
             for t in &terms {
                 let view = views.iter().find(|(f, _)| *f == t.field).map(|(_, v)| v);
                 lists.push(match view {
-                    Some(v) => v.postings(t.term.as_bytes())?,
+                    Some(v) => {
+                        let list = v.postings(t.term.as_bytes())?;
+                        if let Some(l) = &list {
+                            check_rows(v, &t.term, l, s.segment.rows())?;
+                        }
+                        list
+                    }
                     None => None,
                 });
             }
@@ -403,6 +437,20 @@ mod tests {
         hits.iter()
             .map(|h| (h.key.clone(), h.score.to_bits()))
             .collect()
+    }
+
+    #[test]
+    fn postings_past_the_last_row_are_corrupt() {
+        let index = index_with_deletes();
+        let snap = index.snapshot();
+        let s = &snap.segments()[0];
+        let field = snap.schema().text_fields()[0].index;
+        let view = s.segment.inverted().unwrap().field(field).unwrap();
+        let list = view.postings(b"w1").unwrap().unwrap();
+        assert!(check_rows(&view, "w1", &list, s.segment.rows()).is_ok());
+        let err = check_rows(&view, "w1", &list, 3).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("\"w1\""), "{err}");
     }
 
     #[test]

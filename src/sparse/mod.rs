@@ -39,6 +39,13 @@ pub trait DocCursor {
     fn advance(&mut self) -> u32;
     /// Moves to the first posting with doc id ≥ `target` (never backwards); returns its doc id.
     fn seek(&mut self, target: u32) -> u32;
+    /// The current posting and those after it that are already at hand (for block-encoded
+    /// postings, the rest of the decoded block): doc ids and frequencies of equal length,
+    /// non-empty unless terminated. Reading a run and then calling [`skip_run`](Self::skip_run)
+    /// visits exactly the postings that repeated [`advance`](Self::advance) calls would.
+    fn run(&self) -> (&[u32], &[u32]);
+    /// Moves to the first posting after those of [`run`](Self::run); returns its doc id.
+    fn skip_run(&mut self) -> u32;
     /// Shallow seek: the metadata of the block holding the first posting with doc id ≥ `target`,
     /// without decoding that block or moving the current position; `None` if no such posting.
     fn block_for(&mut self, target: u32) -> Option<BlockMeta>;

@@ -307,6 +307,21 @@ impl DocCursor for PostingsCursor<'_> {
         self.doc
     }
 
+    #[inline]
+    fn run(&self) -> (&[u32], &[u32]) {
+        let docs = self.docs.get(self.pos..self.len).unwrap_or(&[]);
+        let freqs = self.freqs.get(self.pos..self.len).unwrap_or(&[]);
+        (docs, freqs)
+    }
+
+    #[inline]
+    fn skip_run(&mut self) -> u32 {
+        if self.doc != TERMINATED {
+            self.load(self.block + 1);
+        }
+        self.doc
+    }
+
     /// Among the postings not yet passed (the current one and those after it): the block of
     /// the first with doc id ≥ `target`. `None` once terminated or past the last block.
     fn block_for(&mut self, target: u32) -> Option<BlockMeta> {

@@ -141,6 +141,36 @@ proptest! {
     }
 
     #[test]
+    fn runs_visit_what_advance_visits(list in postings(), seeks in prop::collection::vec(any::<u32>(), 0..8)) {
+        let (bytes, offset) = encode(&list, 1);
+        let pl = PostingsList::open("f", &bytes, offset).unwrap();
+        // Runs from the start, and runs after a seek into the middle of a block.
+        let mut targets = seeks;
+        targets.sort_unstable();
+        targets.insert(0, 0);
+        for t in targets {
+            let mut a = pl.cursor();
+            let mut b = pl.cursor();
+            a.seek(t);
+            b.seek(t);
+            let want = collect(&mut a, usize::MAX);
+            let mut got = Vec::new();
+            loop {
+                let (docs, freqs) = b.run();
+                prop_assert_eq!(docs.len(), freqs.len());
+                if docs.is_empty() {
+                    prop_assert_eq!(b.doc(), TERMINATED);
+                    break;
+                }
+                prop_assert_eq!(docs.first().copied(), Some(b.doc()));
+                got.extend(docs.iter().copied().zip(freqs.iter().copied()));
+                b.skip_run();
+            }
+            prop_assert_eq!(got, want);
+        }
+    }
+
+    #[test]
     fn seek_matches_reference(list in postings(), targets in prop::collection::vec(any::<u32>(), 0..60), small in any::<bool>()) {
         let (bytes, offset) = encode(&list, 3);
         let pl = PostingsList::open("f", &bytes, offset).unwrap();

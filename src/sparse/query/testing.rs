@@ -7,6 +7,9 @@ use crate::sparse::{BlockMeta, DocCursor, TERMINATED};
 #[derive(Debug, Clone)]
 pub struct VecCursor {
     postings: Vec<(u32, u32)>,
+    /// The same postings as two columns, for [`DocCursor::run`].
+    docs: Vec<u32>,
+    freqs: Vec<u32>,
     blocks: Vec<BlockMeta>,
     block_size: usize,
     pos: usize,
@@ -36,6 +39,8 @@ impl VecCursor {
             })
             .collect();
         VecCursor {
+            docs: postings.iter().map(|&(d, _)| d).collect(),
+            freqs: postings.iter().map(|&(_, f)| f).collect(),
             postings,
             blocks,
             block_size,
@@ -93,6 +98,21 @@ impl DocCursor for VecCursor {
 
     fn seek(&mut self, target: u32) -> u32 {
         self.pos = self.first_at_least(target);
+        self.doc()
+    }
+
+    /// The rest of the current block, so runs end at the same boundaries as block bounds.
+    fn run(&self) -> (&[u32], &[u32]) {
+        let end = (self.pos / self.block_size + 1) * self.block_size;
+        let end = end.min(self.postings.len());
+        let docs = self.docs.get(self.pos..end).unwrap_or(&[]);
+        let freqs = self.freqs.get(self.pos..end).unwrap_or(&[]);
+        (docs, freqs)
+    }
+
+    fn skip_run(&mut self) -> u32 {
+        let end = (self.pos / self.block_size + 1) * self.block_size;
+        self.pos = end.min(self.postings.len());
         self.doc()
     }
 

@@ -94,6 +94,7 @@ impl Case {
             "block-max wand"
         );
         prop_assert_eq!(&self.run(Algorithm::TermAtATime), &oracle, "term at a time");
+        prop_assert_eq!(&self.run(Algorithm::Auto), &oracle, "auto");
         let mut terms = self.terms();
         let (seed, pct) = (self.seed, self.reject_pct);
         let accept = |d| accepts(seed, pct, d);
@@ -165,6 +166,68 @@ fn case_strategy(ties: bool) -> impl Strategy<Value = Case> {
                 }
             },
         )
+}
+
+/// Learned-sparse shaped queries: many terms (8 to 60) of quantized impacts (1..=255) with
+/// unrelated weights, any k from 1 to 300 (k 10 and 100 often), some docs rejected.
+fn sparse_case_strategy() -> impl Strategy<Value = Case> {
+    let list = (
+        prop::collection::vec((0..N_DOCS, 1u32..256), 0..300),
+        0.001f32..3.0,
+    )
+        .prop_map(|(postings, weight)| (postings, Kind::Impact { weight }));
+    let block_size = prop_oneof![Just(4usize), Just(7), 2usize..40, Just(128)];
+    let k = prop_oneof![Just(10usize), Just(100), 1usize..300];
+    let reject_pct = prop_oneof![Just(0u32), Just(0), Just(30), 0u32..100];
+    (
+        prop::collection::vec(list, 8..60),
+        block_size,
+        k,
+        reject_pct,
+        any::<u64>(),
+        proptest::option::of(any::<u64>()),
+    )
+        .prop_map(|(lists, block_size, k, reject_pct, seed, tie_seed)| Case {
+            lists,
+            lengths: vec![1; N_DOCS as usize],
+            block_size,
+            k,
+            reject_pct,
+            seed,
+            tie_seed,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn learned_sparse_shapes_equal_exhaustive(case in sparse_case_strategy()) {
+        case.check()?;
+    }
+}
+
+#[test]
+fn plan_scores_long_queries_and_short_lists_term_at_a_time() {
+    let lengths = vec![1u32; 200_000];
+    let list = |n: u32, step: u32| {
+        let postings = (0..n).map(|i| (i * step, 1)).collect();
+        (
+            VecCursor::new(postings, 128, &lengths),
+            ImpactTerm { weight: 1.0 },
+        )
+    };
+    // Few terms, long lists: MaxScore.
+    let few_long: Vec<_> = (0..3).map(|t| list(60_000, 2 + t)).collect();
+    assert_eq!(plan(&few_long), Algorithm::MaxScore);
+    // Few terms, short lists: term at a time.
+    let few_short: Vec<_> = (0..3).map(|t| list(1_000, 2 + t)).collect();
+    assert_eq!(plan(&few_short), Algorithm::TermAtATime);
+    // Many terms, long lists: term at a time.
+    let many: Vec<_> = (0..TAAT_MIN_TERMS as u32)
+        .map(|t| list(20_000, 2 + t))
+        .collect();
+    assert_eq!(plan(&many), Algorithm::TermAtATime);
 }
 
 proptest! {
