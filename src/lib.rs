@@ -26,7 +26,7 @@ pub mod types;
 pub use error::{Error, Result};
 pub use schema::{DenseIndex, IvfPqParams, Schema, VectorStorage};
 pub use search::{
-    DocFilter, Filter, FusionMethod, Normalization, Query, QueryHit, QueryResult, QueryStats,
+    DocFilter, Filter, FusionMethod, Normalization, Query, QueryHit, QueryResult, QueryStats, Rm3,
     Rocchio, SearchParams, Source, TextHit, TextQuery,
 };
 pub use txn::{Document, Index, IndexOptions, MergePolicy, Reader, Snapshot, WriteTxn};

@@ -386,16 +386,20 @@ fn eval_runs_dense_sparse_and_hybrid_modes() {
     assert!(err.contains("--doc-vectors"), "{err}");
     let err = fails(2, ["eval", "--beir", &beir_dir, "--mode", "sparse"]);
     assert!(err.contains("--doc-sparse"), "{err}");
-    let err = fails(2, ["eval", "--beir", &beir_dir, "--prf"]);
-    assert!(err.contains("not built"), "{err}");
+    let err = fails(
+        2,
+        ["eval", "--beir", &beir_dir, "--mode", "sparse", "--prf"],
+    );
+    assert!(err.contains("sparse source has no feedback"), "{err}");
+    // RM3 on the BM25 source: the judged documents are still found first.
+    let v = run("bm25", &[], &["--prf"]);
+    assert_eq!(v["ndcg_at_10"], 1.0, "{v}");
+    assert_eq!(v["rm3"]["docs"], 10, "{v}");
     // Rocchio feedback on the dense source: the judged document is still found first.
     let v = run("dense", &[&dense[..]], &["--prf", "--exact"]);
     assert_eq!(v["ndcg_at_10"], 1.0, "{v}");
     assert_eq!(v["prf_docs"], 3, "{v}");
-    let mut a: Vec<String> = vec!["eval".into(), "--beir".into(), beir_dir.clone()];
-    a.extend(["--mode".into(), "hybrid".into(), "--prf".into()]);
-    let err = fails(2, a);
-    assert!(err.contains("dense"), "{err}");
+
     // A document missing from the sparse file is an error naming it.
     let partial = tmp.path().join("partial.sparse.jsonl");
     std::fs::write(&partial, "{\"_id\": \"a\", \"sparse\": {\"cat\": 1.0}}\n").unwrap();

@@ -566,3 +566,83 @@ fn rocchio_feedback_searches_the_expanded_vector() {
         .feedback(Rocchio::new(f32::NAN, 0.6, 3));
     assert!(matches!(snap.query(&bad), Err(Error::InvalidArgument(_))));
 }
+
+/// RM3 text feedback: the expansion terms come from the first round's top documents, so a
+/// document that shares no word with the query but shares the feedback documents' vocabulary
+/// is found; without stored text the feedback is a clear error.
+#[test]
+fn rm3_feedback_expands_text_queries_from_the_top_documents() {
+    use strata::Rm3;
+    for stored in [true, false] {
+        let dir: Arc<dyn Directory> = Arc::new(MemDirectory::new());
+        let schema = Schema::new(KeyKind::U64).with_text("body", AnalyzerConfig::default(), stored);
+        let mut index = Index::create_in(dir, schema, options()).unwrap();
+        let mut txn = index.begin();
+        let docs = [
+            (1u64, "lunar orbit rocket"),
+            (2, "lunar orbit rocket booster"),
+            (3, "rocket booster orbit"),
+            (4, "booster orbit capsule"),
+            (5, "garden tulip soil"),
+            (6, "tulip soil water"),
+        ];
+        for (k, t) in docs {
+            txn.add(Document::with_key(k).with_text("body", t)).unwrap();
+        }
+        txn.commit().unwrap();
+        let snap = index.snapshot();
+        let plain = snap.query(&Query::new().text("lunar").limit(10)).unwrap();
+        let plain: Vec<Key> = plain.hits.iter().map(|h| h.key.clone()).collect();
+        assert_eq!(
+            plain,
+            vec![Key::U64(1), Key::U64(2)],
+            "only 1 and 2 say lunar"
+        );
+        let q = Query::new()
+            .text("lunar")
+            .limit(10)
+            .text_feedback(Rm3::new(2, 3, 0.5));
+        if !stored {
+            let err = snap.query(&q).unwrap_err();
+            assert!(err.to_string().contains("not stored"), "{err}");
+            continue;
+        }
+        let res = snap.query(&q).unwrap();
+        let keys: HashSet<Key> = res.hits.iter().map(|h| h.key.clone()).collect();
+        // The feedback documents 1 and 2 make orbit and rocket expansion terms: 3 and 4 come
+        // in, the tulip documents never do, and 1 and 2 stay on top.
+        assert!(
+            keys.contains(&Key::U64(3)) && keys.contains(&Key::U64(4)),
+            "{keys:?}"
+        );
+        assert!(!keys.contains(&Key::U64(5)) && !keys.contains(&Key::U64(6)));
+        let top: HashSet<Key> = res.hits.iter().take(2).map(|h| h.key.clone()).collect();
+        assert_eq!(top, HashSet::from([Key::U64(1), Key::U64(2)]));
+        // The same as searching the weighted terms directly: lunar ½ + expansion ½ over the
+        // three best feedback terms. P(w|R) with P(D1) = s1/(s1+s2), P(D2) = s2/(s1+s2):
+        // checked against a query of the terms the feedback must have chosen.
+        let mut tq = TextQuery::bm25("", 10);
+        let first = snap.search_text(&TextQuery::bm25("lunar", 10)).unwrap();
+        let (s1, s2) = (f64::from(first[0].score), f64::from(first[1].score));
+        let (p1, p2) = (s1 / (s1 + s2), s2 / (s1 + s2));
+        // Doc 1 has 3 terms, doc 2 has 4 ("lunar orbit rocket" / "... booster").
+        let w = |in1: f64, in2: f64| p1 * in1 / 3.0 + p2 * in2 / 4.0;
+        let (lunar, orbit, rocket, booster) = (w(1.0, 1.0), w(1.0, 1.0), w(1.0, 1.0), w(0.0, 1.0));
+        // Three kept: lunar, orbit, rocket (equal weights, ahead of booster).
+        assert!(booster < lunar);
+        let mass = lunar + orbit + rocket;
+        tq.weighted = vec![
+            ("lunar".into(), (0.5 + 0.5 * lunar / mass) as f32),
+            ("orbit".into(), (0.5 * orbit / mass) as f32),
+            ("rocket".into(), (0.5 * rocket / mass) as f32),
+        ];
+        let direct: Vec<Key> = snap
+            .search_text(&tq)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.key)
+            .collect();
+        let got: Vec<Key> = res.hits.iter().map(|h| h.key.clone()).collect();
+        assert_eq!(got, direct);
+    }
+}

@@ -11,7 +11,7 @@
 //! - `query`: one query over every source (dense, BM25, sparse) with a filter, fused and
 //!   paginated; one hit type; `get` by key.
 //! - `fusion`: RRF, convex combinations of normalised scores, DBSF.
-//! - `prf`: pseudo-relevance feedback (Rocchio for dense queries).
+//! - `prf`: pseudo-relevance feedback (Rocchio for dense queries, RM3 for text).
 
 mod dense;
 mod docset;
@@ -25,7 +25,7 @@ pub use dense::{QueryStats, SearchParams};
 pub use docset::DocFilter;
 pub use filter::{CmpOp, Filter, Literal};
 pub use fusion::{FusionMethod, Normalization};
-pub use prf::Rocchio;
+pub use prf::{Rm3, Rocchio};
 pub use query::{
     DEFAULT_DEPTH, DenseQuery, DocAddress, Query, QueryHit, QueryResult, Source, SourceScore,
     StoredDoc,

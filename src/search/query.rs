@@ -21,7 +21,7 @@ use crate::search::dense::{QueryStats, SearchParams};
 use crate::search::docset::DocFilter;
 use crate::search::filter::Filter;
 use crate::search::fusion::{self, FusionMethod};
-use crate::search::prf::Rocchio;
+use crate::search::prf::{Rm3, Rocchio};
 use crate::search::text::TextQuery;
 use crate::sparse::query::{Algorithm, Bm25};
 use crate::txn::Snapshot;
@@ -109,6 +109,8 @@ pub struct Query {
     pub algorithm: Algorithm,
     /// Pseudo-relevance feedback for the dense source (None: off).
     pub feedback: Option<Rocchio>,
+    /// Pseudo-relevance feedback for the text source (None: off; needs stored text fields).
+    pub text_feedback: Option<Rm3>,
 }
 
 impl Default for Query {
@@ -134,6 +136,7 @@ impl Query {
             bm25: Bm25::default(),
             algorithm: Algorithm::default(),
             feedback: None,
+            text_feedback: None,
         }
     }
 
@@ -244,6 +247,14 @@ impl Query {
     /// towards the mean of its top documents' vectors, and searched again.
     pub fn feedback(mut self, rocchio: Rocchio) -> Query {
         self.feedback = Some(rocchio);
+        self
+    }
+
+    /// RM3 pseudo-relevance feedback for the text source: the text is searched, its top
+    /// documents' stored text gives expansion terms, and the weighted, expanded query is
+    /// searched again (the searched text fields must be stored).
+    pub fn text_feedback(mut self, rm3: Rm3) -> Query {
+        self.text_feedback = Some(rm3);
         self
     }
 
@@ -477,7 +488,18 @@ impl Snapshot {
             tq.bm25 = q.bm25;
             tq.algorithm = q.algorithm;
             tq.filter = filter.as_ref();
-            let hits = self.search_text(&tq)?;
+            let mut hits = self.search_text(&tq)?;
+            if let Some(r) = &q.text_feedback {
+                r.validate()?;
+                let weighted = self.rm3_query(text, &q.fields, &hits, r)?;
+                let mut again = TextQuery::bm25("", depth);
+                again.weighted = weighted;
+                again.fields = q.fields.clone();
+                again.bm25 = q.bm25;
+                again.algorithm = q.algorithm;
+                again.filter = filter.as_ref();
+                hits = self.search_text(&again)?;
+            }
             union.add(
                 Source::Text,
                 weight(Source::Text),

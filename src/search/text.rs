@@ -34,6 +34,10 @@ pub struct TextQuery<'a> {
     pub fields: Vec<String>,
     /// Weighted terms for the sparse-vector field (term → query weight ≥ 0).
     pub sparse: Vec<(String, f32)>,
+    /// Weighted terms for the text fields, already analyzed (as the field's analyzer writes
+    /// them, e.g. stemmed), scored with BM25 times the weight; added to the terms of `text`
+    /// (this is how feedback-expanded queries are expressed).
+    pub weighted: Vec<(String, f32)>,
     /// Number of hits.
     pub k: usize,
     /// BM25 parameters.
@@ -51,6 +55,7 @@ impl<'a> TextQuery<'a> {
             text,
             fields: Vec::new(),
             sparse: Vec::new(),
+            weighted: Vec::new(),
             k,
             bm25: Bm25::default(),
             algorithm: Algorithm::default(),
@@ -64,6 +69,7 @@ impl<'a> TextQuery<'a> {
             text: "",
             fields: Vec::new(),
             sparse: terms,
+            weighted: Vec::new(),
             k,
             bm25: Bm25::default(),
             algorithm: Algorithm::default(),
@@ -217,6 +223,28 @@ impl Snapshot {
                     }),
                 }
             });
+            for (t, w) in &q.weighted {
+                if !w.is_finite() || *w < 0.0 {
+                    return Err(Error::InvalidArgument(format!(
+                        "weighted query term {t:?}: weight {w} is not finite and ≥ 0"
+                    )));
+                }
+                if *w == 0.0 {
+                    continue;
+                }
+                match out
+                    .get_mut(start..)
+                    .and_then(|s: &mut [QTerm]| s.iter_mut().find(|x| x.term == *t))
+                {
+                    Some(x) => x.weight += *w,
+                    None => out.push(QTerm {
+                        field: f.index,
+                        kind: InvKind::Text,
+                        term: t.clone(),
+                        weight: *w,
+                    }),
+                }
+            }
         }
         if !q.sparse.is_empty() {
             let (index, name, _) = schema.sparse_field().ok_or_else(|| {

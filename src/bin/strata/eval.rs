@@ -24,7 +24,7 @@ use strata::sparse::query::{Algorithm, Bm25};
 use strata::text::AnalyzerConfig;
 use strata::{
     DenseIndex, Document, Error, FusionMethod, Index, IvfPqParams, KeyKind, Metric, Normalization,
-    Query, Reader, Rocchio, Schema, Vector,
+    Query, Reader, Rm3, Rocchio, Schema, Vector,
 };
 
 /// How title and text are indexed.
@@ -171,13 +171,23 @@ pub struct EvalArgs {
     /// Bits per quantized impact of the sparse field (4..=16).
     #[arg(long, default_value_t = 8)]
     impact_bits: u8,
-    /// Rocchio pseudo-relevance feedback on the dense source (α 0.4, β 0.6); RM3 for text is
-    /// not built, so bm25 and sparse modes refuse it.
+    /// Pseudo-relevance feedback: Rocchio on the dense source (α 0.4, β 0.6) and RM3 on the
+    /// BM25 source (the text is then stored so feedback documents can be read); the sparse
+    /// source has none.
     #[arg(long)]
     prf: bool,
-    /// Feedback documents of --prf.
+    /// Feedback documents of Rocchio (--prf).
     #[arg(long, default_value_t = 3)]
     prf_docs: usize,
+    /// Feedback documents of RM3 (--prf).
+    #[arg(long, default_value_t = 10)]
+    rm3_docs: usize,
+    /// Expansion terms of RM3 (--prf).
+    #[arg(long, default_value_t = 10)]
+    rm3_terms: usize,
+    /// Weight of the original query in RM3 (--prf).
+    #[arg(long, default_value_t = 0.5)]
+    rm3_weight: f32,
     /// How title and text are indexed.
     #[arg(long, value_enum, default_value_t = FieldsArg::Flat)]
     fields: FieldsArg,
@@ -339,11 +349,13 @@ fn build(args: &EvalArgs, dir: &Path, corpus: &Path, sig: &Signals) -> CliResult
         stopwords: !args.keep_stopwords,
         ..AnalyzerConfig::default()
     };
+    // RM3 reads its feedback documents' text.
+    let store = args.prf && sig.text;
     let mut schema = match args.fields {
-        FieldsArg::Flat => Schema::new(KeyKind::Str).with_text("body", a, false),
+        FieldsArg::Flat => Schema::new(KeyKind::Str).with_text("body", a, store),
         FieldsArg::Multi => Schema::new(KeyKind::Str)
-            .with_text("title", a.clone(), false)
-            .with_text("text", a, false),
+            .with_text("title", a.clone(), store)
+            .with_text("text", a, store),
     };
     let docs: Vec<_> = read_corpus(corpus)?.collect::<Result<_, _>>()?;
     if sig.dense {
@@ -429,6 +441,9 @@ fn make_query(
     }
     if sig.text {
         q = q.text(text);
+        if args.prf {
+            q = q.text_feedback(Rm3::new(args.rm3_docs, args.rm3_terms, args.rm3_weight));
+        }
     }
     if sig.dense {
         let v = sig
@@ -465,10 +480,10 @@ pub fn run(args: &EvalArgs) -> CliResult {
     if args.k == 0 {
         return Err(CliError::Usage("--k must be at least 1".to_owned()));
     }
-    if args.prf && matches!(args.mode, ModeArg::Bm25 | ModeArg::Sparse) {
+    if args.prf && args.mode == ModeArg::Sparse {
         return Err(CliError::Usage(
-            "--prf: feedback for text and sparse queries (RM3) is not built yet; it applies to \
-             the dense source of --mode dense and hybrid"
+            "--prf: the sparse source has no feedback; it applies to the dense (Rocchio) and \
+             BM25 (RM3) sources of --mode dense, bm25 and hybrid"
                 .to_owned(),
         ));
     }
@@ -496,9 +511,10 @@ pub fn run(args: &EvalArgs) -> CliResult {
         check_qrels_match(q, &queries, &qrels_path, &queries_path)?;
     }
     let sig = read_signals(args)?;
-    if args.prf && !sig.dense {
+    if args.prf && !sig.dense && !sig.text {
         return Err(CliError::Usage(
-            "--prf applies to the dense source: give --doc-vectors and the other vector files"
+            "--prf applies to the dense and BM25 sources: give --doc-vectors and the other \
+             vector files, or use --mode bm25 or hybrid"
                 .to_owned(),
         ));
     }
@@ -640,6 +656,12 @@ pub fn run(args: &EvalArgs) -> CliResult {
         }
         if sig.dense && args.prf {
             obj.insert("prf_docs".into(), args.prf_docs.into());
+        }
+        if sig.text && args.prf {
+            obj.insert(
+                "rm3".into(),
+                serde_json::json!({"docs": args.rm3_docs, "terms": args.rm3_terms, "original_weight": args.rm3_weight}),
+            );
         }
         if sig.sparse {
             obj.insert("impact_bits".into(), args.impact_bits.into());
