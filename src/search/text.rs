@@ -397,22 +397,10 @@ impl Snapshot {
 
     /// The stored text fields of a hit, as (field name, text).
     pub fn stored_text(&self, hit: &TextHit) -> Result<Vec<(String, String)>> {
-        let s = self
-            .segments()
-            .iter()
-            .find(|s| s.meta.id == hit.segment)
-            .ok_or_else(|| {
-                Error::InvalidArgument(format!("segment {} is not in this snapshot", hit.segment))
-            })?;
-        let Some(stored) = s.segment.stored() else {
-            return Ok(Vec::new());
-        };
-        let schema = self.schema();
-        let names = schema
-            .stored_fields()
-            .into_iter()
-            .filter_map(|i| schema.fields.get(usize::from(i)).map(|f| f.name.clone()));
-        Ok(names.zip(stored.get(hit.row)?).collect())
+        self.stored_fields(&crate::search::query::DocAddress {
+            segment: hit.segment,
+            row: hit.row,
+        })
     }
 }
 
