@@ -13,9 +13,9 @@ use crate::schema::Schema;
 use crate::segment::inverted::{FieldBuild, merge_field_into};
 use crate::segment::{Row, VectorsView, write_deletes};
 use crate::types::Vector;
-use crossbeam::channel::{Receiver, Sender, unbounded};
 use roaring::RoaringBitmap;
 use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
@@ -218,7 +218,7 @@ pub(crate) struct MergeWorker {
 
 impl MergeWorker {
     pub(crate) fn start(shared: Arc<Shared>) -> MergeWorker {
-        let (tx, rx): (Sender<Job>, Receiver<Job>) = unbounded();
+        let (tx, rx): (Sender<Job>, Receiver<Job>) = channel();
         let status: Arc<(Mutex<Status>, Condvar)> = Arc::default();
         let st2 = status.clone();
         let handle = std::thread::Builder::new()
