@@ -29,7 +29,7 @@ pub use search::{
     DocFilter, Filter, FusionMethod, Normalization, Query, QueryHit, QueryResult, QueryStats, Rm3,
     Rocchio, SearchParams, Source, TextHit, TextQuery,
 };
-pub use txn::{Document, Index, IndexOptions, MergePolicy, Reader, Snapshot, WriteTxn};
+pub use txn::{Document, Index, IndexOptions, MergePolicy, OwnedTxn, Reader, Snapshot, WriteTxn};
 pub use types::{AttrKind, AttrValue, Hit, Key, KeyKind, Metric, Vector};
 
 #[cfg(target_endian = "big")]

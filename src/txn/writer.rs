@@ -331,9 +331,16 @@ impl Index {
     pub fn begin(&mut self) -> WriteTxn<'_> {
         WriteTxn {
             index: self,
-            adds: Vec::new(),
-            added: HashMap::new(),
-            deletes: HashSet::new(),
+            pending: Pending::default(),
+        }
+    }
+
+    /// Starts a write transaction that owns this index ([`OwnedTxn`]); committing or rolling
+    /// it back returns the index.
+    pub fn into_txn(self) -> OwnedTxn {
+        OwnedTxn {
+            index: self,
+            pending: Pending::default(),
         }
     }
 
@@ -415,16 +422,32 @@ impl Drop for Index {
 /// [`WriteTxn::commit`]. Dropping it without committing discards everything.
 pub struct WriteTxn<'a> {
     index: &'a mut Index,
+    pending: Pending,
+}
+
+/// A write transaction that owns its [`Index`]: what [`WriteTxn`] is, for callers that cannot
+/// hold a borrow across calls (bindings to other languages, transactions kept in a struct).
+/// [`Index::into_txn`] starts one; [`OwnedTxn::commit`] and [`OwnedTxn::rollback`] hand the
+/// index back. Owning the writer keeps the one-transaction-at-a-time rule without a borrow.
+pub struct OwnedTxn {
+    index: Index,
+    pending: Pending,
+}
+
+/// The buffered changes of a transaction, checked against the schema and the live keys as
+/// they arrive.
+#[derive(Default)]
+struct Pending {
     adds: Vec<Option<Row>>,
     added: HashMap<Key, usize>,
     deletes: HashSet<Key>,
 }
 
-impl WriteTxn<'_> {
+impl Pending {
     /// Checks `doc`'s attributes against the schema; returns them by field position, an i64
     /// given to an f64 attribute converted.
-    fn check_attrs(&self, doc: &Document) -> Result<Vec<(u16, AttrValue)>> {
-        let schema = &self.index.shared.schema;
+    fn check_attrs(shared: &Shared, doc: &Document) -> Result<Vec<(u16, AttrValue)>> {
+        let schema = &shared.schema;
         let bad =
             |what: String| Error::input("<api>", None, format!("document {}: {what}", doc.key));
         let mut out: Vec<(u16, AttrValue)> = Vec::with_capacity(doc.attrs.len());
@@ -458,8 +481,8 @@ impl WriteTxn<'_> {
 
     /// Checks `doc` against the schema and the transaction; returns its text by field
     /// position.
-    fn check(&self, doc: &Document) -> Result<Vec<(u16, String)>> {
-        let schema = &self.index.shared.schema;
+    fn check(&self, shared: &Shared, doc: &Document) -> Result<Vec<(u16, String)>> {
+        let schema = &shared.schema;
         if doc.key.kind() != schema.key {
             return Err(Error::Schema(format!(
                 "key {} is {:?}, the index uses {:?} keys",
@@ -526,7 +549,7 @@ impl WriteTxn<'_> {
                 format!("duplicate key {} in one transaction", doc.key),
             ));
         }
-        if self.index.shared.is_live(&doc.key) && !self.deletes.contains(&doc.key) {
+        if shared.is_live(&doc.key) && !self.deletes.contains(&doc.key) {
             return Err(Error::InvalidArgument(format!(
                 "key {} already exists; use upsert to replace it",
                 doc.key
@@ -535,10 +558,9 @@ impl WriteTxn<'_> {
         Ok(text)
     }
 
-    /// Adds a document. Its key must not be live (use [`WriteTxn::upsert`] to replace).
-    pub fn add(&mut self, doc: Document) -> Result<()> {
-        let text = self.check(&doc)?;
-        let attrs = self.check_attrs(&doc)?;
+    fn add(&mut self, shared: &Shared, doc: Document) -> Result<()> {
+        let text = self.check(shared, &doc)?;
+        let attrs = Pending::check_attrs(shared, &doc)?;
         self.added.insert(doc.key.clone(), self.adds.len());
         self.adds.push(Some(Row {
             key: doc.key,
@@ -550,17 +572,37 @@ impl WriteTxn<'_> {
         Ok(())
     }
 
-    /// Deletes the document with `key`; returns whether one was live (or added earlier in
-    /// this transaction).
-    pub fn delete(&mut self, key: &Key) -> Result<bool> {
+    fn delete(&mut self, shared: &Shared, key: &Key) -> Result<bool> {
         if let Some(i) = self.added.remove(key) {
             if let Some(slot) = self.adds.get_mut(i) {
                 *slot = None;
             }
             return Ok(true);
         }
-        let live = self.index.shared.is_live(key);
+        let live = shared.is_live(key);
         Ok(live && self.deletes.insert(key.clone()))
+    }
+
+    fn commit(self, index: &Index) -> Result<u64> {
+        let adds: Vec<Row> = self.adds.into_iter().flatten().collect();
+        let gen_ = commit_changes(&index.shared, adds, self.deletes)?;
+        if let Some(m) = &index.merger {
+            m.nudge();
+        }
+        Ok(gen_)
+    }
+}
+
+impl WriteTxn<'_> {
+    /// Adds a document. Its key must not be live (use [`WriteTxn::upsert`] to replace).
+    pub fn add(&mut self, doc: Document) -> Result<()> {
+        self.pending.add(&self.index.shared, doc)
+    }
+
+    /// Deletes the document with `key`; returns whether one was live (or added earlier in
+    /// this transaction).
+    pub fn delete(&mut self, key: &Key) -> Result<bool> {
+        self.pending.delete(&self.index.shared, key)
     }
 
     /// Replaces (or adds) the document with `doc.key`.
@@ -571,7 +613,7 @@ impl WriteTxn<'_> {
 
     /// Documents added so far.
     pub fn pending_adds(&self) -> usize {
-        self.added.len()
+        self.pending.added.len()
     }
 
     /// Discards the transaction.
@@ -580,13 +622,48 @@ impl WriteTxn<'_> {
     /// Makes the transaction's changes durable and visible atomically. Returns the commit's
     /// generation (unchanged if the transaction was empty).
     pub fn commit(self) -> Result<u64> {
-        let shared = self.index.shared.clone();
-        let adds: Vec<Row> = self.adds.into_iter().flatten().collect();
-        let gen_ = commit_changes(&shared, adds, self.deletes)?;
-        if let Some(m) = &self.index.merger {
-            m.nudge();
-        }
-        Ok(gen_)
+        self.pending.commit(self.index)
+    }
+}
+
+impl OwnedTxn {
+    /// Adds a document, as [`WriteTxn::add`].
+    pub fn add(&mut self, doc: Document) -> Result<()> {
+        self.pending.add(&self.index.shared, doc)
+    }
+
+    /// Deletes the document with `key`, as [`WriteTxn::delete`].
+    pub fn delete(&mut self, key: &Key) -> Result<bool> {
+        self.pending.delete(&self.index.shared, key)
+    }
+
+    /// Replaces (or adds) the document with `doc.key`.
+    pub fn upsert(&mut self, doc: Document) -> Result<()> {
+        self.delete(&doc.key)?;
+        self.add(doc)
+    }
+
+    /// Documents added so far.
+    pub fn pending_adds(&self) -> usize {
+        self.pending.added.len()
+    }
+
+    /// The index this transaction writes to (its snapshots do not see the transaction).
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Discards the transaction and hands the index back.
+    pub fn rollback(self) -> Index {
+        self.index
+    }
+
+    /// Makes the changes durable and visible atomically, as [`WriteTxn::commit`], and hands
+    /// the index back whether or not the commit succeeded (after a failure it may be poisoned:
+    /// see [`Error::Poisoned`]).
+    pub fn commit(self) -> (Index, Result<u64>) {
+        let res = self.pending.commit(&self.index);
+        (self.index, res)
     }
 }
 

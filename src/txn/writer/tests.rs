@@ -211,3 +211,39 @@ fn a_segment_seen_as_garbage_while_it_was_built_is_kept_once_committed() {
     let index = Index::open_in(Arc::new(mem), options).unwrap();
     assert_eq!(index.snapshot().num_docs(), 30);
 }
+
+#[test]
+fn an_owned_transaction_commits_rolls_back_and_hands_the_index_back() {
+    let schema = Schema::dense(KeyKind::U64, 8, Metric::Dot);
+    let dir: Arc<dyn Directory> = Arc::new(MemDirectory::new());
+    let index = Index::create_in(dir, schema, IndexOptions::default()).unwrap();
+    let plain = |k: u64| Document::new(k, doc(k).vector.unwrap());
+    let mut txn = index.into_txn();
+    txn.add(plain(1)).unwrap();
+    txn.add(plain(2)).unwrap();
+    // The same checks as a borrowed transaction: a duplicate key is refused at add.
+    assert!(matches!(txn.add(plain(2)), Err(Error::Input { .. })));
+    assert_eq!(txn.pending_adds(), 2);
+    assert_eq!(txn.index().snapshot().num_docs(), 0);
+    let (index, res) = txn.commit();
+    res.unwrap();
+    assert_eq!(index.snapshot().num_docs(), 2);
+
+    let mut txn = index.into_txn();
+    assert!(txn.delete(&Key::U64(1)).unwrap());
+    txn.add(plain(3)).unwrap();
+    let index = txn.rollback();
+    assert_eq!(index.snapshot().num_docs(), 2);
+    assert!(index.snapshot().locate(&Key::U64(1)).is_some());
+
+    let mut txn = index.into_txn();
+    assert!(txn.delete(&Key::U64(1)).unwrap());
+    // A live key cannot be added again unless it was deleted in this transaction.
+    assert!(matches!(txn.add(plain(2)), Err(Error::InvalidArgument(_))));
+    txn.upsert(plain(2)).unwrap();
+    let (index, res) = txn.commit();
+    res.unwrap();
+    let snap = index.snapshot();
+    assert_eq!(snap.num_docs(), 1);
+    assert!(snap.locate(&Key::U64(1)).is_none());
+}
