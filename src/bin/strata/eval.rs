@@ -1,31 +1,17 @@
 //! `strata eval`: retrieval quality and latency on a BEIR folder, for BM25, dense, learned-sparse
 //! and hybrid queries.
 //!
-//! The index is built through the real path (create, add in write transactions, commit, drop
-//! the writer), reopened read-only, and queried one query at a time on this thread through
-//! [`strata::Snapshot::query`], the same call an application makes. Dense search goes through
-//! the schema's IVF-PQ index (built when `--doc-vectors` is given) unless `--exact`; hybrid mode
-//! fuses every signal given (BM25 always, dense with `--doc-vectors`, sparse with
-//! `--doc-sparse`). Metrics are computed as BEIR / pytrec_eval compute them (graded gains, hits
-//! whose id equals the query id dropped); `--run-out` writes a TREC run file so any standard
-//! evaluator can check them.
+//! The flags map one to one to the fields of [`strata::eval::EvalConfig`]; the evaluation
+//! itself (build, reopen read-only, query through [`strata::Snapshot::query`], score, time,
+//! write the TREC run) is [`strata::eval::evaluate`], the same code the Python binding calls,
+//! and the JSON line printed is its report.
 
-use crate::util::{Latency, WorkDir, create_index, dir_bytes};
 use crate::{CliError, CliResult};
 use clap::{Args, ValueEnum};
-use std::collections::HashMap;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
-use std::time::Instant;
-use strata::eval::{Qrels, mrr_at, ndcg_at, read_corpus, read_qrels, read_queries, recall_at};
-use strata::input::jsonl::{JsonlFields, read_jsonl};
-use strata::input::{read_keys, read_vectors};
-use strata::sparse::query::{Algorithm, Bm25};
-use strata::text::AnalyzerConfig;
-use strata::{
-    DenseIndex, Document, Error, FusionMethod, Index, IvfPqParams, KeyKind, Metric, Normalization,
-    Query, Reader, Rm3, Rocchio, Schema, Vector,
-};
+use std::path::PathBuf;
+use strata::eval::{EvalConfig, EvalFields, EvalMode, evaluate};
+use strata::sparse::query::Algorithm;
+use strata::{Error, FusionMethod, Normalization};
 
 /// How title and text are indexed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -74,6 +60,26 @@ pub enum ModeArg {
     Sparse,
     /// BM25 fused with every other signal given.
     Hybrid,
+}
+
+impl From<ModeArg> for EvalMode {
+    fn from(m: ModeArg) -> EvalMode {
+        match m {
+            ModeArg::Bm25 => EvalMode::Bm25,
+            ModeArg::Dense => EvalMode::Dense,
+            ModeArg::Sparse => EvalMode::Sparse,
+            ModeArg::Hybrid => EvalMode::Hybrid,
+        }
+    }
+}
+
+impl From<FieldsArg> for EvalFields {
+    fn from(f: FieldsArg) -> EvalFields {
+        match f {
+            FieldsArg::Flat => EvalFields::Flat,
+            FieldsArg::Multi => EvalFields::Multi,
+        }
+    }
 }
 
 /// Fusion methods as spelled on the command line.
@@ -217,459 +223,61 @@ pub struct EvalArgs {
     batch: usize,
 }
 
-/// Vectors (or sparse terms) by id, read from a vector file and its id list.
-pub(crate) fn vectors_by_id(
-    vectors: &Path,
-    ids: &Path,
-) -> CliResult<(usize, HashMap<String, Vec<f32>>)> {
-    let set = read_vectors(vectors)?;
-    let ids = read_keys(ids)?;
-    if ids.len() != set.rows {
-        let what = format!(
-            "{} ids for the {} rows of {}",
-            ids.len(),
-            set.rows,
-            vectors.display()
-        );
-        return Err(Error::input(Error::path_string(vectors), None, what).into());
-    }
-    let mut out = HashMap::with_capacity(ids.len());
-    for (i, id) in ids.into_iter().enumerate() {
-        if let Some(v) = set.row_f32(i) {
-            out.insert(id, v);
+impl EvalArgs {
+    /// The library's configuration for these arguments (one field per flag).
+    fn config(&self) -> EvalConfig {
+        EvalConfig {
+            beir: self.beir.clone(),
+            mode: self.mode.into(),
+            split: self.split.clone(),
+            k: self.k,
+            run_out: self.run_out.clone(),
+            corpus: self.corpus.clone(),
+            queries: self.queries.clone(),
+            doc_vectors: self.doc_vectors.clone(),
+            doc_ids: self.doc_ids.clone(),
+            query_vectors: self.query_vectors.clone(),
+            query_ids: self.query_ids.clone(),
+            doc_sparse: self.doc_sparse.clone(),
+            query_sparse: self.query_sparse.clone(),
+            fusion: self.fusion.method(self.rrf_k),
+            depth: self.depth,
+            exact: self.exact,
+            nlist: self.nlist,
+            pq_m: self.pq_m,
+            nprobe: self.nprobe,
+            rerank: self.rerank,
+            impact_bits: self.impact_bits,
+            prf: self.prf,
+            prf_docs: self.prf_docs,
+            rm3_docs: self.rm3_docs,
+            rm3_terms: self.rm3_terms,
+            rm3_weight: self.rm3_weight,
+            fields: self.fields.into(),
+            algorithm: self.algorithm.into(),
+            k1: self.k1,
+            b: self.b,
+            check_exhaustive: self.check_exhaustive,
+            dir: self.dir.clone(),
+            keep_stopwords: self.keep_stopwords,
+            repeat: self.repeat,
+            batch: self.batch,
         }
-    }
-    Ok((set.dim, out))
-}
-
-/// Sparse vectors by id from a JSON Lines file of {"_id", "sparse"}.
-pub(crate) fn sparse_by_id(path: &Path) -> CliResult<HashMap<String, Vec<(String, f32)>>> {
-    let fields = JsonlFields {
-        sparse: true,
-        ..JsonlFields::default()
-    };
-    let mut out = HashMap::new();
-    for doc in read_jsonl(path, &fields)? {
-        let doc = doc?;
-        let id = match doc.key {
-            strata::input::jsonl::JsonKey::U64(n) => n.to_string(),
-            strata::input::jsonl::JsonKey::Str(s) => s,
-        };
-        out.insert(id, doc.sparse);
-    }
-    Ok(out)
-}
-
-/// The signals an evaluation uses, read from the files given.
-#[derive(Default)]
-struct Signals {
-    dim: usize,
-    doc_vectors: HashMap<String, Vec<f32>>,
-    query_vectors: HashMap<String, Vec<f32>>,
-    doc_sparse: HashMap<String, Vec<(String, f32)>>,
-    query_sparse: HashMap<String, Vec<(String, f32)>>,
-    dense: bool,
-    sparse: bool,
-    text: bool,
-}
-
-fn read_signals(args: &EvalArgs) -> CliResult<Signals> {
-    let mut s = Signals::default();
-    let want_dense = matches!(args.mode, ModeArg::Dense | ModeArg::Hybrid);
-    let want_sparse = matches!(args.mode, ModeArg::Sparse | ModeArg::Hybrid);
-    s.text = matches!(args.mode, ModeArg::Bm25 | ModeArg::Hybrid);
-    match (
-        &args.doc_vectors,
-        &args.doc_ids,
-        &args.query_vectors,
-        &args.query_ids,
-    ) {
-        (Some(dv), Some(di), Some(qv), Some(qi)) if want_dense => {
-            let (dim, d) = vectors_by_id(dv, di)?;
-            let (qdim, q) = vectors_by_id(qv, qi)?;
-            if qdim != dim {
-                let what = format!("query vectors have dimension {qdim}, documents {dim}");
-                return Err(Error::input(Error::path_string(qv), None, what).into());
-            }
-            (s.dim, s.doc_vectors, s.query_vectors, s.dense) = (dim, d, q, true);
-        }
-        (None, None, None, None) if args.mode == ModeArg::Dense => {
-            return Err(CliError::Usage(
-                "--mode dense needs --doc-vectors, --doc-ids, --query-vectors and --query-ids"
-                    .to_owned(),
-            ));
-        }
-        (None, None, None, None) => {}
-        _ if want_dense => {
-            return Err(CliError::Usage(
-                "give all four of --doc-vectors, --doc-ids, --query-vectors, --query-ids"
-                    .to_owned(),
-            ));
-        }
-        _ => {}
-    }
-    match (&args.doc_sparse, &args.query_sparse) {
-        (Some(d), Some(q)) if want_sparse => {
-            s.doc_sparse = sparse_by_id(d)?;
-            s.query_sparse = sparse_by_id(q)?;
-            s.sparse = true;
-        }
-        (None, None) if args.mode == ModeArg::Sparse => {
-            return Err(CliError::Usage(
-                "--mode sparse needs --doc-sparse and --query-sparse".to_owned(),
-            ));
-        }
-        (None, None) => {}
-        _ if want_sparse => {
-            return Err(CliError::Usage(
-                "give both --doc-sparse and --query-sparse".to_owned(),
-            ));
-        }
-        _ => {}
-    }
-    Ok(s)
-}
-
-/// IVF-PQ parameters for `n` documents of dimension `dim`: about √n lists, dim / 8
-/// sub-quantizers of 4 bits, every segment indexed.
-fn ivf_params(args: &EvalArgs, n: usize, dim: usize) -> IvfPqParams {
-    let nlist = args
-        .nlist
-        .unwrap_or_else(|| ((n as f64).sqrt().round() as u32).max(1));
-    IvfPqParams {
-        nlist,
-        m: args.pq_m.unwrap_or((dim as u32 / 8).max(1)),
-        min_rows: 0,
-        ..IvfPqParams::default()
     }
 }
 
-fn build(args: &EvalArgs, dir: &Path, corpus: &Path, sig: &Signals) -> CliResult<(usize, f64)> {
-    let a = AnalyzerConfig {
-        stopwords: !args.keep_stopwords,
-        ..AnalyzerConfig::default()
-    };
-    // RM3 reads its feedback documents' text.
-    let store = args.prf && sig.text;
-    let mut schema = match args.fields {
-        FieldsArg::Flat => Schema::new(KeyKind::Str).with_text("body", a, store),
-        FieldsArg::Multi => Schema::new(KeyKind::Str)
-            .with_text("title", a.clone(), store)
-            .with_text("text", a, store),
-    };
-    let docs: Vec<_> = read_corpus(corpus)?.collect::<Result<_, _>>()?;
-    if sig.dense {
-        let p = ivf_params(args, docs.len(), sig.dim);
-        schema = schema
-            .with_dense("vector", sig.dim as u32, Metric::Dot)
-            .with_index(DenseIndex::IvfPq(p));
-    }
-    if sig.sparse {
-        schema = schema.with_sparse("sparse", args.impact_bits);
-    }
-    let t = Instant::now();
-    let mut index: Index = create_index(dir, schema)?;
-    for chunk in docs.chunks(args.batch.max(1)) {
-        let mut txn = index.begin();
-        for d in chunk {
-            let mut doc = Document::with_key(d.id.clone());
-            doc = match args.fields {
-                FieldsArg::Flat => doc.with_text("body", format!("{} {}", d.title, d.text)),
-                FieldsArg::Multi => doc.with_text("title", &d.title).with_text("text", &d.text),
-            };
-            if sig.dense {
-                let v = sig
-                    .doc_vectors
-                    .get(&d.id)
-                    .ok_or_else(|| CliError::Failed(format!("document {} has no vector", d.id)))?;
-                doc = doc.with_vector(Vector::F32(v.clone()));
-            }
-            if sig.sparse {
-                let terms = sig.doc_sparse.get(&d.id).ok_or_else(|| {
-                    CliError::Failed(format!("document {} has no sparse vector", d.id))
-                })?;
-                doc = doc.with_sparse(terms.clone());
-            }
-            txn.add(doc)?;
-        }
-        txn.commit()?;
-    }
-    drop(index);
-    Ok((docs.len(), t.elapsed().as_secs_f64()))
-}
-
-/// Fails unless some query of `queries` has a positive judgement in `qrels`: otherwise every
-/// metric would be a mean over no query, printed as 0 (qrels of another split or data set).
-fn check_qrels_match(
-    qrels: &Qrels,
-    queries: &[(String, String)],
-    qrels_path: &Path,
-    queries_path: &Path,
-) -> CliResult {
-    let judged = |id: &String| qrels.get(id).is_some_and(|r| r.values().any(|&g| g > 0));
-    if queries.iter().any(|(id, _)| judged(id)) {
-        return Ok(());
-    }
-    let what = format!(
-        "no query of {} ({} queries) has a positive judgement among the {} query ids judged \
-         here; are they from the same data set and split?",
-        queries_path.display(),
-        queries.len(),
-        qrels.len()
-    );
-    Err(Error::input(Error::path_string(qrels_path), None, what).into())
-}
-
-/// The query for one evaluation query (id, text).
-fn make_query(
-    args: &EvalArgs,
-    sig: &Signals,
-    nlist: u32,
-    id: &str,
-    text: &str,
-) -> CliResult<Query> {
-    let mut q = Query::new()
-        .limit(args.k)
-        .fusion(args.fusion.method(args.rrf_k))
-        .bm25(Bm25 {
-            k1: args.k1,
-            b: args.b,
-        })
-        .algorithm(args.algorithm.into());
-    if let Some(d) = args.depth {
-        q = q.depth(d);
-    }
-    if sig.text {
-        q = q.text(text);
-        if args.prf {
-            q = q.text_feedback(Rm3::new(args.rm3_docs, args.rm3_terms, args.rm3_weight));
-        }
-    }
-    if sig.dense {
-        let v = sig
-            .query_vectors
-            .get(id)
-            .ok_or_else(|| CliError::Failed(format!("query {id} has no vector")))?;
-        let nprobe = args.nprobe.unwrap_or((nlist as usize / 2).max(1));
-        q = q.vector(v.clone()).exact(args.exact).nprobe(nprobe);
-        if args.prf {
-            q = q.feedback(Rocchio::new(0.4, 0.6, args.prf_docs));
-        }
-        if let Some(r) = args.rerank {
-            q = q.rerank(r);
-        }
-    }
-    if sig.sparse {
-        let terms = sig
-            .query_sparse
-            .get(id)
-            .ok_or_else(|| CliError::Failed(format!("query {id} has no sparse vector")))?;
-        if terms.is_empty() {
-            // No term: the sparse source would be absent from the query; keep a zero term so
-            // the query still has its sources (it matches nothing).
-            q = q.sparse(vec![(String::new(), 0.0)]);
-        } else {
-            q = q.sparse(terms.clone());
-        }
-    }
-    Ok(q)
-}
-
-/// Runs `strata eval`.
+/// Runs `strata eval`: a configuration the library refuses before reading any file is a usage
+/// error (exit 2); anything after that is the library's error (exit 1).
 pub fn run(args: &EvalArgs) -> CliResult {
-    if args.k == 0 {
-        return Err(CliError::Usage("--k must be at least 1".to_owned()));
+    let cfg = args.config();
+    cfg.validate().map_err(|e| match e {
+        Error::InvalidArgument(m) => CliError::Usage(m),
+        e => CliError::Strata(e),
+    })?;
+    let report = evaluate(&cfg)?;
+    for n in report.notes() {
+        note!("{n}");
     }
-    if args.prf && args.mode == ModeArg::Sparse {
-        return Err(CliError::Usage(
-            "--prf: the sparse source has no feedback; it applies to the dense (Rocchio) and \
-             BM25 (RM3) sources of --mode dense, bm25 and hybrid"
-                .to_owned(),
-        ));
-    }
-    // The readers fall back to FILE.zst when FILE does not exist.
-    let corpus = args
-        .corpus
-        .clone()
-        .unwrap_or(args.beir.join("corpus.jsonl"));
-    let queries_path = args
-        .queries
-        .clone()
-        .unwrap_or(args.beir.join("queries.jsonl"));
-    let qrels_path = args.beir.join("qrels").join(format!("{}.tsv", args.split));
-    let queries = read_queries(&queries_path)?;
-    let qrels = if qrels_path.exists() {
-        Some(read_qrels(&qrels_path)?)
-    } else {
-        note!(
-            "no {}: timing every query, no relevance metrics",
-            qrels_path.display()
-        );
-        None
-    };
-    if let Some(q) = &qrels {
-        check_qrels_match(q, &queries, &qrels_path, &queries_path)?;
-    }
-    let sig = read_signals(args)?;
-    if args.prf && !sig.dense && !sig.text {
-        return Err(CliError::Usage(
-            "--prf applies to the dense and BM25 sources: give --doc-vectors and the other \
-             vector files, or use --mode bm25 or hybrid"
-                .to_owned(),
-        ));
-    }
-    let work = WorkDir::new(args.dir.as_deref(), "eval")?;
-    let (n_docs, build_s) = build(args, work.path(), &corpus, &sig)?;
-    let (_, index_bytes) = dir_bytes(work.path())?;
-    let reader = Reader::open(work.path())?;
-    let snap = reader.snapshot();
-    let selected: Vec<&(String, String)> = match &qrels {
-        Some(q) => queries
-            .iter()
-            .filter(|(id, _)| q.get(id).is_some_and(|r| r.values().any(|&g| g > 0)))
-            .collect(),
-        None => queries.iter().collect(),
-    };
-    let nlist = ivf_params(args, n_docs, sig.dim).nlist;
-    let built: Vec<Query> = selected
-        .iter()
-        .map(|(id, text)| make_query(args, &sig, nlist, id, text))
-        .collect::<CliResult<_>>()?;
-    // Warm-up: the first queries fault in the mapped postings and vectors.
-    for q in built.iter().take(50) {
-        snap.query(q)?;
-    }
-    let mut lat = Vec::with_capacity(selected.len() * args.repeat.max(1));
-    let mut runs: Vec<Vec<(String, f32)>> = Vec::with_capacity(selected.len());
-    for rep in 0..args.repeat.max(1) {
-        for q in &built {
-            let t = Instant::now();
-            let res = snap.query(q)?;
-            lat.push(t.elapsed().as_secs_f64() * 1e3);
-            if rep == 0 {
-                runs.push(
-                    res.hits
-                        .into_iter()
-                        .map(|h| (h.key.to_string(), h.score))
-                        .collect(),
-                );
-            }
-        }
-    }
-    let mut mismatches = None;
-    if args.check_exhaustive {
-        let mut bad = 0usize;
-        for (q, run) in built.iter().zip(&runs) {
-            let hits = snap
-                .query(&q.clone().algorithm(Algorithm::Exhaustive))?
-                .hits;
-            let same = hits.len() == run.len()
-                && hits
-                    .iter()
-                    .zip(run)
-                    .all(|(h, r)| h.key.to_string() == r.0 && h.score.to_bits() == r.1.to_bits());
-            bad += usize::from(!same);
-        }
-        mismatches = Some(bad);
-    }
-    // BEIR drops a hit whose id equals the query id.
-    let ranked: Vec<Vec<(&str, f32)>> = selected
-        .iter()
-        .zip(&runs)
-        .map(|((qid, _), run)| {
-            let mut r: Vec<(&str, f32)> = run.iter().map(|(d, s)| (d.as_str(), *s)).collect();
-            strata::eval::drop_identical_ids(qid, &mut r, |h| h.0);
-            r
-        })
-        .collect();
-    if let Some(path) = &args.run_out {
-        let f = std::fs::File::create(path)
-            .map_err(|e| Error::io("create", Error::path_string(path), e))?;
-        let mut w = BufWriter::new(f);
-        for ((qid, _), r) in selected.iter().zip(&ranked) {
-            strata::eval::write_trec_run(&mut w, qid, r, "strata")
-                .map_err(|e| Error::io("write", Error::path_string(path), e))?;
-        }
-        w.flush()
-            .map_err(|e| Error::io("write", Error::path_string(path), e))?;
-    }
-    type Measure<'a> = &'a dyn Fn(&[&str], &HashMap<String, i32>) -> f64;
-    let metric = |f: Measure<'_>| -> Option<f64> {
-        let qrels = qrels.as_ref()?;
-        let mut sum = 0.0;
-        for ((qid, _), r) in selected.iter().zip(&ranked) {
-            let ids: Vec<&str> = r.iter().map(|x| x.0).collect();
-            sum += qrels.get(qid).map_or(0.0, |rel| f(&ids, rel));
-        }
-        Some(sum / selected.len().max(1) as f64)
-    };
-    let k = args.k;
-    let round4 = |x: Option<f64>| x.map(|v| (v * 1e4).round() / 1e4);
-    let l = Latency::of(&lat);
-    let sources: Vec<&str> = built
-        .first()
-        .map(|q| q.sources().iter().map(|s| s.name()).collect())
-        .unwrap_or_default();
-    let fused = sources.len() > 1;
-    let mut out = serde_json::json!({
-        "engine": "strata",
-        "mode": format!("{:?}", args.mode).to_lowercase(),
-        "fusion": fused.then(|| args.fusion.method(args.rrf_k).name()),
-        "sources": sources,
-        "dataset": args.beir.file_name().map(|s| s.to_string_lossy().to_string()),
-        "n_docs": n_docs,
-        "queries": selected.len(),
-        "ndcg_at_10": round4(metric(&|r, rel| ndcg_at(r, rel, 10))),
-        "mrr_at_10": round4(metric(&|r, rel| mrr_at(r, rel, 10))),
-        "mean_ms": (l.mean_ms * 1e3).round() / 1e3,
-        "p50_ms": (l.p50_ms * 1e3).round() / 1e3,
-        "p99_ms": (l.p99_ms * 1e3).round() / 1e3,
-        "qps": (l.qps() * 10.0).round() / 10.0,
-        "build_s": (build_s * 100.0).round() / 100.0,
-        "index_bytes": index_bytes,
-        "segments": snap.segments().len(),
-        "fields": format!("{:?}", args.fields).to_lowercase(),
-        "algorithm": format!("{:?}", args.algorithm).to_lowercase(),
-        "stopwords": !args.keep_stopwords,
-        "k1": args.k1,
-        "b": args.b,
-    });
-    if let Some(obj) = out.as_object_mut() {
-        obj.insert(
-            format!("recall_at_{k}"),
-            serde_json::json!(round4(metric(&|r, rel| recall_at(r, rel, k)))),
-        );
-        if sig.dense {
-            let p = ivf_params(args, n_docs, sig.dim);
-            let depth = built.first().map_or(k, Query::effective_depth);
-            obj.insert("exact".into(), args.exact.into());
-            obj.insert("nlist".into(), p.nlist.into());
-            obj.insert("pq_m".into(), p.m.into());
-            let d = built.first().and_then(|q| q.dense.as_ref());
-            let nprobe = d.and_then(|d| d.nprobe);
-            let defaults = strata::SearchParams::new(depth);
-            obj.insert("nprobe".into(), nprobe.unwrap_or(defaults.nprobe).into());
-            obj.insert(
-                "rerank".into(),
-                d.and_then(|d| d.rerank).unwrap_or(defaults.rerank).into(),
-            );
-        }
-        if sig.dense && args.prf {
-            obj.insert("prf_docs".into(), args.prf_docs.into());
-        }
-        if sig.text && args.prf {
-            obj.insert(
-                "rm3".into(),
-                serde_json::json!({"docs": args.rm3_docs, "terms": args.rm3_terms, "original_weight": args.rm3_weight}),
-            );
-        }
-        if sig.sparse {
-            obj.insert("impact_bits".into(), args.impact_bits.into());
-        }
-        if let Some(m) = mismatches {
-            obj.insert("pruned_vs_exhaustive_mismatches".into(), m.into());
-        }
-    }
-    out!("{out}")?;
+    out!("{}", report.to_json())?;
     Ok(())
 }

@@ -143,8 +143,8 @@ pub(super) fn from_beir(
 ) -> CliResult<(Data, Corpus)> {
     let emb = dir.join("emb");
     let (dim, doc_vecs) =
-        crate::eval::vectors_by_id(&emb.join("docs.npy"), &emb.join("doc_ids.txt"))?;
-    let (qdim, query_vecs) = crate::eval::vectors_by_id(
+        strata::eval::vectors_by_id(&emb.join("docs.npy"), &emb.join("doc_ids.txt"))?;
+    let (qdim, query_vecs) = strata::eval::vectors_by_id(
         &emb.join("queries_test.npy"),
         &emb.join("query_ids_test.txt"),
     )?;
@@ -157,8 +157,8 @@ pub(super) fn from_beir(
     let sparse_dir = dir.join("sparse");
     let (doc_sparse, query_sparse) = if sparse_dir.join("docs.splade.jsonl.zst").exists() {
         (
-            crate::eval::sparse_by_id(&sparse_dir.join("docs.splade.jsonl.zst"))?,
-            crate::eval::sparse_by_id(&sparse_dir.join("queries.splade.jsonl.zst"))?,
+            strata::eval::sparse_by_id(&sparse_dir.join("docs.splade.jsonl.zst"))?,
+            strata::eval::sparse_by_id(&sparse_dir.join("queries.splade.jsonl.zst"))?,
         )
     } else {
         Default::default()
