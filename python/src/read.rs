@@ -336,11 +336,10 @@ impl QueryResult {
                 "hit index out of range",
             ));
         }
-        Ok(self
-            .hits
+        self.hits
             .get(j as usize)
             .map(|h| h.clone_ref(py))
-            .ok_or_else(|| pyo3::exceptions::PyIndexError::new_err("hit index out of range"))?)
+            .ok_or_else(|| pyo3::exceptions::PyIndexError::new_err("hit index out of range"))
     }
 
     /// The hits as a list.

@@ -46,6 +46,7 @@ from ._strata import (
     __version__,
     open,
 )
+from ._strata import eval_beir
 from ._strata import read_beir as _read_beir
 
 
@@ -94,4 +95,5 @@ __all__ = [
     "results_table",
     "search_table",
     "write_trec_run",
+    "eval_beir",
 ]
