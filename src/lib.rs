@@ -8,23 +8,37 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing))]
 #![warn(missing_docs)]
 
-pub mod dense;
+/// Declares a module that is public with the `internals` feature and crate-private without it.
+macro_rules! internal_mod {
+    ($(#[$m:meta])* $name:ident) => {
+        #[cfg(feature = "internals")]
+        $(#[$m])*
+        pub mod $name;
+        #[cfg(not(feature = "internals"))]
+        $(#[$m])*
+        #[allow(dead_code, unused_imports)]
+        pub(crate) mod $name;
+    };
+}
+
+internal_mod!(dense);
 pub mod error;
 pub mod eval;
-pub mod format;
+internal_mod!(format);
 pub mod input;
 pub mod io;
-pub mod rng;
+internal_mod!(rng);
 pub mod schema;
 pub mod search;
-pub mod segment;
-pub mod sparse;
+internal_mod!(segment);
+internal_mod!(sparse);
 pub mod text;
 pub mod txn;
 pub mod types;
 
 pub use error::{Error, Result};
 pub use schema::{DenseIndex, IvfPqParams, Schema, VectorStorage};
+pub use sparse::query::{Algorithm, Bm25};
 pub use search::{
     DocFilter, Filter, FusionMethod, Normalization, Query, QueryHit, QueryResult, QueryStats, Rm3,
     Rocchio, SearchParams, Source, TextHit, TextQuery,

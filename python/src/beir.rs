@@ -88,8 +88,8 @@ fn mode(name: &str) -> PyResult<strata::eval::EvalMode> {
 }
 
 /// Parses a traversal algorithm.
-fn algorithm(name: &str) -> PyResult<strata::sparse::query::Algorithm> {
-    use strata::sparse::query::Algorithm;
+fn algorithm(name: &str) -> PyResult<strata::Algorithm> {
+    use strata::Algorithm;
     Ok(match name {
         "auto" => Algorithm::Auto,
         "wand" => Algorithm::BlockMaxWand,
