@@ -388,3 +388,16 @@ fn a_format_1_index_gets_an_id_and_keeps_its_data() {
     let keys = live_keys(tmp.path());
     assert_eq!(keys, [0, 1, 3, 4, 5, 6, 7].into_iter().collect());
 }
+
+#[test]
+fn opening_a_directory_that_is_not_an_index_writes_nothing_there() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("notes.txt"), b"mine").unwrap();
+    let err = strata::Index::open(tmp.path()).unwrap_err();
+    assert!(matches!(err, strata::Error::NotAnIndex { .. }), "{err}");
+    let names: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["notes.txt".to_owned()]);
+}

@@ -4,7 +4,7 @@
 //! array; anything else numpy can turn into float32 is converted once, here, and anything it
 //! cannot is an `InputError` naming the argument.
 
-use crate::errors::{InputError, SchemaError};
+use crate::errors::{InputError, InvalidArgumentError, SchemaError};
 use numpy::{PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
@@ -74,6 +74,16 @@ pub fn rows<'py>(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Rows<'py>> {
         return Ok(Rows::F16(a.readonly()));
     }
     let np = py.import("numpy")?;
+    // Complex values would lose their imaginary part, objects and strings are not vectors.
+    if let Ok(kind) = obj.getattr("dtype").and_then(|d| d.getattr("kind"))
+        && let Ok(kind) = kind.extract::<String>()
+        && !matches!(kind.as_str(), "f" | "i" | "u" | "b" | "O")
+    {
+        return Err(InputError::new_err(format!(
+            "{what}: dtype {} is not numeric (expected float32 or float16; float64 and integers are converted)",
+            obj.getattr("dtype")?.str()?
+        )));
+    }
     let f16 = np.getattr("float16")?;
     let keep_f16 = obj
         .getattr("dtype")
@@ -121,7 +131,7 @@ pub fn key_kind(name: &str) -> PyResult<KeyKind> {
     match name {
         "str" | "string" => Ok(KeyKind::Str),
         "int" | "u64" => Ok(KeyKind::U64),
-        other => Err(InputError::new_err(format!(
+        other => Err(InvalidArgumentError::new_err(format!(
             "key_type {other:?}: expected \"str\" or \"int\""
         ))),
     }
@@ -315,10 +325,12 @@ pub fn attr_value(
             {
                 return Err(bad("an integer"));
             }
+            let i = obj
+                .call_method0("__index__")
+                .map_err(|_| bad("an integer"))?;
             AttrValue::I64(
-                obj.call_method0("__index__")
-                    .and_then(|i| i.extract())
-                    .map_err(|_| bad("an integer"))?,
+                i.extract()
+                    .map_err(|_| bad("an integer in the int64 range"))?,
             )
         }
         AttrKind::F64 => {

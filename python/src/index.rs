@@ -65,6 +65,8 @@ enum Slot {
     Writer(strata::Index),
     /// Inside an open transaction.
     InTxn,
+    /// Out for an operation that runs without the GIL (merge).
+    Busy(&'static str),
     /// Opened read-only: there is no writer.
     ReadOnly,
     /// `close()` was called.
@@ -95,28 +97,44 @@ impl Inner {
         Ok(self.reader()?.snapshot())
     }
 
-    /// Runs `f` on the writer; refuses if the index is read-only, closed or in a transaction.
-    fn with_writer<T>(
-        &self,
-        what: &str,
-        f: impl FnOnce(&mut strata::Index) -> PyResult<T>,
-    ) -> PyResult<T> {
-        let mut slot = self.slot();
-        match &mut *slot {
-            Slot::Writer(ix) => f(ix),
-            Slot::InTxn => Err(ClosedError::new_err(format!(
+    /// Why the writer is not available for `what`, given the slot's state.
+    fn unavailable(&self, slot: &Slot, what: &str) -> PyErr {
+        match slot {
+            Slot::InTxn => ClosedError::new_err(format!(
                 "{what}: a transaction is open on {}; commit or roll it back first",
                 self.path
-            ))),
-            Slot::ReadOnly => Err(InvalidArgumentError::new_err(format!(
-                "{what}: {} was opened read-only",
+            )),
+            Slot::Busy(op) => ClosedError::new_err(format!(
+                "{what}: {} is busy with {op} in another thread",
                 self.path
-            ))),
-            Slot::Closed => Err(ClosedError::new_err(format!(
-                "index {} is closed",
-                self.path
-            ))),
+            )),
+            Slot::ReadOnly => {
+                InvalidArgumentError::new_err(format!("{what}: {} was opened read-only", self.path))
+            }
+            Slot::Closed | Slot::Writer(_) => {
+                ClosedError::new_err(format!("index {} is closed", self.path))
+            }
         }
+    }
+
+    /// Takes the writer out of the slot, leaving `next` there; refuses if the index is
+    /// read-only, closed, in a transaction or busy. The slot's mutex is never held while the
+    /// GIL is released (a thread waiting on it would hold the GIL the other one needs).
+    fn take_writer(&self, what: &str, next: Slot) -> PyResult<strata::Index> {
+        let mut slot = self.slot();
+        match std::mem::replace(&mut *slot, next) {
+            Slot::Writer(ix) => Ok(ix),
+            other => {
+                let err = self.unavailable(&other, what);
+                *slot = other;
+                Err(err)
+            }
+        }
+    }
+
+    /// Puts the writer back.
+    fn put_writer(&self, ix: strata::Index) {
+        *self.slot() = Slot::Writer(ix);
     }
 }
 
@@ -262,31 +280,11 @@ impl PyIndex {
     /// Starts a write transaction. Use it as a context manager: it commits when the block
     /// ends and rolls back if the block raises.
     fn begin(&self) -> PyResult<PyTxn> {
-        let mut slot = self.inner.slot();
-        let taken = std::mem::replace(&mut *slot, Slot::InTxn);
-        match taken {
-            Slot::Writer(ix) => Ok(PyTxn {
-                inner: self.inner.clone(),
-                txn: Mutex::new(Some(ix.into_txn())),
-            }),
-            other => {
-                let msg = match &other {
-                    Slot::InTxn => format!(
-                        "begin: a transaction is already open on {}; commit or roll it back first",
-                        self.inner.path
-                    ),
-                    Slot::ReadOnly => format!("begin: {} was opened read-only", self.inner.path),
-                    _ => format!("index {} is closed", self.inner.path),
-                };
-                let ro = matches!(other, Slot::ReadOnly);
-                *slot = other;
-                Err(if ro {
-                    InvalidArgumentError::new_err(msg)
-                } else {
-                    ClosedError::new_err(msg)
-                })
-            }
-        }
+        let ix = self.inner.take_writer("begin", Slot::InTxn)?;
+        Ok(PyTxn {
+            inner: self.inner.clone(),
+            txn: Mutex::new(Some(ix.into_txn())),
+        })
     }
 
     /// FAISS-shaped search of a batch of vectors (rows × dim, float32 or float16): returns
@@ -458,13 +456,19 @@ impl PyIndex {
 
     /// Merges every segment into one, dropping deleted rows; returns whether it merged.
     fn merge(&self, py: Python<'_>) -> PyResult<bool> {
-        self.inner
-            .with_writer("merge", |ix| py.detach(|| ix.merge_all()).py_err())
+        let mut ix = self.inner.take_writer("merge", Slot::Busy("a merge"))?;
+        let (ix, res) = py.detach(move || {
+            let res = ix.merge_all();
+            (ix, res)
+        });
+        self.inner.put_writer(ix);
+        res.py_err()
     }
 
     /// Reopens the newest commit read-only, checking every file's checksum against the
     /// manifest; returns what it checked. A damaged file raises CorruptError.
     fn verify<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.inner.reader()?;
         let path = self.inner.path.clone();
         let snap = py
             .detach(|| Reader::open(&path).map(|r| r.snapshot()))
@@ -492,13 +496,14 @@ impl PyIndex {
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let taken = {
             let mut slot = self.inner.slot();
-            if matches!(*slot, Slot::InTxn) {
-                return Err(ClosedError::new_err(format!(
-                    "close: a transaction is open on {}; commit or roll it back first",
-                    self.inner.path
-                )));
+            match std::mem::replace(&mut *slot, Slot::Closed) {
+                busy @ (Slot::InTxn | Slot::Busy(_)) => {
+                    let err = self.inner.unavailable(&busy, "close");
+                    *slot = busy;
+                    return Err(err);
+                }
+                other => other,
             }
-            std::mem::replace(&mut *slot, Slot::Closed)
         };
         *self.inner.reader.lock().unwrap_or_else(|p| p.into_inner()) = None;
         // Dropping the writer waits for a background merge: without the GIL.
@@ -520,6 +525,7 @@ impl PyIndex {
         let state = match &*self.inner.slot() {
             Slot::Writer(_) => "writer",
             Slot::InTxn => "in transaction",
+            Slot::Busy(_) => "busy",
             Slot::ReadOnly => "read-only",
             Slot::Closed => "closed",
         };
@@ -548,7 +554,7 @@ impl PyTxn {
 
     /// Puts the writer back in the index's slot.
     fn restore(&self, ix: strata::Index) {
-        *self.inner.slot() = Slot::Writer(ix);
+        self.inner.put_writer(ix);
     }
 
     fn documents(
@@ -585,44 +591,45 @@ impl PyTxn {
             }
         }
         if let Some(s) = sparse {
-            let mut got = 0;
-            for (d, item) in docs.iter_mut().zip(s.try_iter().map_err(|_| {
-                InputError::new_err("sparse: expected a sequence of dicts {term: weight}")
-            })?) {
-                let item = item?;
+            let items: Vec<Bound<'_, PyAny>> = s
+                .try_iter()
+                .map_err(|_| {
+                    InputError::new_err("sparse: expected a sequence of dicts {term: weight}")
+                })?
+                .collect::<PyResult<_>>()?;
+            convert::check_len(items.len(), n, "sparse")?;
+            for (row, (d, item)) in docs.iter_mut().zip(&items).enumerate() {
                 if !item.is_none() {
-                    d.sparse = convert::sparse_terms(&item, &format!("sparse row {got}"))?;
+                    d.sparse = convert::sparse_terms(item, &format!("sparse row {row}"))?;
                 }
-                got += 1;
             }
-            convert::check_len(got, n, "sparse")?;
         }
         if let Some(a) = attributes {
             for (name, col) in a.iter() {
                 let name: String = name.extract()?;
                 let Some(field) = schema.attribute(&name) else {
-                    return Err(crate::errors::SchemaError::new_err(format!(
+                    return Err(InputError::new_err(format!(
                         "attributes: the schema has no attribute {name:?}"
                     )));
                 };
                 let kind = field.kind;
-                let mut got = 0;
-                for (d, v) in docs.iter_mut().zip(col.try_iter().map_err(|_| {
-                    InputError::new_err(format!("attributes[{name:?}]: expected a sequence"))
-                })?) {
+                let what = format!("attributes[{name:?}]");
+                let items: Vec<Bound<'_, PyAny>> = col
+                    .try_iter()
+                    .map_err(|_| InputError::new_err(format!("{what}: expected a sequence")))?
+                    .collect::<PyResult<_>>()?;
+                convert::check_len(items.len(), n, &what)?;
+                for (row, (d, v)) in docs.iter_mut().zip(items).enumerate() {
                     // numpy scalars become Python numbers through .item().
-                    let v = v?;
                     let v = if v.hasattr("item")? && !v.is_instance_of::<PyList>() {
                         v.call_method0("item")?
                     } else {
                         v
                     };
-                    if let Some(val) = convert::attr_value(&v, kind, &name, got)? {
+                    if let Some(val) = convert::attr_value(&v, kind, &name, row)? {
                         d.attrs.push((name.clone(), val));
                     }
-                    got += 1;
                 }
-                convert::check_len(got, n, &format!("attributes[{name:?}]"))?;
             }
         }
         let _ = py;
@@ -635,7 +642,8 @@ impl PyTxn {
     /// Adds documents: `keys` (a list of str/int or an integer array), and per key a row of
     /// `vectors`, the strings of each field of `text` ({field: [str, ...]}), a dict of
     /// `sparse` weights, and `attributes` ({name: [value, ...]}; None where absent). A key
-    /// that is already live is refused (use `upsert`).
+    /// that is already live is refused (use `upsert`). All or nothing: if one document is
+    /// refused, none of the batch is added.
     #[pyo3(signature = (keys, vectors=None, text=None, sparse=None, attributes=None))]
     fn add(
         &self,
@@ -654,12 +662,8 @@ impl PyTxn {
             sparse.as_ref(),
             attributes.as_ref(),
         )?;
-        self.with_txn(|t| {
-            for d in docs {
-                t.add(d).py_err()?;
-            }
-            Ok(())
-        })
+        // All or nothing: a refused document leaves the transaction as it was.
+        self.with_txn(|t| t.add_all(docs).py_err())
     }
 
     /// Adds documents, replacing live ones with the same keys.
@@ -681,12 +685,7 @@ impl PyTxn {
             sparse.as_ref(),
             attributes.as_ref(),
         )?;
-        self.with_txn(|t| {
-            for d in docs {
-                t.upsert(d).py_err()?;
-            }
-            Ok(())
-        })
+        self.with_txn(|t| t.upsert_all(docs).py_err())
     }
 
     /// Deletes the documents with `keys`; returns how many were live.

@@ -230,6 +230,9 @@ pub struct QueryArgs<'py> {
 
 /// Builds the strata query of `a`.
 fn build_query(snap: &Snapshot, a: &QueryArgs<'_>) -> PyResult<Query> {
+    if a.k == 0 {
+        return Err(InvalidArgumentError::new_err("query: k must be at least 1"));
+    }
     let mut q = Query::new()
         .limit(a.k)
         .offset(a.offset)
@@ -328,18 +331,14 @@ impl QueryResult {
         self.hits.len()
     }
 
-    fn __getitem__(&self, py: Python<'_>, i: isize) -> PyResult<Py<PyHit>> {
-        let n = self.hits.len() as isize;
-        let j = if i < 0 { i + n } else { i };
-        if j < 0 || j >= n {
-            return Err(pyo3::exceptions::PyIndexError::new_err(
-                "hit index out of range",
-            ));
-        }
-        self.hits
-            .get(j as usize)
-            .map(|h| h.clone_ref(py))
-            .ok_or_else(|| pyo3::exceptions::PyIndexError::new_err("hit index out of range"))
+    /// A hit by position (negative from the end), or a list of hits for a slice.
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        i: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let all = PyList::new(py, self.hits.iter().map(|h| h.clone_ref(py)))?;
+        all.as_any().get_item(i)
     }
 
     /// The hits as a list.

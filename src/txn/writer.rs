@@ -232,6 +232,13 @@ impl Index {
 
     /// Opens the index in `dir` for writing, recovering from any crash.
     pub fn open_in(dir: Arc<dyn Directory>, options: IndexOptions) -> Result<Index> {
+        // A directory without any manifest is not an index: say so before taking the lock,
+        // which would leave a LOCK file in a directory strata does not own.
+        if manifest::list_generations(dir.as_ref())?.is_empty() {
+            return Err(Error::NotAnIndex {
+                path: dir.describe(),
+            });
+        }
         let lock = acquire_lock(dir.as_ref(), options.lock_timeout)?;
         Index::start(dir, options, lock)
     }
@@ -443,6 +450,14 @@ struct Pending {
     deletes: HashSet<Key>,
 }
 
+/// How to revert one change of [`Pending::add_all`] (adds past its mark are truncated).
+enum Undo {
+    /// The key was put into the delete set.
+    Deleted(Key),
+    /// The key's pending add at this position was removed.
+    Unadded(Key, usize, Row),
+}
+
 impl Pending {
     /// Checks `doc`'s attributes against the schema; returns them by field position, an i64
     /// given to an f64 attribute converted.
@@ -573,14 +588,75 @@ impl Pending {
     }
 
     fn delete(&mut self, shared: &Shared, key: &Key) -> Result<bool> {
+        self.delete_logged(shared, key, None)
+    }
+
+    /// [`Pending::delete`], recording in `log` how to undo it.
+    fn delete_logged(
+        &mut self,
+        shared: &Shared,
+        key: &Key,
+        log: Option<&mut Vec<Undo>>,
+    ) -> Result<bool> {
         if let Some(i) = self.added.remove(key) {
-            if let Some(slot) = self.adds.get_mut(i) {
-                *slot = None;
+            let row = self.adds.get_mut(i).and_then(Option::take);
+            if let (Some(log), Some(row)) = (log, row) {
+                log.push(Undo::Unadded(key.clone(), i, row));
             }
             return Ok(true);
         }
         let live = shared.is_live(key);
-        Ok(live && self.deletes.insert(key.clone()))
+        let inserted = live && self.deletes.insert(key.clone());
+        if let (Some(log), true) = (log, inserted) {
+            log.push(Undo::Deleted(key.clone()));
+        }
+        Ok(inserted)
+    }
+
+    /// Adds (or, with `upsert`, replaces) every document of `docs`, or none: on the first
+    /// refused document the changes made by this call are undone and its error returned.
+    fn add_all(&mut self, shared: &Shared, docs: Vec<Document>, upsert: bool) -> Result<()> {
+        let mark = self.adds.len();
+        let mut log: Vec<Undo> = Vec::new();
+        for doc in docs {
+            let res = if upsert {
+                self.delete_logged(shared, &doc.key, Some(&mut log))
+                    .and_then(|_| self.add(shared, doc))
+            } else {
+                self.add(shared, doc)
+            };
+            if let Err(e) = res {
+                self.undo(mark, log);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reverts the adds made since `adds.len()` was `mark` and the deletes in `log`.
+    fn undo(&mut self, mark: usize, log: Vec<Undo>) {
+        for u in log.into_iter().rev() {
+            match u {
+                Undo::Deleted(key) => {
+                    self.deletes.remove(&key);
+                }
+                Undo::Unadded(key, i, row) => {
+                    if let Some(slot) = self.adds.get_mut(i) {
+                        *slot = Some(row);
+                        self.added.insert(key, i);
+                    }
+                }
+            }
+        }
+        for i in mark..self.adds.len() {
+            if let Some(Some(row)) = self.adds.get(i)
+                && self.added.get(&row.key) == Some(&i)
+            {
+                let key = row.key.clone();
+                self.added.remove(&key);
+            }
+        }
+        self.adds.truncate(mark);
     }
 
     fn commit(self, index: &Index) -> Result<u64> {
@@ -597,6 +673,17 @@ impl WriteTxn<'_> {
     /// Adds a document. Its key must not be live (use [`WriteTxn::upsert`] to replace).
     pub fn add(&mut self, doc: Document) -> Result<()> {
         self.pending.add(&self.index.shared, doc)
+    }
+
+    /// Adds every document of `docs` or, if one is refused, none of them (the transaction is
+    /// left as it was before the call) and returns that document's error.
+    pub fn add_all(&mut self, docs: Vec<Document>) -> Result<()> {
+        self.pending.add_all(&self.index.shared, docs, false)
+    }
+
+    /// Upserts every document of `docs` or none of them, as [`WriteTxn::add_all`].
+    pub fn upsert_all(&mut self, docs: Vec<Document>) -> Result<()> {
+        self.pending.add_all(&self.index.shared, docs, true)
     }
 
     /// Deletes the document with `key`; returns whether one was live (or added earlier in
@@ -630,6 +717,16 @@ impl OwnedTxn {
     /// Adds a document, as [`WriteTxn::add`].
     pub fn add(&mut self, doc: Document) -> Result<()> {
         self.pending.add(&self.index.shared, doc)
+    }
+
+    /// Adds every document of `docs` or none of them, as [`WriteTxn::add_all`].
+    pub fn add_all(&mut self, docs: Vec<Document>) -> Result<()> {
+        self.pending.add_all(&self.index.shared, docs, false)
+    }
+
+    /// Upserts every document of `docs` or none of them, as [`WriteTxn::add_all`].
+    pub fn upsert_all(&mut self, docs: Vec<Document>) -> Result<()> {
+        self.pending.add_all(&self.index.shared, docs, true)
     }
 
     /// Deletes the document with `key`, as [`WriteTxn::delete`].

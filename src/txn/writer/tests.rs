@@ -247,3 +247,39 @@ fn an_owned_transaction_commits_rolls_back_and_hands_the_index_back() {
     assert_eq!(snap.num_docs(), 1);
     assert!(snap.locate(&Key::U64(1)).is_none());
 }
+
+#[test]
+fn a_refused_batch_leaves_the_transaction_as_it_was() {
+    let schema = Schema::dense(KeyKind::U64, 8, Metric::Dot);
+    let dir: Arc<dyn Directory> = Arc::new(MemDirectory::new());
+    let mut index = Index::create_in(dir, schema, IndexOptions::default()).unwrap();
+    let plain = |k: u64| Document::new(k, doc(k).vector.unwrap());
+    let mut txn = index.begin();
+    txn.add_all(vec![plain(1), plain(2)]).unwrap();
+    txn.commit().unwrap();
+
+    let mut txn = index.begin();
+    txn.add(plain(3)).unwrap();
+    // Key 2 is live: the whole batch is refused, 4 and 5 included.
+    let err = txn.add_all(vec![plain(4), plain(5), plain(2)]).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+    assert_eq!(txn.pending_adds(), 1);
+    // An upsert batch that replaces 1, re-adds 3 (pending) and then hits a bad vector is
+    // undone completely: 1 is not deleted, 3 keeps its pending add.
+    let bad = Document::new(9u64, vec![f32::NAN; 8]);
+    let err = txn
+        .upsert_all(vec![plain(1), plain(3), plain(6), bad])
+        .unwrap_err();
+    assert!(matches!(err, Error::Input { .. }), "{err}");
+    assert_eq!(txn.pending_adds(), 1);
+    // The corrected batches go in, and the commit holds exactly 1, 2, 3, 4, 5.
+    txn.add_all(vec![plain(4), plain(5)]).unwrap();
+    txn.upsert_all(vec![plain(1)]).unwrap();
+    txn.commit().unwrap();
+    let snap = index.snapshot();
+    assert_eq!(snap.num_docs(), 5);
+    for k in 1..=5u64 {
+        assert!(snap.locate(&Key::U64(k)).is_some(), "key {k}");
+    }
+    assert!(snap.locate(&Key::U64(6)).is_none());
+}
