@@ -22,4 +22,4 @@ mod writer;
 pub use policy::MergePolicy;
 pub use reader::Reader;
 pub use snapshot::{Snapshot, SnapshotSegment};
-pub use writer::{Document, Index, IndexOptions, LOCK_FILE, OwnedTxn, WriteTxn};
+pub use writer::{Document, Index, IndexOptions, LOCK_FILE, OwnedTxn, Txn, WriteTxn};

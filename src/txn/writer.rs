@@ -426,20 +426,21 @@ impl Drop for Index {
 }
 
 /// A write transaction: buffered adds and deletes that become visible atomically at
-/// [`WriteTxn::commit`]. Dropping it without committing discards everything.
-pub struct WriteTxn<'a> {
-    index: &'a mut Index,
+/// `commit`. Dropping it without committing discards everything. It holds its [`Index`] as
+/// `I`: borrowed ([`WriteTxn`], from [`Index::begin`]) or owned ([`OwnedTxn`], from
+/// [`Index::into_txn`]); either way one transaction at a time.
+pub struct Txn<I> {
+    index: I,
     pending: Pending,
 }
 
-/// A write transaction that owns its [`Index`]: what [`WriteTxn`] is, for callers that cannot
-/// hold a borrow across calls (bindings to other languages, transactions kept in a struct).
-/// [`Index::into_txn`] starts one; [`OwnedTxn::commit`] and [`OwnedTxn::rollback`] hand the
-/// index back. Owning the writer keeps the one-transaction-at-a-time rule without a borrow.
-pub struct OwnedTxn {
-    index: Index,
-    pending: Pending,
-}
+/// A transaction that borrows its index ([`Index::begin`]).
+pub type WriteTxn<'a> = Txn<&'a mut Index>;
+
+/// A transaction that owns its index: for callers that cannot hold a borrow across calls
+/// (bindings to other languages, transactions kept in a struct). [`Index::into_txn`] starts
+/// one; its `commit` and `rollback` hand the index back.
+pub type OwnedTxn = Txn<Index>;
 
 /// The buffered changes of a transaction, checked against the schema and the live keys as
 /// they arrive.
@@ -669,69 +670,31 @@ impl Pending {
     }
 }
 
-impl WriteTxn<'_> {
-    /// Adds a document. Its key must not be live (use [`WriteTxn::upsert`] to replace).
+impl<I: std::borrow::Borrow<Index>> Txn<I> {
+    /// Adds a document. Its key must not be live (use [`Txn::upsert`] to replace).
     pub fn add(&mut self, doc: Document) -> Result<()> {
-        self.pending.add(&self.index.shared, doc)
+        let shared = &self.index.borrow().shared;
+        self.pending.add(shared, doc)
     }
 
     /// Adds every document of `docs` or, if one is refused, none of them (the transaction is
     /// left as it was before the call) and returns that document's error.
     pub fn add_all(&mut self, docs: Vec<Document>) -> Result<()> {
-        self.pending.add_all(&self.index.shared, docs, false)
+        let shared = &self.index.borrow().shared;
+        self.pending.add_all(shared, docs, false)
     }
 
-    /// Upserts every document of `docs` or none of them, as [`WriteTxn::add_all`].
+    /// Upserts every document of `docs` or none of them, as [`Txn::add_all`].
     pub fn upsert_all(&mut self, docs: Vec<Document>) -> Result<()> {
-        self.pending.add_all(&self.index.shared, docs, true)
+        let shared = &self.index.borrow().shared;
+        self.pending.add_all(shared, docs, true)
     }
 
     /// Deletes the document with `key`; returns whether one was live (or added earlier in
     /// this transaction).
     pub fn delete(&mut self, key: &Key) -> Result<bool> {
-        self.pending.delete(&self.index.shared, key)
-    }
-
-    /// Replaces (or adds) the document with `doc.key`.
-    pub fn upsert(&mut self, doc: Document) -> Result<()> {
-        self.delete(&doc.key)?;
-        self.add(doc)
-    }
-
-    /// Documents added so far.
-    pub fn pending_adds(&self) -> usize {
-        self.pending.added.len()
-    }
-
-    /// Discards the transaction.
-    pub fn rollback(self) {}
-
-    /// Makes the transaction's changes durable and visible atomically. Returns the commit's
-    /// generation (unchanged if the transaction was empty).
-    pub fn commit(self) -> Result<u64> {
-        self.pending.commit(self.index)
-    }
-}
-
-impl OwnedTxn {
-    /// Adds a document, as [`WriteTxn::add`].
-    pub fn add(&mut self, doc: Document) -> Result<()> {
-        self.pending.add(&self.index.shared, doc)
-    }
-
-    /// Adds every document of `docs` or none of them, as [`WriteTxn::add_all`].
-    pub fn add_all(&mut self, docs: Vec<Document>) -> Result<()> {
-        self.pending.add_all(&self.index.shared, docs, false)
-    }
-
-    /// Upserts every document of `docs` or none of them, as [`WriteTxn::add_all`].
-    pub fn upsert_all(&mut self, docs: Vec<Document>) -> Result<()> {
-        self.pending.add_all(&self.index.shared, docs, true)
-    }
-
-    /// Deletes the document with `key`, as [`WriteTxn::delete`].
-    pub fn delete(&mut self, key: &Key) -> Result<bool> {
-        self.pending.delete(&self.index.shared, key)
+        let shared = &self.index.borrow().shared;
+        self.pending.delete(shared, key)
     }
 
     /// Replaces (or adds) the document with `doc.key`.
@@ -747,9 +710,22 @@ impl OwnedTxn {
 
     /// The index this transaction writes to (its snapshots do not see the transaction).
     pub fn index(&self) -> &Index {
-        &self.index
+        self.index.borrow()
     }
+}
 
+impl WriteTxn<'_> {
+    /// Discards the transaction.
+    pub fn rollback(self) {}
+
+    /// Makes the transaction's changes durable and visible atomically. Returns the commit's
+    /// generation (unchanged if the transaction was empty).
+    pub fn commit(self) -> Result<u64> {
+        self.pending.commit(self.index)
+    }
+}
+
+impl OwnedTxn {
     /// Discards the transaction and hands the index back.
     pub fn rollback(self) -> Index {
         self.index
