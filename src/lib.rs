@@ -7,6 +7,11 @@
 )]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::indexing_slicing))]
 #![warn(missing_docs)]
+// Without `internals`, the docs of the re-exported query types link into crate-private modules.
+#![cfg_attr(
+    not(feature = "internals"),
+    allow(rustdoc::private_intra_doc_links, rustdoc::broken_intra_doc_links)
+)]
 
 /// Declares a module that is public with the `internals` feature and crate-private without it.
 macro_rules! internal_mod {
