@@ -38,11 +38,11 @@ pub mod types;
 
 pub use error::{Error, Result};
 pub use schema::{DenseIndex, IvfPqParams, Schema, VectorStorage};
-pub use sparse::query::{Algorithm, Bm25};
 pub use search::{
     DocFilter, Filter, FusionMethod, Normalization, Query, QueryHit, QueryResult, QueryStats, Rm3,
     Rocchio, SearchParams, Source, TextHit, TextQuery,
 };
+pub use sparse::query::{Algorithm, Bm25};
 pub use txn::{Document, Index, IndexOptions, MergePolicy, OwnedTxn, Reader, Snapshot, WriteTxn};
 pub use types::{AttrKind, AttrValue, Hit, Key, KeyKind, Metric, Vector};
 

@@ -31,7 +31,7 @@ use std::arch::x86_64::{
 
 use half::f16;
 
-use super::{Kernels, same_len};
+use super::{BATCH_ROWS, BatchBlock, BatchRows, BatchSink, Kernels, same_len};
 
 /// The AVX2 table. Private: it leaves this module only through [`kernels()`].
 static AVX2: Kernels = Kernels {
@@ -46,6 +46,7 @@ static AVX2: Kernels = Kernels {
     l2sq_f16_many,
     dot_u7i8_batch,
     dot_f32_cross,
+    batch_scan,
 };
 
 /// The AVX2 table if this CPU supports avx2, fma and f16c, otherwise `None`.
@@ -70,7 +71,7 @@ const LINE: usize = 64;
 // ---------------------------------------------------------------------------------------------
 // Table entries: safe wrappers around the `#[target_feature]` kernels.
 //
-// SAFETY (for all ten): these functions are private and referenced only by `AVX2`, which
+// SAFETY (for all eleven): these functions are private and referenced only by `AVX2`, which
 // `kernels()` hands out only when avx2, fma and f16c were detected on this CPU, so the target
 // features the callee was compiled for are present. The callees take slices and never read
 // outside them.
@@ -124,6 +125,24 @@ fn dot_u7i8_batch(qs: &[u8], nq: usize, rows: &[i8], out: &mut [i32]) {
 fn dot_f32_cross(a: &[f32], b: &[f32], dim: usize, out: &mut [f32], stride: usize) {
     // SAFETY: see the note above the table entries.
     unsafe { dot_f32_cross_tf(a, b, dim, out, stride) }
+}
+
+fn batch_scan(
+    qs: &[f32],
+    nq: usize,
+    rows: BatchRows<'_>,
+    l2: bool,
+    sink: &mut BatchSink<'_>,
+) {
+    // SAFETY: see the note above the table entries.
+    unsafe {
+        match (rows, l2) {
+            (BatchRows::F32(r), false) => batch_scan_tf::<f32, false>(qs, nq, r, sink),
+            (BatchRows::F32(r), true) => batch_scan_tf::<f32, true>(qs, nq, r, sink),
+            (BatchRows::F16(r), false) => batch_scan_tf::<f16, false>(qs, nq, r, sink),
+            (BatchRows::F16(r), true) => batch_scan_tf::<f16, true>(qs, nq, r, sink),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -309,6 +328,294 @@ fn cross_tile<const P: usize, const Q: usize>(
             if let Some(o) = out.get_mut((i + p) * stride + j + q) {
                 *o = hsum(s);
             }
+        }
+    }
+}
+
+/// Queries and rows per register tile of [`batch_scan_tf`]: 12 accumulators, 3 row chunks and one
+/// query chunk fill the 16 ymm registers.
+const TILE_Q: usize = 4;
+const TILE_R: usize = 3;
+
+/// Every query of `qs` against every row of `rows`, in blocks (see `Kernels::batch_scan`),
+/// `TILE_Q × TILE_R` pairs at a time.
+///
+/// Each pair must come out bit for bit as [`reduce`] computes it alone, so that a batch of
+/// queries ranks exactly as the queries one at a time. `reduce` sums four interleaved
+/// accumulators (8-value chunk `c` of each 32-value block goes to accumulator `c mod 4`, the
+/// leftover whole chunks to the first, the zero-padded tail to the second) and adds them as
+/// `(s0 + s1) + (s2 + s3)`. The tile computes the same four sums one after the other, each with
+/// one accumulator per pair, so that only `TILE_Q × TILE_R` accumulators are live at a time.
+/// To make each of those sums read memory sequentially, the queries (once) and each block of
+/// rows (once, widening f16 on the way) are copied with their chunks in that order ([`pack`]),
+/// which also lets the hardware prefetcher stream the rows from L2.
+#[target_feature(enable = "avx2,fma,f16c")]
+fn batch_scan_tf<B: Chunk, const L2: bool>(
+    qs: &[f32],
+    nq: usize,
+    rows: &[B],
+    sink: &mut BatchSink<'_>,
+) {
+    if nq == 0 || qs.len() / nq == 0 {
+        return;
+    }
+    let dim = qs.len() / nq;
+    let layout = Layout::new(dim);
+    let mut pq = vec![[0.0f32; 8]; nq * layout.per];
+    pack(qs, dim, &mut pq);
+    let mut pr = vec![[0.0f32; 8]; BATCH_ROWS * layout.per];
+    let mut scores = vec![0.0f32; super::BATCH_QUERIES.min(nq) * BATCH_ROWS];
+    for (b, block) in rows.chunks(BATCH_ROWS * dim).enumerate() {
+        let nr = block.len() / dim;
+        if nr == 0 {
+            break;
+        }
+        let pr = pr.get_mut(..nr * layout.per).unwrap_or_default();
+        pack(block, dim, pr);
+        for (g, group) in pq.chunks(super::BATCH_QUERIES * layout.per).enumerate() {
+            let gq = group.len() / layout.per;
+            let out = scores.get_mut(..gq * nr).unwrap_or_default();
+            let mut j = 0;
+            while j < gq {
+                let tq = (gq - j).min(TILE_Q);
+                let at = Tile {
+                    qs: group,
+                    rows: pr,
+                    layout,
+                    j,
+                    i: 0,
+                    nr,
+                };
+                match tq {
+                    4 => batch_rows::<4, L2>(at, out),
+                    3 => batch_rows::<3, L2>(at, out),
+                    2 => batch_rows::<2, L2>(at, out),
+                    _ => batch_rows::<1, L2>(at, out),
+                }
+                j += tq;
+            }
+            sink(&BatchBlock {
+                first_query: g * super::BATCH_QUERIES,
+                queries: gq,
+                first_row: b * BATCH_ROWS,
+                rows: nr,
+                scores: out,
+            });
+        }
+    }
+}
+
+/// A row element the batched scan reads: 8 of them widen exactly to 8 f32.
+trait Chunk: Copy + Default {
+    /// The 8 values as f32.
+    ///
+    /// # Safety
+    /// The CPU must have avx2, fma and f16c.
+    unsafe fn widen8(v: &[Self; 8]) -> [f32; 8];
+}
+
+impl Chunk for f32 {
+    #[inline(always)]
+    unsafe fn widen8(v: &[f32; 8]) -> [f32; 8] {
+        *v
+    }
+}
+
+impl Chunk for f16 {
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    unsafe fn widen8(v: &[f16; 8]) -> [f32; 8] {
+        bytemuck::cast(load_f16(v))
+    }
+}
+
+/// Where the four partial sums of [`reduce`] sit in a packed vector of `per` chunks: sum `l`
+/// over chunks `start[l]..start[l] + len[l]`.
+#[derive(Clone, Copy)]
+struct Layout {
+    per: usize,
+    start: [usize; 4],
+    len: [usize; 4],
+}
+
+impl Layout {
+    fn new(dim: usize) -> Layout {
+        let n8 = dim / 8;
+        let n32 = n8 / 4;
+        let tail = usize::from(!dim.is_multiple_of(8));
+        let len = [n32 + (n8 - 4 * n32), n32 + tail, n32, n32];
+        let start = [0, len[0], len[0] + len[1], len[0] + len[1] + len[2]];
+        Layout {
+            per: n8 + tail,
+            start,
+            len,
+        }
+    }
+}
+
+/// Copies the whole vectors of `src` (`dim` values each, as many as fit) into `dst`, each as
+/// the `per` chunks of [`Layout`]: chunks 0, 4, 8, … of the whole 32-value blocks then the
+/// leftover whole chunks (sum 0); chunks 1, 5, … then the zero-padded tail (sum 1); chunks 2,
+/// 6, … (sum 2); chunks 3, 7, … (sum 3).
+#[target_feature(enable = "avx2,fma,f16c")]
+fn pack<B: Chunk>(src: &[B], dim: usize, dst: &mut [[f32; 8]]) {
+    let layout = Layout::new(dim);
+    let n8 = dim / 8;
+    let whole = n8 / 4 * 4;
+    for (v, d) in src.chunks_exact(dim).zip(dst.chunks_exact_mut(layout.per)) {
+        let (chunks, tail) = v.as_chunks::<8>();
+        let (blocks, rest) = chunks.split_at(whole);
+        let (blocks, _) = blocks.as_chunks::<4>();
+        let (d0, d) = d.split_at_mut(layout.len[0]);
+        let (d1, d) = d.split_at_mut(layout.len[1]);
+        let (d2, d3) = d.split_at_mut(layout.len[2]);
+        for ((((b, x0), x1), x2), x3) in blocks.iter().zip(&mut *d0).zip(&mut *d1).zip(d2).zip(d3)
+        {
+            let [c0, c1, c2, c3] = b;
+            // SAFETY (here and below): `pack` runs only with avx2, fma and f16c present.
+            unsafe {
+                *x0 = B::widen8(c0);
+                *x1 = B::widen8(c1);
+                *x2 = B::widen8(c2);
+                *x3 = B::widen8(c3);
+            }
+        }
+        for (x, c) in d0.iter_mut().skip(blocks.len()).zip(rest) {
+            // SAFETY: as above.
+            *x = unsafe { B::widen8(c) };
+        }
+        if let Some(x) = d1.get_mut(blocks.len()) {
+            // The zero-padded tail (the slot exists only when there is a tail).
+            let mut t = [B::default(); 8];
+            for (y, s) in t.iter_mut().zip(tail) {
+                *y = *s;
+            }
+            // SAFETY: as above.
+            *x = unsafe { B::widen8(&t) };
+        }
+    }
+}
+
+/// Where a tile of [`batch_scan_tf`] sits: packed queries `j..`, packed rows `i..` of `nr`.
+struct Tile<'a> {
+    qs: &'a [[f32; 8]],
+    rows: &'a [[f32; 8]],
+    layout: Layout,
+    j: usize,
+    i: usize,
+    nr: usize,
+}
+
+/// Queries `t.j..t.j + P` against every row, `TILE_R` rows at a time (fewer at the end).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn batch_rows<const P: usize, const L2: bool>(mut t: Tile<'_>, out: &mut [f32]) {
+    while t.i < t.nr {
+        let tr = (t.nr - t.i).min(TILE_R);
+        match tr {
+            3 => batch_tile::<P, 3, L2>(&t, out),
+            2 => batch_tile::<P, 2, L2>(&t, out),
+            _ => batch_tile::<P, 1, L2>(&t, out),
+        }
+        t.i += tr;
+    }
+}
+
+/// Pairs `(j + p, i + r)` for `p < P`, `r < R`, into `out[(j + p)·nr + i + r]`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn batch_tile<const P: usize, const R: usize, const L2: bool>(t: &Tile<'_>, out: &mut [f32]) {
+    let per = t.layout.per;
+    let mut qc: [&[[f32; 8]]; P] = [&[]; P];
+    for (p, slot) in qc.iter_mut().enumerate() {
+        *slot = t
+            .qs
+            .get((t.j + p) * per..(t.j + p + 1) * per)
+            .unwrap_or_default();
+    }
+    let mut rc: [&[[f32; 8]]; R] = [&[]; R];
+    for (x, slot) in rc.iter_mut().enumerate() {
+        *slot = t
+            .rows
+            .get((t.i + x) * per..(t.i + x + 1) * per)
+            .unwrap_or_default();
+    }
+    if qc.iter().chain(&rc).any(|v| v.len() != per) {
+        // Cannot happen: `batch_scan_tf` makes tiles of whole packed queries and rows only.
+        return;
+    }
+    let mut part = [[[_mm256_setzero_ps(); R]; P]; 4];
+    for ((slot, &start), &len) in part.iter_mut().zip(&t.layout.start).zip(&t.layout.len) {
+        // SAFETY: `start + len <= per` (`Layout`), and every slice of `qc` and `rc` holds
+        // exactly `per` chunks (checked above).
+        unsafe { tile_pass::<P, R, L2>(slot, &qc, &rc, start..start + len) };
+    }
+    let [s0, s1, s2, s3] = part;
+    for (p, (((a0, a1), a2), a3)) in s0.iter().zip(&s1).zip(&s2).zip(&s3).enumerate() {
+        let base = (t.j + p) * t.nr + t.i;
+        let Some(o) = out.get_mut(base..base + R) else {
+            continue;
+        };
+        for ((((o, b0), b1), b2), b3) in o.iter_mut().zip(a0).zip(a1).zip(a2).zip(a3) {
+            *o = hsum(_mm256_add_ps(
+                _mm256_add_ps(*b0, *b1),
+                _mm256_add_ps(*b2, *b3),
+            ));
+        }
+    }
+}
+
+/// One of the four partial sums of a tile, over chunks `range`, into `out`.
+///
+/// Not inlined: inlined, the compiler kept the finished sums of the earlier passes in registers
+/// and spilled accumulators inside the loop.
+///
+/// # Safety
+/// Every slice of `qc` and `rc` must hold at least `range.end` chunks.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline(never)]
+unsafe fn tile_pass<const P: usize, const R: usize, const L2: bool>(
+    out: &mut [[__m256; R]; P],
+    qc: &[&[[f32; 8]]; P],
+    rc: &[&[[f32; 8]]; R],
+    range: std::ops::Range<usize>,
+) {
+    let mut acc = [[_mm256_setzero_ps(); R]; P];
+    for c in range {
+        // SAFETY: `c < range.end`, which is at most every slice's length (the precondition).
+        unsafe { tile_step::<P, R, L2>(&mut acc, qc, rc, c) };
+    }
+    *out = acc;
+}
+
+/// One 8-value chunk `c` of every query and row of a tile into its accumulators.
+///
+/// # Safety
+/// Every slice of `qc` and `rc` must hold more than `c` chunks. (Bounds checks here cost as
+/// many instructions as the FMAs: the inner loop of the batched exact scan.)
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+unsafe fn tile_step<const P: usize, const R: usize, const L2: bool>(
+    acc: &mut [[__m256; R]; P],
+    qc: &[&[[f32; 8]]; P],
+    rc: &[&[[f32; 8]]; R],
+    c: usize,
+) {
+    let mut rv = [_mm256_setzero_ps(); R];
+    for (v, row) in rv.iter_mut().zip(rc) {
+        // SAFETY: `c < row.len()` is this function's precondition.
+        *v = load_f32(unsafe { row.get_unchecked(c) });
+    }
+    for (accp, qrow) in acc.iter_mut().zip(qc) {
+        // SAFETY: `c < qrow.len()` is this function's precondition.
+        let qv = load_f32(unsafe { qrow.get_unchecked(c) });
+        for (s, &rx) in accp.iter_mut().zip(&rv) {
+            *s = if L2 {
+                let d = _mm256_sub_ps(qv, rx);
+                _mm256_fmadd_ps(d, d, *s)
+            } else {
+                _mm256_fmadd_ps(qv, rx, *s)
+            };
         }
     }
 }

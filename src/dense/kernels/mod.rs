@@ -81,6 +81,53 @@ pub struct Kernels {
     /// tile of 4 × 2 accumulators in registers. Each pair's value depends only on the two rows
     /// (not on its position in a tile), so results do not depend on how callers block the rows.
     pub dot_f32_cross: fn(&[f32], &[f32], usize, &mut [f32], usize),
+    /// `batch_scan(qs, nq, rows, l2, sink)`: every one of `nq` queries of `d = qs.len() / nq`
+    /// values (stored one after another) against every whole row of `d` values in `rows`,
+    /// handed to `sink` in blocks of up to [`BATCH_ROWS`] rows × [`BATCH_QUERIES`] queries, rows
+    /// in order and, within a block of rows, queries in order. Each score is **bit for bit**
+    /// what this table's `dot_f32`/`dot_f16` (or with `l2`, `l2sq_f32`/`l2sq_f16`) returns for
+    /// the pair alone, so a batch ranks exactly as its queries one at a time. With `nq = 0` or
+    /// `d = 0` the sink is never called. Exact search of a batch of queries: the AVX2 version
+    /// widens and reorders each block of rows once and keeps a tile of queries × rows in
+    /// registers, so each chunk of a row loaded feeds several queries.
+    pub batch_scan: fn(&[f32], usize, BatchRows<'_>, bool, &mut BatchSink<'_>),
+}
+
+/// Rows per block of [`Kernels::batch_scan`]: 96 rows of 384 f32 are 144 KiB, which stay in L2
+/// while the queries stream past them; a multiple of the AVX2 tile's 3 rows.
+pub const BATCH_ROWS: usize = 96;
+
+/// Queries per block of [`Kernels::batch_scan`]: bounds the score buffer (`BATCH_QUERIES ×
+/// BATCH_ROWS` f32, 48 KiB) whatever the batch size.
+pub const BATCH_QUERIES: usize = 128;
+
+/// The rows a [`Kernels::batch_scan`] runs over.
+#[derive(Debug, Clone, Copy)]
+pub enum BatchRows<'a> {
+    /// f32 rows.
+    F32(&'a [f32]),
+    /// f16 rows, widened exactly to f32.
+    F16(&'a [f16]),
+}
+
+/// Where a [`Kernels::batch_scan`] hands its blocks.
+pub type BatchSink<'a> = dyn FnMut(&BatchBlock<'_>) + 'a;
+
+/// One block of a [`Kernels::batch_scan`]: queries `first_query..first_query + queries` against
+/// rows `first_row..first_row + rows`; `scores[j·rows + i]` is query `first_query + j` against
+/// row `first_row + i`.
+#[derive(Debug)]
+pub struct BatchBlock<'a> {
+    /// First query of the block.
+    pub first_query: usize,
+    /// Queries in the block.
+    pub queries: usize,
+    /// First row of the block.
+    pub first_row: usize,
+    /// Rows in the block.
+    pub rows: usize,
+    /// The scores, query-major.
+    pub scores: &'a [f32],
 }
 
 /// The scalar implementation: the reference every other implementation is tested against.
