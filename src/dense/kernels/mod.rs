@@ -26,8 +26,10 @@
 //! - Results differ from the exact value only by rounding and summation order, within the bound
 //!   `(n + 2) · 2⁻²³ · Σ|xᵢ·yᵢ|` checked by the tests (for l2sq the terms are `(xᵢ−yᵢ)²`).
 //!
-//! Setting the environment variable `STRATA_KERNELS=scalar` before the first call to [`best()`]
-//! forces the scalar table (to rule the SIMD code out when chasing a problem).
+//! Setting the environment variable `STRATA_ISA=scalar` before the first call to [`best()`]
+//! forces the scalar table (to rule the SIMD code out when chasing a problem); `STRATA_ISA=avx2`
+//! (or unset) takes the best available. `STRATA_KERNELS` is the older name of the same switch,
+//! read when `STRATA_ISA` is not set. The name of the table in use is [`Kernels::name`].
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -137,11 +139,19 @@ pub fn scalar() -> &'static Kernels {
 
 /// The fastest implementation this CPU supports, chosen on the first call and then cached.
 ///
-/// AVX2 is chosen only if the CPU reports avx2, fma and f16c. `STRATA_KERNELS=scalar` in the
-/// environment forces the scalar table.
+/// AVX2 is chosen only if the CPU reports avx2, fma and f16c. `STRATA_ISA=scalar` (or the older
+/// `STRATA_KERNELS=scalar`) in the environment forces the scalar table.
 pub fn best() -> &'static Kernels {
     static BEST: OnceLock<&'static Kernels> = OnceLock::new();
-    BEST.get_or_init(|| choose(std::env::var("STRATA_KERNELS").ok().as_deref()))
+    BEST.get_or_init(|| choose(forced_isa().as_deref()))
+}
+
+/// The instruction set asked for in the environment: `STRATA_ISA`, else the older name
+/// `STRATA_KERNELS`.
+pub(crate) fn forced_isa() -> Option<String> {
+    std::env::var("STRATA_ISA")
+        .or_else(|_| std::env::var("STRATA_KERNELS"))
+        .ok()
 }
 
 /// Every implementation usable on this CPU, scalar first (the test suites iterate over these).
@@ -195,7 +205,7 @@ fn byte_range<T>(data: &[T]) -> (*const u8, usize) {
     (data.as_ptr().cast::<u8>(), std::mem::size_of_val(data))
 }
 
-/// The table `best()` returns for a given value of `STRATA_KERNELS`: scalar if asked for,
+/// The table `best()` returns for a given value of `STRATA_ISA`: scalar if asked for,
 /// otherwise the last (fastest) available one.
 fn choose(forced: Option<&str>) -> &'static Kernels {
     if forced.is_some_and(|name| name.trim().eq_ignore_ascii_case("scalar")) {
