@@ -545,13 +545,18 @@ fn batch_tile<const P: usize, const R: usize, const L2: bool>(t: &Tile<'_>, out:
         // Cannot happen: `batch_scan_tf` makes tiles of whole packed queries and rows only.
         return;
     }
-    let mut part = [[[_mm256_setzero_ps(); R]; P]; 4];
-    for ((slot, &start), &len) in part.iter_mut().zip(&t.layout.start).zip(&t.layout.len) {
-        // SAFETY: `start + len <= per` (`Layout`), and every slice of `qc` and `rc` holds
-        // exactly `per` chunks (checked above).
-        unsafe { tile_pass::<P, R, L2>(slot, &qc, &rc, start..start + len) };
-    }
-    let [s0, s1, s2, s3] = part;
+    let [start, len] = [t.layout.start, t.layout.len];
+    // SAFETY (all four): `start[l] + len[l] <= per` (`Layout`), and every slice of `qc` and
+    // `rc` holds exactly `per` chunks (checked above). Built from return values, not by
+    // overwriting a zeroed array: zeroing it took a `memset` per tile, 9.5% of the scan.
+    let (s0, s1, s2, s3) = unsafe {
+        (
+            tile_pass::<P, R, L2>(&qc, &rc, start[0]..start[0] + len[0]),
+            tile_pass::<P, R, L2>(&qc, &rc, start[1]..start[1] + len[1]),
+            tile_pass::<P, R, L2>(&qc, &rc, start[2]..start[2] + len[2]),
+            tile_pass::<P, R, L2>(&qc, &rc, start[3]..start[3] + len[3]),
+        )
+    };
     for (p, (((a0, a1), a2), a3)) in s0.iter().zip(&s1).zip(&s2).zip(&s3).enumerate() {
         let base = (t.j + p) * t.nr + t.i;
         let Some(o) = out.get_mut(base..base + R) else {
@@ -593,7 +598,7 @@ fn hsum4(a: __m256, b: __m256, c: __m256, d: __m256) -> __m128 {
     _mm_unpacklo_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps::<1>(h))
 }
 
-/// One of the four partial sums of a tile, over chunks `range`, into `out`.
+/// One of the four partial sums of a tile, over chunks `range`.
 ///
 /// Not inlined: inlined, the compiler kept the finished sums of the earlier passes in registers
 /// and spilled accumulators inside the loop.
@@ -603,17 +608,16 @@ fn hsum4(a: __m256, b: __m256, c: __m256, d: __m256) -> __m128 {
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline(never)]
 unsafe fn tile_pass<const P: usize, const R: usize, const L2: bool>(
-    out: &mut [[__m256; R]; P],
     qc: &[&[[f32; 8]]; P],
     rc: &[&[[f32; 8]]; R],
     range: std::ops::Range<usize>,
-) {
+) -> [[__m256; R]; P] {
     let mut acc = [[_mm256_setzero_ps(); R]; P];
     for c in range {
         // SAFETY: `c < range.end`, which is at most every slice's length (the precondition).
         unsafe { tile_step::<P, R, L2>(&mut acc, qc, rc, c) };
     }
-    *out = acc;
+    acc
 }
 
 /// One 8-value chunk `c` of every query and row of a tile into its accumulators.
