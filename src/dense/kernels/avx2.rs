@@ -32,10 +32,12 @@ use std::arch::x86_64::{
 
 use half::f16;
 
-use super::{BATCH_ROWS, BatchBlock, BatchRows, BatchSink, Kernels, same_len};
+use super::{BatchRows, BatchSink, Kernels, same_len};
 
-/// The AVX2 table. Private: it leaves this module only through [`kernels()`].
-static AVX2: Kernels = Kernels {
+/// The AVX2 table's entries (`avx512.rs` reuses them but for the batched scan). Its functions
+/// may run only where avx2, fma and f16c were detected: the tables built from it leave their
+/// modules only through `kernels()`, which checks.
+pub(super) const TABLE: Kernels = Kernels {
     name: "avx2",
     dot_f32,
     l2sq_f32,
@@ -49,6 +51,9 @@ static AVX2: Kernels = Kernels {
     dot_f32_cross,
     batch_scan,
 };
+
+/// The AVX2 table. Private: it leaves this module only through [`kernels()`].
+static AVX2: Kernels = TABLE;
 
 /// The AVX2 table if this CPU supports avx2, fma and f16c, otherwise `None`.
 ///
@@ -333,29 +338,34 @@ fn cross_tile<const P: usize, const Q: usize>(
     }
 }
 
-/// Queries and rows per register tile of [`batch_scan_tf`]: 12 accumulators, 3 row chunks and one
-/// query chunk fill the 16 ymm registers. (`TILE_R` is at most 4: see `hsum4`.)
-const TILE_Q: usize = 4;
-const TILE_R: usize = 3;
+// Tiles of the batched scan: 4 queries × 3 rows here (12 accumulators, 3 row chunks and one
+// query chunk fill the 16 ymm registers; at most 4 rows, see `hsum4`).
 
+/// The batched scan (`batch_scan_tf` and the tile functions under it), compiled for the target
+/// features `$feat` with tiles of `$tq` queries × `$tr` rows (`$p`, `$r`: every tile height and
+/// width, `$tq` and `$tr` down to 1). Stamped out once here (AVX2: 16 ymm registers, 4 × 3) and
+/// once in `avx512.rs` (AVX-512VL: 32 ymm registers, 6 × 4); both use this module's `pack`,
+/// `tile_step` and `hsum4`, so their results are the same bits.
+macro_rules! batch_chain {
+    ($feat:literal, $tq:literal, $tr:literal, [$($p:literal)*], [$($r:literal)*]) => {
 /// Every query of `qs` against every row of `rows`, in blocks (see `Kernels::batch_scan`),
-/// `TILE_Q × TILE_R` pairs at a time.
+/// `$tq × $tr` pairs at a time.
 ///
 /// Each pair must come out bit for bit as [`reduce`] computes it alone, so that a batch of
 /// queries ranks exactly as the queries one at a time. `reduce` sums four interleaved
 /// accumulators (8-value chunk `c` of each 32-value block goes to accumulator `c mod 4`, the
 /// leftover whole chunks to the first, the zero-padded tail to the second) and adds them as
 /// `(s0 + s1) + (s2 + s3)`. The tile computes the same four sums one after the other, each with
-/// one accumulator per pair, so that only `TILE_Q × TILE_R` accumulators are live at a time.
+/// one accumulator per pair, so that only `$tq × $tr` accumulators are live at a time.
 /// To make each of those sums read memory sequentially, the queries (once) and each block of
 /// rows (once, widening f16 on the way) are copied with their chunks in that order ([`pack`]),
 /// which also lets the hardware prefetcher stream the rows from L2.
-#[target_feature(enable = "avx2,fma,f16c")]
+#[target_feature(enable = $feat)]
 fn batch_scan_tf<B: Chunk, const L2: bool>(
     qs: &[f32],
     nq: usize,
     rows: &[B],
-    sink: &mut BatchSink<'_>,
+    sink: &mut $crate::dense::kernels::BatchSink<'_>,
 ) {
     if nq == 0 || qs.len() / nq == 0 {
         return;
@@ -364,21 +374,21 @@ fn batch_scan_tf<B: Chunk, const L2: bool>(
     let layout = Layout::new(dim);
     let mut pq = vec![[0.0f32; 8]; nq * layout.per];
     pack(qs, dim, &mut pq);
-    let mut pr = vec![[0.0f32; 8]; BATCH_ROWS * layout.per];
-    let mut scores = vec![0.0f32; super::BATCH_QUERIES.min(nq) * BATCH_ROWS];
-    for (b, block) in rows.chunks(BATCH_ROWS * dim).enumerate() {
+    let mut pr = vec![[0.0f32; 8]; $crate::dense::kernels::BATCH_ROWS * layout.per];
+    let mut scores = vec![0.0f32; $crate::dense::kernels::BATCH_QUERIES.min(nq) * $crate::dense::kernels::BATCH_ROWS];
+    for (b, block) in rows.chunks($crate::dense::kernels::BATCH_ROWS * dim).enumerate() {
         let nr = block.len() / dim;
         if nr == 0 {
             break;
         }
         let pr = pr.get_mut(..nr * layout.per).unwrap_or_default();
         pack(block, dim, pr);
-        for (g, group) in pq.chunks(super::BATCH_QUERIES * layout.per).enumerate() {
+        for (g, group) in pq.chunks($crate::dense::kernels::BATCH_QUERIES * layout.per).enumerate() {
             let gq = group.len() / layout.per;
             let out = scores.get_mut(..gq * nr).unwrap_or_default();
             let mut j = 0;
             while j < gq {
-                let tq = (gq - j).min(TILE_Q);
+                let tq = (gq - j).min($tq);
                 let at = Tile {
                     qs: group,
                     rows: pr,
@@ -388,17 +398,15 @@ fn batch_scan_tf<B: Chunk, const L2: bool>(
                     nr,
                 };
                 match tq {
-                    4 => batch_rows::<4, L2>(at, out),
-                    3 => batch_rows::<3, L2>(at, out),
-                    2 => batch_rows::<2, L2>(at, out),
-                    _ => batch_rows::<1, L2>(at, out),
+                    $($p => batch_rows::<$p, L2>(at, out),)*
+                    _ => {}
                 }
                 j += tq;
             }
-            sink(&BatchBlock {
-                first_query: g * super::BATCH_QUERIES,
+            sink(&$crate::dense::kernels::BatchBlock {
+                first_query: g * $crate::dense::kernels::BATCH_QUERIES,
                 queries: gq,
-                first_row: b * BATCH_ROWS,
+                first_row: b * $crate::dense::kernels::BATCH_ROWS,
                 rows: nr,
                 scores: out,
             });
@@ -406,124 +414,22 @@ fn batch_scan_tf<B: Chunk, const L2: bool>(
     }
 }
 
-/// A row element the batched scan reads: 8 of them widen exactly to 8 f32.
-trait Chunk: Copy + Default {
-    /// The 8 values as f32.
-    ///
-    /// # Safety
-    /// The CPU must have avx2, fma and f16c.
-    unsafe fn widen8(v: &[Self; 8]) -> [f32; 8];
-}
-
-impl Chunk for f32 {
-    #[inline(always)]
-    unsafe fn widen8(v: &[f32; 8]) -> [f32; 8] {
-        *v
-    }
-}
-
-impl Chunk for f16 {
-    #[target_feature(enable = "avx2,fma,f16c")]
-    #[inline]
-    unsafe fn widen8(v: &[f16; 8]) -> [f32; 8] {
-        bytemuck::cast(load_f16(v))
-    }
-}
-
-/// Where the four partial sums of [`reduce`] sit in a packed vector of `per` chunks: sum `l`
-/// over chunks `start[l]..start[l] + len[l]`.
-#[derive(Clone, Copy)]
-struct Layout {
-    per: usize,
-    start: [usize; 4],
-    len: [usize; 4],
-}
-
-impl Layout {
-    fn new(dim: usize) -> Layout {
-        let n8 = dim / 8;
-        let n32 = n8 / 4;
-        let tail = usize::from(!dim.is_multiple_of(8));
-        let len = [n32 + (n8 - 4 * n32), n32 + tail, n32, n32];
-        let start = [0, len[0], len[0] + len[1], len[0] + len[1] + len[2]];
-        Layout {
-            per: n8 + tail,
-            start,
-            len,
-        }
-    }
-}
-
-/// Copies the whole vectors of `src` (`dim` values each, as many as fit) into `dst`, each as
-/// the `per` chunks of [`Layout`]: chunks 0, 4, 8, … of the whole 32-value blocks then the
-/// leftover whole chunks (sum 0); chunks 1, 5, … then the zero-padded tail (sum 1); chunks 2,
-/// 6, … (sum 2); chunks 3, 7, … (sum 3).
-#[target_feature(enable = "avx2,fma,f16c")]
-fn pack<B: Chunk>(src: &[B], dim: usize, dst: &mut [[f32; 8]]) {
-    let layout = Layout::new(dim);
-    let n8 = dim / 8;
-    let whole = n8 / 4 * 4;
-    for (v, d) in src.chunks_exact(dim).zip(dst.chunks_exact_mut(layout.per)) {
-        let (chunks, tail) = v.as_chunks::<8>();
-        let (blocks, rest) = chunks.split_at(whole);
-        let (blocks, _) = blocks.as_chunks::<4>();
-        let (d0, d) = d.split_at_mut(layout.len[0]);
-        let (d1, d) = d.split_at_mut(layout.len[1]);
-        let (d2, d3) = d.split_at_mut(layout.len[2]);
-        for ((((b, x0), x1), x2), x3) in blocks.iter().zip(&mut *d0).zip(&mut *d1).zip(d2).zip(d3)
-        {
-            let [c0, c1, c2, c3] = b;
-            // SAFETY (here and below): `pack` runs only with avx2, fma and f16c present.
-            unsafe {
-                *x0 = B::widen8(c0);
-                *x1 = B::widen8(c1);
-                *x2 = B::widen8(c2);
-                *x3 = B::widen8(c3);
-            }
-        }
-        for (x, c) in d0.iter_mut().skip(blocks.len()).zip(rest) {
-            // SAFETY: as above.
-            *x = unsafe { B::widen8(c) };
-        }
-        if let Some(x) = d1.get_mut(blocks.len()) {
-            // The zero-padded tail (the slot exists only when there is a tail).
-            let mut t = [B::default(); 8];
-            for (y, s) in t.iter_mut().zip(tail) {
-                *y = *s;
-            }
-            // SAFETY: as above.
-            *x = unsafe { B::widen8(&t) };
-        }
-    }
-}
-
-/// Where a tile of [`batch_scan_tf`] sits: packed queries `j..`, packed rows `i..` of `nr`.
-struct Tile<'a> {
-    qs: &'a [[f32; 8]],
-    rows: &'a [[f32; 8]],
-    layout: Layout,
-    j: usize,
-    i: usize,
-    nr: usize,
-}
-
-/// Queries `t.j..t.j + P` against every row, `TILE_R` rows at a time (fewer at the end).
-#[target_feature(enable = "avx2,fma,f16c")]
+/// Queries `t.j..t.j + P` against every row, `$tr` rows at a time (fewer at the end).
+#[target_feature(enable = $feat)]
 #[inline]
 fn batch_rows<const P: usize, const L2: bool>(mut t: Tile<'_>, out: &mut [f32]) {
     while t.i < t.nr {
-        let tr = (t.nr - t.i).min(TILE_R);
+        let tr = (t.nr - t.i).min($tr);
         match tr {
-            3 => batch_tile::<P, 3, L2>(&t, out),
-            2 => batch_tile::<P, 2, L2>(&t, out),
-            _ => batch_tile::<P, 1, L2>(&t, out),
+            $($r => batch_tile::<P, $r, L2>(&t, out),)*
+            _ => {}
         }
         t.i += tr;
     }
 }
 
 /// Pairs `(j + p, i + r)` for `p < P`, `r < R`, into `out[(j + p)·nr + i + r]`.
-#[target_feature(enable = "avx2,fma,f16c")]
+#[target_feature(enable = $feat)]
 #[inline]
 fn batch_tile<const P: usize, const R: usize, const L2: bool>(t: &Tile<'_>, out: &mut [f32]) {
     let per = t.layout.per;
@@ -575,11 +481,140 @@ fn batch_tile<const P: usize, const R: usize, const L2: bool>(t: &Tile<'_>, out:
     }
 }
 
+/// One of the four partial sums of a tile, over chunks `range`.
+///
+/// Not inlined: inlined, the compiler kept the finished sums of the earlier passes in registers
+/// and spilled accumulators inside the loop.
+///
+/// # Safety
+/// Every slice of `qc` and `rc` must hold at least `range.end` chunks.
+#[target_feature(enable = $feat)]
+#[inline(never)]
+unsafe fn tile_pass<const P: usize, const R: usize, const L2: bool>(
+    qc: &[&[[f32; 8]]; P],
+    rc: &[&[[f32; 8]]; R],
+    range: std::ops::Range<usize>,
+) -> [[__m256; R]; P] {
+    let mut acc = [[_mm256_setzero_ps(); R]; P];
+    for c in range {
+        // SAFETY: `c < range.end`, which is at most every slice's length (the precondition).
+        unsafe { tile_step::<P, R, L2>(&mut acc, qc, rc, c) };
+    }
+    acc
+}
+
+    };
+}
+pub(super) use batch_chain;
+
+batch_chain!("avx2,fma,f16c", 4, 3, [4 3 2 1], [3 2 1]);
+
+/// A row element the batched scan reads: 8 of them widen exactly to 8 f32.
+pub(super) trait Chunk: Copy + Default {
+    /// The 8 values as f32.
+    ///
+    /// # Safety
+    /// The CPU must have avx2, fma and f16c.
+    unsafe fn widen8(v: &[Self; 8]) -> [f32; 8];
+}
+
+impl Chunk for f32 {
+    #[inline(always)]
+    unsafe fn widen8(v: &[f32; 8]) -> [f32; 8] {
+        *v
+    }
+}
+
+impl Chunk for f16 {
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    unsafe fn widen8(v: &[f16; 8]) -> [f32; 8] {
+        bytemuck::cast(load_f16(v))
+    }
+}
+
+/// Where the four partial sums of [`reduce`] sit in a packed vector of `per` chunks: sum `l`
+/// over chunks `start[l]..start[l] + len[l]`.
+#[derive(Clone, Copy)]
+pub(super) struct Layout {
+    pub(super) per: usize,
+    pub(super) start: [usize; 4],
+    pub(super) len: [usize; 4],
+}
+
+impl Layout {
+    pub(super) fn new(dim: usize) -> Layout {
+        let n8 = dim / 8;
+        let n32 = n8 / 4;
+        let tail = usize::from(!dim.is_multiple_of(8));
+        let len = [n32 + (n8 - 4 * n32), n32 + tail, n32, n32];
+        let start = [0, len[0], len[0] + len[1], len[0] + len[1] + len[2]];
+        Layout {
+            per: n8 + tail,
+            start,
+            len,
+        }
+    }
+}
+
+/// Copies the whole vectors of `src` (`dim` values each, as many as fit) into `dst`, each as
+/// the `per` chunks of [`Layout`]: chunks 0, 4, 8, … of the whole 32-value blocks then the
+/// leftover whole chunks (sum 0); chunks 1, 5, … then the zero-padded tail (sum 1); chunks 2,
+/// 6, … (sum 2); chunks 3, 7, … (sum 3).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn pack<B: Chunk>(src: &[B], dim: usize, dst: &mut [[f32; 8]]) {
+    let layout = Layout::new(dim);
+    let n8 = dim / 8;
+    let whole = n8 / 4 * 4;
+    for (v, d) in src.chunks_exact(dim).zip(dst.chunks_exact_mut(layout.per)) {
+        let (chunks, tail) = v.as_chunks::<8>();
+        let (blocks, rest) = chunks.split_at(whole);
+        let (blocks, _) = blocks.as_chunks::<4>();
+        let (d0, d) = d.split_at_mut(layout.len[0]);
+        let (d1, d) = d.split_at_mut(layout.len[1]);
+        let (d2, d3) = d.split_at_mut(layout.len[2]);
+        for ((((b, x0), x1), x2), x3) in blocks.iter().zip(&mut *d0).zip(&mut *d1).zip(d2).zip(d3)
+        {
+            let [c0, c1, c2, c3] = b;
+            // SAFETY (here and below): `pack` runs only with avx2, fma and f16c present.
+            unsafe {
+                *x0 = B::widen8(c0);
+                *x1 = B::widen8(c1);
+                *x2 = B::widen8(c2);
+                *x3 = B::widen8(c3);
+            }
+        }
+        for (x, c) in d0.iter_mut().skip(blocks.len()).zip(rest) {
+            // SAFETY: as above.
+            *x = unsafe { B::widen8(c) };
+        }
+        if let Some(x) = d1.get_mut(blocks.len()) {
+            // The zero-padded tail (the slot exists only when there is a tail).
+            let mut t = [B::default(); 8];
+            for (y, s) in t.iter_mut().zip(tail) {
+                *y = *s;
+            }
+            // SAFETY: as above.
+            *x = unsafe { B::widen8(&t) };
+        }
+    }
+}
+
+/// Where a tile of [`batch_scan_tf`] sits: packed queries `j..`, packed rows `i..` of `nr`.
+pub(super) struct Tile<'a> {
+    pub(super) qs: &'a [[f32; 8]],
+    pub(super) rows: &'a [[f32; 8]],
+    pub(super) layout: Layout,
+    pub(super) j: usize,
+    pub(super) i: usize,
+    pub(super) nr: usize,
+}
+
 /// `[hsum(a), hsum(b), hsum(c), hsum(d)]`, bit for bit (the same additions of the same lanes in
 /// the same order), in about half the instructions of four [`hsum`]s.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn hsum4(a: __m256, b: __m256, c: __m256, d: __m256) -> __m128 {
+pub(super) fn hsum4(a: __m256, b: __m256, c: __m256, d: __m256) -> __m128 {
     // [a.lo + a.hi | b.lo + b.hi] and [c.lo + c.hi | d.lo + d.hi]: `hsum`'s first step.
     let ab = _mm256_add_ps(
         _mm256_permute2f128_ps::<0x20>(a, b),
@@ -598,28 +633,6 @@ fn hsum4(a: __m256, b: __m256, c: __m256, d: __m256) -> __m128 {
     _mm_unpacklo_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps::<1>(h))
 }
 
-/// One of the four partial sums of a tile, over chunks `range`.
-///
-/// Not inlined: inlined, the compiler kept the finished sums of the earlier passes in registers
-/// and spilled accumulators inside the loop.
-///
-/// # Safety
-/// Every slice of `qc` and `rc` must hold at least `range.end` chunks.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline(never)]
-unsafe fn tile_pass<const P: usize, const R: usize, const L2: bool>(
-    qc: &[&[[f32; 8]]; P],
-    rc: &[&[[f32; 8]]; R],
-    range: std::ops::Range<usize>,
-) -> [[__m256; R]; P] {
-    let mut acc = [[_mm256_setzero_ps(); R]; P];
-    for c in range {
-        // SAFETY: `c < range.end`, which is at most every slice's length (the precondition).
-        unsafe { tile_step::<P, R, L2>(&mut acc, qc, rc, c) };
-    }
-    acc
-}
-
 /// One 8-value chunk `c` of every query and row of a tile into its accumulators.
 ///
 /// # Safety
@@ -627,7 +640,7 @@ unsafe fn tile_pass<const P: usize, const R: usize, const L2: bool>(
 /// many instructions as the FMAs: the inner loop of the batched exact scan.)
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-unsafe fn tile_step<const P: usize, const R: usize, const L2: bool>(
+pub(super) unsafe fn tile_step<const P: usize, const R: usize, const L2: bool>(
     acc: &mut [[__m256; R]; P],
     qc: &[&[[f32; 8]]; P],
     rc: &[&[[f32; 8]]; R],

@@ -9,6 +9,8 @@
 //! - `avx2.rs` (x86_64 only): AVX2 + FMA + F16C versions of the same functions, with software
 //!   prefetch in the one-query-many-rows scans. Its table is handed out only after the CPU has
 //!   been checked for all three features; that check is what makes its `unsafe` sound.
+//! - `avx512.rs` (x86_64 only): the AVX2 table with an AVX-512VL batched scan (bigger register
+//!   tiles, same bits), handed out only after checking avx512f and avx512vl as well.
 //! - `fastscan/`: ADC scans of product-quantized codes (4-bit fast-scan in blocks of 32, 8-bit
 //!   tables), with their own scalar oracle and AVX2 twin.
 //! - `tests.rs`: one suite run against every implementation in [`available()`], comparing with
@@ -28,11 +30,14 @@
 //!
 //! Setting the environment variable `STRATA_ISA=scalar` before the first call to [`best()`]
 //! forces the scalar table (to rule the SIMD code out when chasing a problem); `STRATA_ISA=avx2`
-//! (or unset) takes the best available. `STRATA_KERNELS` is the older name of the same switch,
+//! or `avx512` picks that table if the CPU has it, and anything else (or unset) the best
+//! available. `STRATA_KERNELS` is the older name of the same switch,
 //! read when `STRATA_ISA` is not set. The name of the table in use is [`Kernels::name`].
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 pub mod fastscan;
 mod scalar;
 #[cfg(test)]
@@ -48,7 +53,7 @@ use half::f16;
 /// slice, and the `*_many` functions never read past `rows` or write past `out`.
 #[derive(Debug)]
 pub struct Kernels {
-    /// Name of the implementation: `"scalar"` or `"avx2"`.
+    /// Name of the implementation: `"scalar"`, `"avx2"` or `"avx512"`.
     pub name: &'static str,
     /// Inner product `Σ aᵢ·bᵢ`.
     pub dot_f32: fn(&[f32], &[f32]) -> f32,
@@ -159,6 +164,8 @@ pub fn available() -> Vec<&'static Kernels> {
     let mut all = vec![scalar()];
     #[cfg(target_arch = "x86_64")]
     all.extend(avx2::kernels());
+    #[cfg(target_arch = "x86_64")]
+    all.extend(avx512::kernels());
     all
 }
 
@@ -208,10 +215,12 @@ fn byte_range<T>(data: &[T]) -> (*const u8, usize) {
 /// The table `best()` returns for a given value of `STRATA_ISA`: scalar if asked for,
 /// otherwise the last (fastest) available one.
 fn choose(forced: Option<&str>) -> &'static Kernels {
-    if forced.is_some_and(|name| name.trim().eq_ignore_ascii_case("scalar")) {
-        return scalar();
-    }
-    available().last().copied().unwrap_or(scalar())
+    let all = available();
+    let named = forced.and_then(|name| {
+        let name = name.trim();
+        all.iter().find(|k| k.name.eq_ignore_ascii_case(name))
+    });
+    named.or(all.last()).copied().unwrap_or(scalar())
 }
 
 /// `a` and `b` cut to their common length, so that kernels can zip them without checks.

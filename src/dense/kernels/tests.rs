@@ -123,9 +123,14 @@ fn avx2_is_available_when_the_cpu_has_it() {
         && is_x86_feature_detected!("f16c");
     assert_eq!(available().iter().any(|k| k.name == "avx2"), has);
     if has {
-        assert_eq!(choose(None).name, "avx2");
         assert_eq!(choose(Some("avx2")).name, "avx2");
+        assert_eq!(choose(Some(" AVX2\n")).name, "avx2");
     }
+    let wide = has && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl");
+    assert_eq!(available().iter().any(|k| k.name == "avx512"), wide);
+    let want = if wide { "avx512" } else if has { "avx2" } else { "scalar" };
+    assert_eq!(choose(None).name, want);
+    assert_eq!(choose(Some("avx512")).name, want, "the best available if absent");
 }
 
 #[test]
