@@ -112,5 +112,37 @@ fn scans(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, pairs, scans);
+/// The batched exact scan: 128 queries against 960 f16 rows (10 blocks), both in L2; the
+/// throughput is in query-row pairs, so GFLOP/s = pairs/s · 2 · 384 / 10⁹.
+fn batch(c: &mut Criterion) {
+    const NQ: usize = 128;
+    const NR: usize = 960;
+    let qs = values(DIM * NQ, 6);
+    let rows = to_f16(&values(DIM * NR, 7));
+    let mut g = c.benchmark_group("batch_scan_128x960x384");
+    short(&mut g);
+    g.throughput(Throughput::Elements((NQ * NR) as u64));
+    for (name, k) in ours() {
+        for l2 in [false, true] {
+            let name = if l2 {
+                format!("{name}_l2sq")
+            } else {
+                format!("{name}_dot")
+            };
+            g.bench_function(name, |bench| {
+                bench.iter(|| {
+                    let mut sum = 0.0f32;
+                    let rows = kernels::BatchRows::F16(black_box(&rows));
+                    (k.batch_scan)(black_box(&qs), NQ, rows, l2, &mut |b| {
+                        sum += b.scores.first().copied().unwrap_or(0.0)
+                    });
+                    sum
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, pairs, scans, batch);
 criterion_main!(benches);

@@ -7,7 +7,7 @@
 //! approximate index is tested against.
 
 use super::VectorsView;
-use crate::dense::kernels::{self, Kernels};
+use crate::dense::kernels::{self, BatchBlock, BatchRows, Kernels};
 use crate::types::Metric;
 use std::cmp::Ordering;
 
@@ -300,6 +300,65 @@ pub fn scan_segment(
         }
         start += m;
     }
+}
+
+/// [`scan_segment`] for several queries at once: the same candidates offered to `tops[j]` for
+/// query `qs[j]`, with bit-identical rank values (`Kernels::batch_scan` computes each pair as
+/// the one-query kernels do), but each block of rows is read (and widened from f16) once for
+/// the whole batch and scored by a register-tiled kernel. All queries must share one metric,
+/// dimension and kernel table (as `FlatQuery::new` gives for one search); queries beyond
+/// `tops` are skipped.
+pub fn scan_segment_batch(
+    qs: &[FlatQuery<'_>],
+    seg: u32,
+    rows: VectorsView<'_>,
+    norms: &[f32],
+    is_deleted: impl Fn(u32) -> bool,
+    tops: &mut [TopK],
+    key_cmp: &impl Fn(&Cand, &Cand) -> Ordering,
+) {
+    let Some(first) = qs.first() else {
+        return;
+    };
+    let dim = first.vector.len();
+    if dim == 0 {
+        return;
+    }
+    let (k, metric) = (first.kernels, first.metric);
+    let mut operands = Vec::with_capacity(qs.len() * dim);
+    for q in qs {
+        operands.extend(q.operand.iter().copied().chain(std::iter::repeat(0.0)).take(dim));
+    }
+    // Whole rows that have a norm, as `scan_segment` scores.
+    let n = norms.len();
+    let rows = match rows {
+        VectorsView::F32(v) => BatchRows::F32(v.get(..n * dim).unwrap_or(v)),
+        VectorsView::F16(v) => BatchRows::F16(v.get(..n * dim).unwrap_or(v)),
+    };
+    let mut sink = |b: &BatchBlock<'_>| {
+        let block_norms = norms.get(b.first_row..).unwrap_or_default();
+        let these = qs.iter().zip(tops.iter_mut()).skip(b.first_query);
+        for ((q, top), o) in these.zip(b.scores.chunks_exact(b.rows.max(1))) {
+            let mut threshold = top.threshold();
+            for (i, (&s, &norm)) in o.iter().zip(block_norms).enumerate() {
+                let rank = match metric {
+                    Metric::Dot => s,
+                    Metric::L2 => -s,
+                    Metric::Cosine => q.cosine(s, norm),
+                };
+                if rank < threshold {
+                    continue;
+                }
+                let row = (b.first_row + i) as u32;
+                if is_deleted(row) {
+                    continue;
+                }
+                top.push(Cand { rank, seg, row }, key_cmp);
+                threshold = top.threshold();
+            }
+        }
+    };
+    (k.batch_scan)(&operands, qs.len(), rows, metric == Metric::L2, &mut sink);
 }
 
 /// Scores the rows `ids` of one segment exactly, in the order given, and offers them to

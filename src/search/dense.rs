@@ -308,12 +308,21 @@ impl Snapshot {
                 (norms.len() as u64).saturating_sub(s.deletes.as_ref().map_or(0, |d| d.len()));
             stats.iter_mut().for_each(|st| st.passed += live_rows);
             let Some(ivf) = ivf else {
-                for ((q, top), st) in fq.iter().zip(tops.iter_mut()).zip(stats.iter_mut()) {
-                    let deleted = s.deletes.as_deref();
-                    let is_deleted = |row: u32| deleted.is_some_and(|d| d.contains(row));
-                    flat::scan_segment(q, i as u32, rows, norms, is_deleted, top, &cmp);
-                    st.exact_rows += norms.len() as u64;
+                let deleted = s.deletes.as_deref();
+                let is_deleted = |row: u32| deleted.is_some_and(|d| d.contains(row));
+                if let [q] = fq {
+                    if let Some(top) = tops.first_mut() {
+                        flat::scan_segment(q, i as u32, rows, norms, is_deleted, top, &cmp);
+                    }
+                } else {
+                    // Each block of rows once for the whole batch, same ranks as one by one.
+                    flat::scan_segment_batch(
+                        fq, i as u32, rows, norms, is_deleted, &mut tops, &cmp,
+                    );
                 }
+                stats
+                    .iter_mut()
+                    .for_each(|st| st.exact_rows += norms.len() as u64);
                 continue;
             };
             let want = if p.rerank == 0 {

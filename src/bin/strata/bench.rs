@@ -6,7 +6,8 @@
 //! warm-up, and the whole pass repeats for `--min-time` seconds (the median pass is reported,
 //! as the peer scripts report their median batched call); recall@10 is the mean of |top-10 ∩ ground-truth top-10| / 10. Output is one JSON
 //! line per setting on stdout, with the field names of the peer scripts in `shared/peers/`
-//! where they mean the same thing; progress goes to stderr.
+//! where they mean the same thing; progress goes to stderr. `isa` names the distance-kernel
+//! table the run used (`avx512`, `avx2` or `scalar`; `STRATA_ISA=scalar` forces the scalar one).
 //!
 //! Filters (`--filter-fraction`, `--where`) add one line per filter after each setting's
 //! unfiltered line, on the same index: the same queries restricted to the documents that pass,
@@ -437,6 +438,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
             ("lists_probed_per_query", per_query(pass.lists_probed)),
             ("threads", json!(args.threads)),
             ("query_batch", json!(args.query_batch)),
+            ("isa", json!(strata::dense::kernels::best().name)),
             ("nprobe", opt(nprobe)),
             ("rerank", opt(rerank)),
         ];

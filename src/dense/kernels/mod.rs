@@ -9,6 +9,8 @@
 //! - `avx2.rs` (x86_64 only): AVX2 + FMA + F16C versions of the same functions, with software
 //!   prefetch in the one-query-many-rows scans. Its table is handed out only after the CPU has
 //!   been checked for all three features; that check is what makes its `unsafe` sound.
+//! - `avx512.rs` (x86_64 only): the AVX2 table with an AVX-512VL batched scan (bigger register
+//!   tiles, same bits), handed out only after checking avx512f and avx512vl as well.
 //! - `fastscan/`: ADC scans of product-quantized codes (4-bit fast-scan in blocks of 32, 8-bit
 //!   tables), with their own scalar oracle and AVX2 twin.
 //! - `tests.rs`: one suite run against every implementation in [`available()`], comparing with
@@ -26,11 +28,16 @@
 //! - Results differ from the exact value only by rounding and summation order, within the bound
 //!   `(n + 2) · 2⁻²³ · Σ|xᵢ·yᵢ|` checked by the tests (for l2sq the terms are `(xᵢ−yᵢ)²`).
 //!
-//! Setting the environment variable `STRATA_KERNELS=scalar` before the first call to [`best()`]
-//! forces the scalar table (to rule the SIMD code out when chasing a problem).
+//! Setting the environment variable `STRATA_ISA=scalar` before the first call to [`best()`]
+//! forces the scalar table (to rule the SIMD code out when chasing a problem); `STRATA_ISA=avx2`
+//! or `avx512` picks that table if the CPU has it, and anything else (or unset) the best
+//! available. `STRATA_KERNELS` is the older name of the same switch,
+//! read when `STRATA_ISA` is not set. The name of the table in use is [`Kernels::name`].
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 pub mod fastscan;
 mod scalar;
 #[cfg(test)]
@@ -46,7 +53,7 @@ use half::f16;
 /// slice, and the `*_many` functions never read past `rows` or write past `out`.
 #[derive(Debug)]
 pub struct Kernels {
-    /// Name of the implementation: `"scalar"` or `"avx2"`.
+    /// Name of the implementation: `"scalar"`, `"avx2"` or `"avx512"`.
     pub name: &'static str,
     /// Inner product `Σ aᵢ·bᵢ`.
     pub dot_f32: fn(&[f32], &[f32]) -> f32,
@@ -81,6 +88,53 @@ pub struct Kernels {
     /// tile of 4 × 2 accumulators in registers. Each pair's value depends only on the two rows
     /// (not on its position in a tile), so results do not depend on how callers block the rows.
     pub dot_f32_cross: fn(&[f32], &[f32], usize, &mut [f32], usize),
+    /// `batch_scan(qs, nq, rows, l2, sink)`: every one of `nq` queries of `d = qs.len() / nq`
+    /// values (stored one after another) against every whole row of `d` values in `rows`,
+    /// handed to `sink` in blocks of up to [`BATCH_ROWS`] rows × [`BATCH_QUERIES`] queries, rows
+    /// in order and, within a block of rows, queries in order. Each score is **bit for bit**
+    /// what this table's `dot_f32`/`dot_f16` (or with `l2`, `l2sq_f32`/`l2sq_f16`) returns for
+    /// the pair alone, so a batch ranks exactly as its queries one at a time. With `nq = 0` or
+    /// `d = 0` the sink is never called. Exact search of a batch of queries: the AVX2 version
+    /// widens and reorders each block of rows once and keeps a tile of queries × rows in
+    /// registers, so each chunk of a row loaded feeds several queries.
+    pub batch_scan: fn(&[f32], usize, BatchRows<'_>, bool, &mut BatchSink<'_>),
+}
+
+/// Rows per block of [`Kernels::batch_scan`]: 96 rows of 384 f32 are 144 KiB, which stay in L2
+/// while the queries stream past them; a multiple of the AVX2 tile's 3 rows.
+pub const BATCH_ROWS: usize = 96;
+
+/// Queries per block of [`Kernels::batch_scan`]: bounds the score buffer (`BATCH_QUERIES ×
+/// BATCH_ROWS` f32, 48 KiB) whatever the batch size.
+pub const BATCH_QUERIES: usize = 128;
+
+/// The rows a [`Kernels::batch_scan`] runs over.
+#[derive(Debug, Clone, Copy)]
+pub enum BatchRows<'a> {
+    /// f32 rows.
+    F32(&'a [f32]),
+    /// f16 rows, widened exactly to f32.
+    F16(&'a [f16]),
+}
+
+/// Where a [`Kernels::batch_scan`] hands its blocks.
+pub type BatchSink<'a> = dyn FnMut(&BatchBlock<'_>) + 'a;
+
+/// One block of a [`Kernels::batch_scan`]: queries `first_query..first_query + queries` against
+/// rows `first_row..first_row + rows`; `scores[j·rows + i]` is query `first_query + j` against
+/// row `first_row + i`.
+#[derive(Debug)]
+pub struct BatchBlock<'a> {
+    /// First query of the block.
+    pub first_query: usize,
+    /// Queries in the block.
+    pub queries: usize,
+    /// First row of the block.
+    pub first_row: usize,
+    /// Rows in the block.
+    pub rows: usize,
+    /// The scores, query-major.
+    pub scores: &'a [f32],
 }
 
 /// The scalar implementation: the reference every other implementation is tested against.
@@ -90,11 +144,19 @@ pub fn scalar() -> &'static Kernels {
 
 /// The fastest implementation this CPU supports, chosen on the first call and then cached.
 ///
-/// AVX2 is chosen only if the CPU reports avx2, fma and f16c. `STRATA_KERNELS=scalar` in the
-/// environment forces the scalar table.
+/// AVX2 is chosen only if the CPU reports avx2, fma and f16c. `STRATA_ISA=scalar` (or the older
+/// `STRATA_KERNELS=scalar`) in the environment forces the scalar table.
 pub fn best() -> &'static Kernels {
     static BEST: OnceLock<&'static Kernels> = OnceLock::new();
-    BEST.get_or_init(|| choose(std::env::var("STRATA_KERNELS").ok().as_deref()))
+    BEST.get_or_init(|| choose(forced_isa().as_deref()))
+}
+
+/// The instruction set asked for in the environment: `STRATA_ISA`, else the older name
+/// `STRATA_KERNELS`.
+pub(crate) fn forced_isa() -> Option<String> {
+    std::env::var("STRATA_ISA")
+        .or_else(|_| std::env::var("STRATA_KERNELS"))
+        .ok()
 }
 
 /// Every implementation usable on this CPU, scalar first (the test suites iterate over these).
@@ -102,6 +164,8 @@ pub fn available() -> Vec<&'static Kernels> {
     let mut all = vec![scalar()];
     #[cfg(target_arch = "x86_64")]
     all.extend(avx2::kernels());
+    #[cfg(target_arch = "x86_64")]
+    all.extend(avx512::kernels());
     all
 }
 
@@ -148,13 +212,15 @@ fn byte_range<T>(data: &[T]) -> (*const u8, usize) {
     (data.as_ptr().cast::<u8>(), std::mem::size_of_val(data))
 }
 
-/// The table `best()` returns for a given value of `STRATA_KERNELS`: scalar if asked for,
+/// The table `best()` returns for a given value of `STRATA_ISA`: scalar if asked for,
 /// otherwise the last (fastest) available one.
 fn choose(forced: Option<&str>) -> &'static Kernels {
-    if forced.is_some_and(|name| name.trim().eq_ignore_ascii_case("scalar")) {
-        return scalar();
-    }
-    available().last().copied().unwrap_or(scalar())
+    let all = available();
+    let named = forced.and_then(|name| {
+        let name = name.trim();
+        all.iter().find(|k| k.name.eq_ignore_ascii_case(name))
+    });
+    named.or(all.last()).copied().unwrap_or(scalar())
 }
 
 /// `a` and `b` cut to their common length, so that kernels can zip them without checks.

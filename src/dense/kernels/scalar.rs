@@ -8,7 +8,7 @@
 
 use half::f16;
 
-use super::{Kernels, same_len};
+use super::{BATCH_QUERIES, BATCH_ROWS, BatchBlock, BatchRows, BatchSink, Kernels, same_len};
 
 /// The scalar table.
 pub(super) static SCALAR: Kernels = Kernels {
@@ -23,6 +23,7 @@ pub(super) static SCALAR: Kernels = Kernels {
     l2sq_f16_many,
     dot_u7i8_batch,
     dot_f32_cross,
+    batch_scan,
 };
 
 /// Lanes per block, and so the number of independent accumulators.
@@ -165,6 +166,59 @@ pub(super) fn dot_f32_cross(a: &[f32], b: &[f32], dim: usize, out: &mut [f32], s
         };
         for (slot, y) in o.iter_mut().zip(b.chunks_exact(dim)) {
             *slot = dot_f32(x, y);
+        }
+    }
+}
+
+/// Every query against every row, one pair at a time with the pair kernels (see
+/// `Kernels::batch_scan`).
+pub(super) fn batch_scan(
+    qs: &[f32],
+    nq: usize,
+    rows: BatchRows<'_>,
+    l2: bool,
+    sink: &mut BatchSink<'_>,
+) {
+    match (rows, l2) {
+        (BatchRows::F32(r), false) => scan_blocks(qs, nq, r, sink, dot_f32),
+        (BatchRows::F32(r), true) => scan_blocks(qs, nq, r, sink, l2sq_f32),
+        (BatchRows::F16(r), false) => scan_blocks(qs, nq, r, sink, dot_f16),
+        (BatchRows::F16(r), true) => scan_blocks(qs, nq, r, sink, l2sq_f16),
+    }
+}
+
+/// [`batch_scan`] over rows of one element type with the pair kernel `one`.
+fn scan_blocks<B>(
+    qs: &[f32],
+    nq: usize,
+    rows: &[B],
+    sink: &mut BatchSink<'_>,
+    one: fn(&[f32], &[B]) -> f32,
+) {
+    if nq == 0 || qs.len() / nq == 0 {
+        return;
+    }
+    let dim = qs.len() / nq;
+    let mut scores = vec![0.0f32; BATCH_QUERIES.min(nq) * BATCH_ROWS];
+    for (b, block) in rows.chunks(BATCH_ROWS * dim).enumerate() {
+        let nr = block.len() / dim;
+        if nr == 0 {
+            break;
+        }
+        for (g, group) in qs.chunks_exact(dim).take(nq).collect::<Vec<_>>().chunks(BATCH_QUERIES).enumerate() {
+            let out = scores.get_mut(..group.len() * nr).unwrap_or_default();
+            for (o, q) in out.chunks_exact_mut(nr).zip(group) {
+                for (slot, row) in o.iter_mut().zip(block.chunks_exact(dim)) {
+                    *slot = one(q, row);
+                }
+            }
+            sink(&BatchBlock {
+                first_query: g * BATCH_QUERIES,
+                queries: group.len(),
+                first_row: b * BATCH_ROWS,
+                rows: nr,
+                scores: out,
+            });
         }
     }
 }

@@ -11,7 +11,9 @@
 use half::f16;
 use proptest::prelude::*;
 
-use super::{Kernels, available, best, choose, norm_f32, scalar};
+use super::{
+    BATCH_QUERIES, BATCH_ROWS, BatchRows, Kernels, available, best, choose, norm_f32, scalar,
+};
 
 /// Dimensions around every block and tail boundary of every implementation.
 const DIMS: [usize; 14] = [0, 1, 3, 7, 8, 15, 16, 17, 31, 33, 100, 384, 385, 1000];
@@ -121,9 +123,14 @@ fn avx2_is_available_when_the_cpu_has_it() {
         && is_x86_feature_detected!("f16c");
     assert_eq!(available().iter().any(|k| k.name == "avx2"), has);
     if has {
-        assert_eq!(choose(None).name, "avx2");
         assert_eq!(choose(Some("avx2")).name, "avx2");
+        assert_eq!(choose(Some(" AVX2\n")).name, "avx2");
     }
+    let wide = has && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl");
+    assert_eq!(available().iter().any(|k| k.name == "avx512"), wide);
+    let want = if wide { "avx512" } else if has { "avx2" } else { "scalar" };
+    assert_eq!(choose(None).name, want);
+    assert_eq!(choose(Some("avx512")).name, want, "the best available if absent");
 }
 
 #[test]
@@ -608,5 +615,85 @@ fn dot_f32_cross_matches_reference_and_is_tiling_independent() {
                 }
             }
         }
+    }
+}
+
+/// Runs `batch_scan` and gathers its blocks into a query-major `nq × nr` matrix, checking
+/// that the blocks come in order, within the documented sizes, and cover every pair once.
+fn batch_matrix(k: &Kernels, qs: &[f32], nq: usize, rows: BatchRows<'_>, l2: bool) -> Vec<f32> {
+    let dim = qs.len() / nq;
+    let nr = match rows {
+        BatchRows::F32(r) => r.len() / dim,
+        BatchRows::F16(r) => r.len() / dim,
+    };
+    let mut m = vec![f32::NAN; nq * nr];
+    let mut seen = vec![0u8; nq * nr];
+    let mut last = (0usize, 0usize);
+    (k.batch_scan)(qs, nq, rows, l2, &mut |b| {
+        assert!(b.rows >= 1 && b.rows <= BATCH_ROWS && b.queries <= BATCH_QUERIES);
+        assert!((b.first_row, b.first_query) >= last, "{}: blocks out of order", k.name);
+        last = (b.first_row, b.first_query);
+        assert_eq!(b.scores.len(), b.queries * b.rows);
+        for j in 0..b.queries {
+            for i in 0..b.rows {
+                let at = (b.first_query + j) * nr + b.first_row + i;
+                m[at] = b.scores[j * b.rows + i];
+                seen[at] += 1;
+            }
+        }
+    });
+    assert!(seen.iter().all(|&x| x == 1), "{}: every pair exactly once", k.name);
+    m
+}
+
+#[test]
+fn batch_scan_equals_one_pair_at_a_time_bit_for_bit() {
+    let mut rng = Rng(77);
+    for dim in [1usize, 3, 7, 8, 9, 16, 31, 32, 33, 40, 100, 384, 385] {
+        // Every shape of edge tile, and more rows and queries than one block holds.
+        let shapes = [(1usize, 1usize), (2, 3), (3, 2), (4, 3), (5, 4), (7, 7), (9, 10), (130, 100)];
+        for (nq, nr) in shapes {
+            if nq * nr * dim > 2_000_000 {
+                continue;
+            }
+            let qs = rng.vec_f32(nq * dim, 3.0);
+            let rows = rng.vec_f32(nr * dim, 3.0);
+            let rows16 = rng.vec_f16(nr * dim, 3.0);
+            // A partial row at the end is ignored.
+            let mut ragged = rows.clone();
+            ragged.extend_from_slice(&rows[..dim - 1]);
+            for k in available() {
+                for op in [Op::Dot, Op::L2sq] {
+                    let l2 = matches!(op, Op::L2sq);
+                    let m32 = batch_matrix(k, &qs, nq, BatchRows::F32(&ragged), l2);
+                    let m16 = batch_matrix(k, &qs, nq, BatchRows::F16(&rows16), l2);
+                    for (j, q) in qs.chunks_exact(dim).enumerate() {
+                        for i in 0..nr {
+                            let r = &rows[i * dim..(i + 1) * dim];
+                            let r16 = &rows16[i * dim..(i + 1) * dim];
+                            let (one, one16) = if l2 {
+                                ((k.l2sq_f32)(q, r), (k.l2sq_f16)(q, r16))
+                            } else {
+                                ((k.dot_f32)(q, r), (k.dot_f16)(q, r16))
+                            };
+                            let what = format!("{} {op:?} dim {dim} nq {nq} nr {nr} ({j},{i})", k.name);
+                            assert_eq!(m32[j * nr + i].to_bits(), one.to_bits(), "{what}");
+                            assert_eq!(m16[j * nr + i].to_bits(), one16.to_bits(), "{what} f16");
+                            let b: Vec<f64> = r.iter().map(|&x| f64::from(x)).collect();
+                            let (want, mag) = reference(op, q, &b);
+                            let got = f64::from(m32[j * nr + i]);
+                            assert!((got - want).abs() <= tolerance(dim, mag), "{what}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for k in available() {
+        let mut calls = 0;
+        (k.batch_scan)(&[1.0, 2.0], 0, BatchRows::F32(&[1.0, 2.0]), false, &mut |_| calls += 1);
+        (k.batch_scan)(&[], 2, BatchRows::F32(&[]), true, &mut |_| calls += 1);
+        (k.batch_scan)(&[1.0], 1, BatchRows::F32(&[]), true, &mut |_| calls += 1);
+        assert_eq!(calls, 0, "{}: nq = 0, d = 0 or no rows: no blocks", k.name);
     }
 }

@@ -50,7 +50,7 @@
 //! scores only the blocks present in `packed` whose first vector has a slot in `out`, and
 //! writes only the slots `out` has.
 //!
-//! Setting `STRATA_KERNELS=scalar` before the first call to [`best()`] forces the scalar table,
+//! Setting `STRATA_ISA=scalar` (or the older `STRATA_KERNELS=scalar`) before the first call to [`best()`] forces the scalar table,
 //! as for the distance kernels.
 
 #[cfg(target_arch = "x86_64")]
@@ -367,11 +367,11 @@ pub fn scalar() -> &'static FastScan {
 
 /// The fastest implementation this CPU supports, chosen on the first call and then cached.
 ///
-/// AVX2 is chosen if the CPU reports avx2. `STRATA_KERNELS=scalar` in the environment forces
+/// AVX2 is chosen if the CPU reports avx2. `STRATA_ISA=scalar` (or `STRATA_KERNELS`) forces
 /// the scalar table.
 pub fn best() -> &'static FastScan {
     static BEST: OnceLock<&'static FastScan> = OnceLock::new();
-    BEST.get_or_init(|| choose(std::env::var("STRATA_KERNELS").ok().as_deref()))
+    BEST.get_or_init(|| choose(super::forced_isa().as_deref()))
 }
 
 /// Every implementation usable on this CPU, scalar first (the test suite iterates over these).
@@ -382,7 +382,7 @@ pub fn available() -> Vec<&'static FastScan> {
     all
 }
 
-/// The table `best()` returns for a given value of `STRATA_KERNELS`: scalar if asked for,
+/// The table `best()` returns for a given value of `STRATA_ISA`: scalar if asked for,
 /// otherwise the last (fastest) available one.
 fn choose(forced: Option<&str>) -> &'static FastScan {
     if forced.is_some_and(|name| name.trim().eq_ignore_ascii_case("scalar")) {
