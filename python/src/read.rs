@@ -10,8 +10,8 @@ use numpy::{PyArray1, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use strata::{
-    DocFilter, Filter, FusionMethod, Hit, Key, KeyKind, Metric, Normalization, Query, QueryHit,
-    SearchParams, Snapshot, Source,
+    DenseIndex, DocFilter, Filter, FusionMethod, Hit, Key, KeyKind, Metric, Normalization, Query,
+    QueryHit, SearchParams, Snapshot, Source,
 };
 
 /// The arguments of `search`, checked.
@@ -138,7 +138,12 @@ pub fn search<'py>(
     Ok((scores, keys))
 }
 
-/// Answers rows `0..n` of `values` on `threads` threads, one query at a time each.
+/// Answers rows `0..n` of `values` on `threads` threads, each taking a contiguous share.
+///
+/// Exact searches without a filter go through `Snapshot::search_batch`, which scans each block
+/// of rows once for the whole share (bit for bit the answers of one query at a time, several
+/// times faster); IVF-PQ and filtered searches answer one query at a time, the path
+/// `strata bench-ann` times by default.
 fn run_rows(
     snap: &Snapshot,
     values: &[f32],
@@ -148,23 +153,30 @@ fn run_rows(
     filter: Option<&DocFilter>,
     threads: usize,
 ) -> strata::Result<Vec<Vec<Hit>>> {
-    let one = |i: usize| -> strata::Result<Vec<Hit>> {
-        let q = values.get(i * dim..(i + 1) * dim).unwrap_or(&[]);
-        snap.search_filtered(q, p, filter).map(|(h, _)| h)
+    let batched =
+        filter.is_none() && (p.exact || matches!(snap.schema().dense_index(), DenseIndex::Flat));
+    let row = |i: usize| values.get(i * dim..(i + 1) * dim).unwrap_or(&[]);
+    let share = |rows: std::ops::Range<usize>| -> strata::Result<Vec<Vec<Hit>>> {
+        if batched {
+            let qs: Vec<&[f32]> = rows.map(row).collect();
+            return Ok(snap
+                .search_batch(&qs, p)?
+                .into_iter()
+                .map(|(h, _)| h)
+                .collect());
+        }
+        rows.map(|i| snap.search_filtered(row(i), p, filter).map(|(h, _)| h))
+            .collect()
     };
     if threads <= 1 {
-        return (0..n).map(one).collect();
+        return share(0..n);
     }
     let per = n.div_ceil(threads);
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let one = &one;
-                s.spawn(move || {
-                    (t * per..((t + 1) * per).min(n))
-                        .map(one)
-                        .collect::<strata::Result<Vec<_>>>()
-                })
+                let share = &share;
+                s.spawn(move || share(t * per..((t + 1) * per).min(n)))
             })
             .collect();
         let mut out = Vec::with_capacity(n);

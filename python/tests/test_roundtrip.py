@@ -494,3 +494,26 @@ def test_query_results_slice_like_lists(full_index):
     assert res[-1].key == res.hits[-1].key
     with pytest.raises(IndexError):
         res[5]
+
+
+@pytest.mark.parametrize("metric", ["ip", "cosine", "l2"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_exact_batches_answer_like_one_query_at_a_time(make_index, metric, dtype):
+    # A flat index answers a batch by scanning each block of rows once for all queries; the
+    # answers must be those of the one-query path (query(vector=...)), scores bit for bit.
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((700, 24)).astype(dtype)
+    idx = make_index(f"flat-{metric}-{np.dtype(dtype).name}", dim=24, metric=metric, key_type="int")
+    with idx.begin() as txn:
+        txn.add(np.arange(700), vectors=X)
+    with idx.begin() as txn:
+        txn.delete(list(range(0, 700, 7)))
+    Q = rng.standard_normal((37, 24)).astype(np.float32)
+    for threads in (1, 3):
+        scores, keys = idx.search(Q, k=5, threads=threads)
+        for i, q in enumerate(Q):
+            one = idx.query(vector=q, k=5, exact=True, return_fields=False)
+            assert [h.key for h in one] == keys[i].tolist()
+            got = scores[i].tolist()
+            want = [h.score if metric != "l2" else -h.score for h in one]
+            assert got == want
