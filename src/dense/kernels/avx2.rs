@@ -221,118 +221,138 @@ fn l2sq_f16_many_tf(q: &[f32], rows: &[f16], out: &mut [f32]) {
     many(q, rows, out, |q, row| l2sq_f16_tf(q, row));
 }
 
-/// Rows of `a` and of `b` per register tile of [`dot_f32_cross_tf`].
-const CROSS_A: usize = 4;
-const CROSS_B: usize = 2;
+/// Rows of `b` per register tile of `dot_f32_cross_tf`: the four sums of one row of `a` are
+/// finished together by one [`hsum4`].
+pub(super) const CROSS_B: usize = 4;
 
-/// A register-tiled GEMM: `CROSS_A × CROSS_B` pairs at a time, each with one 8-lane FMA
-/// accumulator, so every 8 values loaded from a row feed several FMAs. Every pair is computed
-/// the same way whatever tile it falls in (one accumulator over the 8-value chunks in order, a
-/// zero-padded last chunk, the same horizontal sum), so edge tiles of other shapes give
-/// bit-identical values.
-#[target_feature(enable = "avx2,fma,f16c")]
+/// Rows of `b` packed at a time by `dot_f32_cross_tf`: 64 × 384 f32 are 96 KiB, which stay in
+/// L2 while every group of rows of `a` streams past them.
+pub(super) const CROSS_B_TILE: usize = 64;
+
+/// The k-means GEMM (`dot_f32_cross_tf` and its register tile), compiled for the target
+/// features `$feat` with tiles of `$ta` rows of `a` × [`CROSS_B`] rows of `b`. Stamped out once
+/// here (AVX2: 16 ymm registers, 3 × 4 accumulators) and once in `avx512.rs` (AVX-512VL: 32 ymm
+/// registers, 6 × 4).
+///
+/// Every pair is computed the same way whatever tile it falls in: one 8-lane FMA accumulator
+/// over the 8-value chunks in order, the last chunk zero-padded, finished with [`hsum4`] (the
+/// bits of [`hsum`]). So both instantiations return the same bits, which do not depend on how
+/// callers block the rows. Rows of `a` are copied once per call, and `b` once per tile of
+/// [`CROSS_B_TILE`] rows, into groups whose chunks are interleaved ([`pack_groups`]): the inner
+/// loop then reads two sequential streams with no bounds checks and no edge tiles (groups are
+/// padded with zero rows whose results are dropped).
+macro_rules! cross_chain {
+    ($feat:literal, $ta:literal) => {
+/// Every inner product between the rows of `a` and of `b` (see `Kernels::dot_f32_cross`).
+#[target_feature(enable = $feat)]
 fn dot_f32_cross_tf(a: &[f32], b: &[f32], dim: usize, out: &mut [f32], stride: usize) {
     if dim == 0 {
         return;
     }
     let nb = b.len() / dim;
-    if stride < nb {
+    if stride < nb || nb == 0 {
         return;
     }
     // Whole rows of `a` whose slots fit in `out`.
-    let na = (a.len() / dim).min(if nb == 0 {
-        0
-    } else {
-        (out.len() + stride - nb) / stride
-    });
-    let chunks = dim.div_ceil(8);
-    let ap = padded_chunks(a, na, dim);
-    let bp = padded_chunks(b, nb, dim);
-    let mut i = 0;
-    while i < na {
-        let take = if na - i >= CROSS_A { CROSS_A } else { 1 };
-        let mut j = 0;
-        while j < nb {
-            let tb = if nb - j >= CROSS_B { CROSS_B } else { 1 };
-            match (take, tb) {
-                (CROSS_A, CROSS_B) => {
-                    cross_tile::<CROSS_A, CROSS_B>(&ap, &bp, chunks, i, j, out, stride)
-                }
-                (CROSS_A, _) => cross_tile::<CROSS_A, 1>(&ap, &bp, chunks, i, j, out, stride),
-                (_, CROSS_B) => cross_tile::<1, CROSS_B>(&ap, &bp, chunks, i, j, out, stride),
-                _ => cross_tile::<1, 1>(&ap, &bp, chunks, i, j, out, stride),
-            }
-            j += tb;
-        }
-        i += take;
-    }
-}
-
-/// The first `n` rows of `rows` (`dim` values each) as 8-value chunks, `dim.div_ceil(8)` per
-/// row: borrowed when `dim` is a multiple of 8, else copied with zero padding, so the inner
-/// loop of [`cross_tile`] has no tail either way.
-fn padded_chunks(rows: &[f32], n: usize, dim: usize) -> std::borrow::Cow<'_, [[f32; 8]]> {
-    if dim.is_multiple_of(8) {
-        let (c, _) = rows.get(..n * dim).unwrap_or_default().as_chunks::<8>();
-        return std::borrow::Cow::Borrowed(c);
+    let na = (a.len() / dim).min((out.len() + stride - nb) / stride);
+    if na == 0 {
+        return;
     }
     let chunks = dim.div_ceil(8);
-    let mut v = vec![[0.0f32; 8]; n * chunks];
-    for (r, dst) in rows
-        .chunks_exact(dim)
-        .take(n)
-        .zip(v.chunks_exact_mut(chunks))
-    {
-        for (c, d) in r.chunks(8).zip(dst.iter_mut()) {
-            for (x, y) in d.iter_mut().zip(c) {
-                *x = *y;
-            }
-        }
-    }
-    std::borrow::Cow::Owned(v)
-}
-
-/// Pairs `(i + p, j + q)` for `p < P`, `q < Q` of the padded rows `ap`, `bp`.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn cross_tile<const P: usize, const Q: usize>(
-    ap: &[[f32; 8]],
-    bp: &[[f32; 8]],
-    chunks: usize,
-    i: usize,
-    j: usize,
-    out: &mut [f32],
-    stride: usize,
-) {
-    let rows_a: [&[[f32; 8]]; P] = std::array::from_fn(|p| {
-        ap.get((i + p) * chunks..(i + p + 1) * chunks)
-            .unwrap_or_default()
-    });
-    let rows_b: [&[[f32; 8]]; Q] = std::array::from_fn(|q| {
-        bp.get((j + q) * chunks..(j + q + 1) * chunks)
-            .unwrap_or_default()
-    });
-    let mut acc = [[_mm256_setzero_ps(); Q]; P];
-    for c in 0..chunks {
-        let mut bv = [_mm256_setzero_ps(); Q];
-        for (v, r) in bv.iter_mut().zip(&rows_b) {
-            if let Some(x) = r.get(c) {
-                *v = load_f32(x);
-            }
-        }
-        for (accp, r) in acc.iter_mut().zip(&rows_a) {
-            if let Some(x) = r.get(c) {
-                let av = load_f32(x);
-                for (s, &bq) in accp.iter_mut().zip(&bv) {
-                    *s = _mm256_fmadd_ps(av, bq, *s);
+    let mut ap = vec![[[0.0f32; 8]; $ta]; na.div_ceil($ta) * chunks];
+    pack_groups(a, dim, &mut ap);
+    let tile_groups = CROSS_B_TILE / CROSS_B;
+    let mut bp = vec![[[0.0f32; 8]; CROSS_B]; tile_groups * chunks];
+    for (t, tile) in b.get(..nb * dim).unwrap_or_default().chunks(CROSS_B_TILE * dim).enumerate() {
+        let tb = tile.len() / dim;
+        let bp = bp.get_mut(..tb.div_ceil(CROSS_B) * chunks).unwrap_or_default();
+        pack_groups(tile, dim, bp);
+        for (g, ag) in ap.chunks_exact(chunks).enumerate() {
+            for (h, bg) in bp.chunks_exact(chunks).enumerate() {
+                let acc = cross_group::<$ta>(ag, bg);
+                let j = t * CROSS_B_TILE + h * CROSS_B;
+                let end = (j + CROSS_B).min(nb);
+                for (p, &[v0, v1, v2, v3]) in acc.iter().enumerate() {
+                    let i = g * $ta + p;
+                    if i >= na {
+                        break;
+                    }
+                    let sums: [f32; 4] = bytemuck::cast(hsum4(v0, v1, v2, v3));
+                    if let Some(o) = out.get_mut(i * stride + j..i * stride + end) {
+                        for (o, s) in o.iter_mut().zip(sums) {
+                            *o = s;
+                        }
+                    }
                 }
             }
         }
     }
-    for (p, accp) in acc.iter().enumerate() {
-        for (q, &s) in accp.iter().enumerate() {
-            if let Some(o) = out.get_mut((i + p) * stride + j + q) {
-                *o = hsum(s);
+}
+
+/// The `P × CROSS_B` accumulators of one group of rows of `a` against one group of `b`.
+///
+/// Not inlined, so that the accumulators are allocated to registers on their own (as
+/// `tile_pass`).
+#[target_feature(enable = $feat)]
+#[inline(never)]
+fn cross_group<const P: usize>(
+    ag: &[[[f32; 8]; P]],
+    bg: &[[[f32; 8]; CROSS_B]],
+) -> [[__m256; CROSS_B]; P] {
+    let mut acc = [[_mm256_setzero_ps(); CROSS_B]; P];
+    for (a, b) in ag.iter().zip(bg) {
+        let mut bv = [_mm256_setzero_ps(); CROSS_B];
+        for (v, x) in bv.iter_mut().zip(b) {
+            *v = load_f32(x);
+        }
+        for (accp, x) in acc.iter_mut().zip(a) {
+            let av = load_f32(x);
+            for (s, &bq) in accp.iter_mut().zip(&bv) {
+                *s = _mm256_fmadd_ps(av, bq, *s);
+            }
+        }
+    }
+    acc
+}
+    };
+}
+pub(super) use cross_chain;
+
+cross_chain!("avx2,fma,f16c", 3);
+
+/// The whole rows of `src` (`dim` values each) into `dst` as groups of `G` rows: chunk `c` of
+/// group `g` is `dst[g·chunks + c]`, with row `r` of the group at index `r`, where `chunks =
+/// dim.div_ceil(8)` and each row's last chunk is zero-padded. Rows past the end of `src` in
+/// the last group are zero. Stops when `dst` is full.
+pub(super) fn pack_groups<const G: usize>(src: &[f32], dim: usize, dst: &mut [[[f32; 8]; G]]) {
+    let chunks = dim.div_ceil(8);
+    if chunks == 0 {
+        return;
+    }
+    for (group, d) in src.chunks(G * dim).zip(dst.chunks_exact_mut(chunks)) {
+        for (r, row) in group.chunks(dim).enumerate() {
+            let (whole, tail) = row.as_chunks::<8>();
+            for (c, x) in d.iter_mut().enumerate() {
+                let Some(slot) = x.get_mut(r) else { break };
+                *slot = match whole.get(c) {
+                    Some(w) => *w,
+                    None => {
+                        let mut t = [0.0f32; 8];
+                        if c == whole.len() && row.len() == dim {
+                            for (y, s) in t.iter_mut().zip(tail) {
+                                *y = *s;
+                            }
+                        }
+                        t
+                    }
+                };
+            }
+        }
+        // Rows missing from the last group.
+        let have = group.len() / dim;
+        for x in d.iter_mut() {
+            for slot in x.iter_mut().skip(have) {
+                *slot = [0.0; 8];
             }
         }
     }
@@ -862,7 +882,7 @@ fn prefetch<T>(row: &[T]) {
 /// Loads 8 f32 from any alignment.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn load_f32(v: &[f32; 8]) -> __m256 {
+pub(super) fn load_f32(v: &[f32; 8]) -> __m256 {
     // SAFETY: `v` refers to 8 initialised f32, exactly the 32 bytes `vmovups` reads, and the
     // unaligned load has no alignment requirement.
     unsafe { _mm256_loadu_ps(v.as_ptr()) }

@@ -1,4 +1,5 @@
-//! AVX-512 (F + VL) variant of the batched scan (x86_64 only); every other entry is AVX2's.
+//! AVX-512 (F + VL) variants of the batched scan and the k-means GEMM (x86_64 only); every
+//! other entry is AVX2's.
 //!
 //! Zen 4 runs a 512-bit FMA as two 256-bit halves, so 512-bit vectors buy no FLOPs there; what
 //! AVX-512VL buys is 32 ymm registers instead of 16. The batched scan's register tile grows from
@@ -8,6 +9,10 @@
 //! registers most. The arithmetic is the AVX2 tile's, on ymm vectors in the same order, so every
 //! score is bit for bit what the AVX2 pair kernels (this table's pair kernels) return.
 //!
+//! The k-means GEMM (`dot_f32_cross`) likewise grows from 3 × 4 accumulators to 6 × 4, with the
+//! same per-pair arithmetic, so both tables return the same bits and k-means trains the same
+//! centroids on either.
+//!
 //! Safety. As in `avx2.rs`: the table leaves this module only through [`kernels()`], which
 //! checks avx2, fma, f16c, avx512f and avx512vl; the AVX2 entries it shares need only the first
 //! three.
@@ -15,14 +20,18 @@
 
 use half::f16;
 
-use super::avx2::{self, Chunk, Layout, Tile, batch_chain, hsum4, pack, tile_step};
+use super::avx2::{
+    self, CROSS_B, CROSS_B_TILE, Chunk, Layout, Tile, batch_chain, cross_chain, hsum4, load_f32,
+    pack, pack_groups, tile_step,
+};
 use super::{BatchRows, BatchSink, Kernels};
-use std::arch::x86_64::{__m256, _mm256_add_ps, _mm256_setzero_ps};
+use std::arch::x86_64::{__m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_setzero_ps};
 
 /// The AVX-512 table: AVX2's entries but the batched scan.
 static AVX512: Kernels = Kernels {
     name: "avx512",
     batch_scan,
+    dot_f32_cross,
     ..avx2::TABLE
 };
 
@@ -56,6 +65,14 @@ fn batch_scan(
         }
     }
 }
+
+fn dot_f32_cross(a: &[f32], b: &[f32], dim: usize, out: &mut [f32], stride: usize) {
+    // SAFETY: as `batch_scan` above: reachable only through `AVX512`, handed out only when all
+    // five features were detected.
+    unsafe { dot_f32_cross_tf(a, b, dim, out, stride) }
+}
+
+cross_chain!("avx2,fma,f16c,avx512f,avx512vl", 6);
 
 batch_chain!(
     "avx2,fma,f16c,avx512f,avx512vl",

@@ -9,8 +9,9 @@
 //! - `avx2.rs` (x86_64 only): AVX2 + FMA + F16C versions of the same functions, with software
 //!   prefetch in the one-query-many-rows scans. Its table is handed out only after the CPU has
 //!   been checked for all three features; that check is what makes its `unsafe` sound.
-//! - `avx512.rs` (x86_64 only): the AVX2 table with an AVX-512VL batched scan (bigger register
-//!   tiles, same bits), handed out only after checking avx512f and avx512vl as well.
+//! - `avx512.rs` (x86_64 only): the AVX2 table with an AVX-512VL batched scan and k-means GEMM
+//!   (bigger register tiles, same bits), handed out only after checking avx512f and avx512vl
+//!   as well.
 //! - `fastscan/`: ADC scans of product-quantized codes (4-bit fast-scan in blocks of 32, 8-bit
 //!   tables), with their own scalar oracle and AVX2 twin.
 //! - `tests.rs`: one suite run against every implementation in [`available()`], comparing with
@@ -85,7 +86,7 @@ pub struct Kernels {
     /// the rows of `b` (`dim` values each): `out[i·stride + j] = ⟨a_i, b_j⟩`, for each whole row
     /// `i` of `a` whose `nb` slots (`nb` = whole rows of `b`) fit in `out`; with `dim = 0` or
     /// `stride < nb` nothing is written. The k-means assignment GEMM: the AVX2 version keeps a
-    /// tile of 4 × 2 accumulators in registers. Each pair's value depends only on the two rows
+    /// tile of 3 × 4 accumulators in registers, the AVX-512 one 6 × 4 (the same bits). Each pair's value depends only on the two rows
     /// (not on its position in a tile), so results do not depend on how callers block the rows.
     pub dot_f32_cross: fn(&[f32], &[f32], usize, &mut [f32], usize),
     /// `batch_scan(qs, nq, rows, l2, sink)`: every one of `nq` queries of `d = qs.len() / nq`
