@@ -21,9 +21,6 @@ use crate::dense::kernels;
 /// (3 rows for AVX2, 6 for AVX-512VL), so that no tile is padded.
 pub(crate) const ROW_BLOCK: usize = 72;
 
-/// Centroids per tile of the short-row loops (the GEMM kernel tiles the centroids itself).
-const COL_TILE: usize = 32;
-
 /// Rows of at most this many values are scored with the inline loops at the bottom of this file
 /// rather than the dispatched kernels: at these lengths (PQ sub-vectors) a kernel call's fixed
 /// cost, and its tail handling when the length is not a multiple of 8, outweigh the arithmetic.
@@ -55,10 +52,17 @@ pub(crate) const TASK_ROWS: usize = 8 * ROW_BLOCK;
 
 /// Squared norm of every centroid (`k` rows of `dim`).
 pub(crate) fn norms(rows: &[f32], dim: usize) -> Vec<f32> {
-    let dot = kernels::best().dot_f32;
     if dim == 0 {
         return Vec::new();
     }
+    if dim <= SMALL_DIM {
+        let mut n = vec![0.0f32; rows.len() / dim];
+        for (r, o) in rows.chunks_exact(dim).zip(&mut n) {
+            dot_many_small(r, r, std::slice::from_mut(o));
+        }
+        return n;
+    }
+    let dot = kernels::best().dot_f32;
     rows.chunks_exact(dim).map(|r| dot(r, r)).collect()
 }
 
@@ -78,19 +82,21 @@ pub(crate) fn block_distances(
     if k == 0 || dim == 0 {
         return;
     }
-    if dim > SMALL_DIM {
-        // The register-tiled kernel: it packs the block once and tiles the centroids itself.
-        (kern.dot_f32_cross)(rows, cents, dim, out, k);
-    } else {
-        for (t, tile) in cents.chunks(COL_TILE * dim).enumerate() {
-            let c0 = t * COL_TILE;
-            for (row, orow) in rows.chunks_exact(dim).zip(out.chunks_exact_mut(k)) {
-                if let Some(o) = orow.get_mut(c0..) {
-                    dot_many(row, tile, o);
-                }
+    if dim <= SMALL_DIM {
+        // Short rows (PQ sub-vectors): a kernel call per row costs more than its arithmetic, so
+        // the norms and dot products are inline loops, all centroids at once.
+        for (row, orow) in rows.chunks_exact(dim).zip(out.chunks_exact_mut(k)) {
+            dot_many(row, cents, orow);
+            let mut xn = 0.0f32;
+            dot_many(row, row, std::slice::from_mut(&mut xn));
+            for (o, &cn) in orow.iter_mut().zip(c_norms) {
+                *o = (xn + cn - 2.0 * *o).max(0.0);
             }
         }
+        return;
     }
+    // The register-tiled kernel: it packs the block once and tiles the centroids itself.
+    (kern.dot_f32_cross)(rows, cents, dim, out, k);
     for (row, orow) in rows.chunks_exact(dim).zip(out.chunks_exact_mut(k)) {
         let xn = (kern.dot_f32)(row, row);
         for (o, &cn) in orow.iter_mut().zip(c_norms) {
@@ -230,6 +236,20 @@ pub(crate) fn l2sq_many_small(q: &[f32], rows: &[f32], out: &mut [f32]) {
 
 #[inline(always)]
 fn small_many(q: &[f32], rows: &[f32], out: &mut [f32], term: impl Fn(f32, f32) -> f32) {
+    if let Ok(q4) = <&[f32; 4]>::try_from(q) {
+        // PQ's usual sub-vector: the same sums, with the loop bounds known.
+        let (r4, _) = rows.as_chunks::<4>();
+        for (o, y) in out.iter_mut().zip(r4) {
+            // `0.0 +` as the accumulators below (it turns a -0.0 term into +0.0).
+            let mut acc = [0.0f32; 4];
+            for ((s, &a), &b) in acc.iter_mut().zip(q4).zip(y) {
+                *s += term(a, b);
+            }
+            let [a0, a1, a2, a3] = acc;
+            *o = (a0 + a2) + (a1 + a3);
+        }
+        return;
+    }
     if q.is_empty() {
         out.fill(0.0);
         return;
