@@ -330,29 +330,29 @@ pub(super) fn pack_groups<const G: usize>(src: &[f32], dim: usize, dst: &mut [[[
         return;
     }
     for (group, d) in src.chunks(G * dim).zip(dst.chunks_exact_mut(chunks)) {
-        for (r, row) in group.chunks(dim).enumerate() {
+        let have = group.len() / dim;
+        for (r, row) in group.chunks_exact(dim).enumerate().take(G) {
             let (whole, tail) = row.as_chunks::<8>();
-            for (c, x) in d.iter_mut().enumerate() {
-                let Some(slot) = x.get_mut(r) else { break };
-                *slot = match whole.get(c) {
-                    Some(w) => *w,
-                    None => {
-                        let mut t = [0.0f32; 8];
-                        if c == whole.len() && row.len() == dim {
-                            for (y, s) in t.iter_mut().zip(tail) {
-                                *y = *s;
-                            }
-                        }
-                        t
-                    }
-                };
+            for (x, w) in d.iter_mut().zip(whole) {
+                if let Some(slot) = x.get_mut(r) {
+                    *slot = *w;
+                }
+            }
+            if let Some(slot) = d.get_mut(whole.len()).and_then(|x| x.get_mut(r)) {
+                // The zero-padded tail (the chunk exists only when there is a tail).
+                let mut t = [0.0f32; 8];
+                for (y, v) in t.iter_mut().zip(tail) {
+                    *y = *v;
+                }
+                *slot = t;
             }
         }
-        // Rows missing from the last group.
-        let have = group.len() / dim;
-        for x in d.iter_mut() {
-            for slot in x.iter_mut().skip(have) {
-                *slot = [0.0; 8];
+        if have < G {
+            // Rows missing from the last group.
+            for x in d.iter_mut() {
+                for slot in x.iter_mut().skip(have) {
+                    *slot = [0.0; 8];
+                }
             }
         }
     }
