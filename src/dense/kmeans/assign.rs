@@ -82,6 +82,10 @@ pub(crate) fn block_distances(
     if k == 0 || dim == 0 {
         return;
     }
+    if dim == 4 {
+        distances_4(rows, cents, c_norms, out);
+        return;
+    }
     if dim <= SMALL_DIM {
         // Short rows (PQ sub-vectors): a kernel call per row costs more than its arithmetic, so
         // the norms and dot products are inline loops, all centroids at once.
@@ -101,6 +105,46 @@ pub(crate) fn block_distances(
         let xn = (kern.dot_f32)(row, row);
         for (o, &cn) in orow.iter_mut().zip(c_norms) {
             *o = (xn + cn - 2.0 * *o).max(0.0);
+        }
+    }
+}
+
+/// [`block_distances`] for rows of 4 values (PQ's usual sub-vector), bit for bit the general
+/// short-row path: every sum is formed as [`dot_many_small`] forms it (`0.0 +` each product,
+/// then `(a0 + a2) + (a1 + a3)`), but with the centroids transposed to one slice per coordinate
+/// so that the loop over centroids is vectorised. Measured on the WordNet build (m 96 × 4 bits):
+/// the per-row calls of the short-row path were about 13% of the build.
+fn distances_4(rows: &[f32], cents: &[f32], c_norms: &[f32], out: &mut [f32]) {
+    let k = c_norms.len();
+    let mut soa = vec![0.0f32; 4 * k];
+    let (s0, rest) = soa.split_at_mut(k);
+    let (s1, rest) = rest.split_at_mut(k);
+    let (s2, s3) = rest.split_at_mut(k);
+    for ((((c, t0), t1), t2), t3) in cents
+        .as_chunks::<4>()
+        .0
+        .iter()
+        .zip(s0.iter_mut())
+        .zip(s1.iter_mut())
+        .zip(s2.iter_mut())
+        .zip(s3.iter_mut())
+    {
+        [*t0, *t1, *t2, *t3] = *c;
+    }
+    let (s0, s1, s2, s3) = (&*s0, &*s1, &*s2, &*s3);
+    for (x, orow) in rows.as_chunks::<4>().0.iter().zip(out.chunks_exact_mut(k)) {
+        let [x0, x1, x2, x3] = *x;
+        let xn = ((0.0 + x0 * x0) + (0.0 + x2 * x2)) + ((0.0 + x1 * x1) + (0.0 + x3 * x3));
+        for (((((o, &c0), &c1), &c2), &c3), &cn) in orow
+            .iter_mut()
+            .zip(s0)
+            .zip(s1)
+            .zip(s2)
+            .zip(s3)
+            .zip(c_norms)
+        {
+            let dot = ((0.0 + x0 * c0) + (0.0 + x2 * c2)) + ((0.0 + x1 * c1) + (0.0 + x3 * c3));
+            *o = (xn + cn - 2.0 * dot).max(0.0);
         }
     }
 }
