@@ -302,22 +302,24 @@ fn small_dimension_loops_match_the_kernels() {
 }
 
 #[test]
-fn four_value_rows_match_the_short_row_sums_bit_for_bit() {
+fn four_and_eight_value_rows_match_the_short_row_sums_bit_for_bit() {
+    for dim in [4usize, 8] {
     let mut rng = Rng::new(9, 0);
     let (n, k) = (13usize, 19usize);
-    let rows: Vec<f32> = (0..n * 4).map(|_| gauss(&mut rng)).collect();
-    let cents: Vec<f32> = (0..k * 4).map(|_| gauss(&mut rng)).collect();
-    let c_norms = assign::norms(&cents, 4);
+    let rows: Vec<f32> = (0..n * dim).map(|_| gauss(&mut rng)).collect();
+    let cents: Vec<f32> = (0..k * dim).map(|_| gauss(&mut rng)).collect();
+    let c_norms = assign::norms(&cents, dim);
     let mut out = vec![f32::NAN; n * k];
-    assign::block_distances(&rows, &cents, &c_norms, 4, &mut out);
-    for (x, orow) in rows.chunks_exact(4).zip(out.chunks_exact(k)) {
+    assign::block_distances(&rows, &cents, &c_norms, dim, &mut out);
+    for (x, orow) in rows.chunks_exact(dim).zip(out.chunks_exact(k)) {
         let mut dots = vec![0.0f32; k];
         assign::dot_many_small(x, &cents, &mut dots);
         let mut xn = [0.0f32];
         assign::dot_many_small(x, x, &mut xn);
         for ((&got, &d), &cn) in orow.iter().zip(&dots).zip(&c_norms) {
             let want = (xn[0] + cn - 2.0 * d).max(0.0);
-            assert_eq!(got.to_bits(), want.to_bits());
+            assert_eq!(got.to_bits(), want.to_bits(), "dim {dim}");
         }
+    }
     }
 }
