@@ -20,9 +20,10 @@
 
 use half::f16;
 
-use super::avx2::{
-    self, CROSS_B, CROSS_B_TILE, Chunk, Layout, Tile, batch_chain, cross_chain, hsum4, load_f32,
-    pack, pack_groups, tile_step,
+use super::avx2::{self, load_f32};
+use super::tiles::{
+    CROSS_B, CROSS_B_TILE, Chunk, Layout, Tile, batch_chain, cross_chain, hsum4, pack,
+    pack_groups, tile_step,
 };
 use super::{BatchRows, BatchSink, Kernels};
 use std::arch::x86_64::{__m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_setzero_ps};
