@@ -559,7 +559,6 @@ impl PyTxn {
 
     fn documents(
         &self,
-        py: Python<'_>,
         keys: &Bound<'_, PyAny>,
         vectors: Option<&Bound<'_, PyAny>>,
         text: Option<&Bound<'_, PyDict>>,
@@ -632,7 +631,6 @@ impl PyTxn {
                 }
             }
         }
-        let _ = py;
         Ok(docs)
     }
 }
@@ -647,7 +645,6 @@ impl PyTxn {
     #[pyo3(signature = (keys, vectors=None, text=None, sparse=None, attributes=None))]
     fn add(
         &self,
-        py: Python<'_>,
         keys: &Bound<'_, PyAny>,
         vectors: Option<Bound<'_, PyAny>>,
         text: Option<Bound<'_, PyDict>>,
@@ -655,7 +652,6 @@ impl PyTxn {
         attributes: Option<Bound<'_, PyDict>>,
     ) -> PyResult<()> {
         let docs = self.documents(
-            py,
             keys,
             vectors.as_ref(),
             text.as_ref(),
@@ -670,7 +666,6 @@ impl PyTxn {
     #[pyo3(signature = (keys, vectors=None, text=None, sparse=None, attributes=None))]
     fn upsert(
         &self,
-        py: Python<'_>,
         keys: &Bound<'_, PyAny>,
         vectors: Option<Bound<'_, PyAny>>,
         text: Option<Bound<'_, PyDict>>,
@@ -678,7 +673,6 @@ impl PyTxn {
         attributes: Option<Bound<'_, PyDict>>,
     ) -> PyResult<()> {
         let docs = self.documents(
-            py,
             keys,
             vectors.as_ref(),
             text.as_ref(),

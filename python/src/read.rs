@@ -241,7 +241,7 @@ pub struct QueryArgs<'py> {
 }
 
 /// Builds the strata query of `a`.
-fn build_query(snap: &Snapshot, a: &QueryArgs<'_>) -> PyResult<Query> {
+fn build_query(a: &QueryArgs<'_>) -> PyResult<Query> {
     if a.k == 0 {
         return Err(InvalidArgumentError::new_err("query: k must be at least 1"));
     }
@@ -291,7 +291,6 @@ fn build_query(snap: &Snapshot, a: &QueryArgs<'_>) -> PyResult<Query> {
             q = q.weight(source_named(&name)?, w.extract()?);
         }
     }
-    let _ = snap;
     Ok(q)
 }
 
@@ -349,6 +348,17 @@ impl QueryResult {
         py: Python<'py>,
         i: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        // An integer indexes the hits directly (iteration calls this once per hit); a slice
+        // goes through a list of them.
+        if let Ok(j) = i.extract::<isize>() {
+            let n = self.hits.len() as isize;
+            let at = if j < 0 { j + n } else { j };
+            return usize::try_from(at)
+                .ok()
+                .and_then(|at| self.hits.get(at))
+                .map(|h| h.clone_ref(py).into_bound(py).into_any())
+                .ok_or_else(|| pyo3::exceptions::PyIndexError::new_err("hit index out of range"));
+        }
         let all = PyList::new(py, self.hits.iter().map(|h| h.clone_ref(py)))?;
         all.as_any().get_item(i)
     }
@@ -406,7 +416,7 @@ impl QueryResult {
 
 /// `query`: runs `a` on `snap` with the GIL released.
 pub fn query(py: Python<'_>, snap: &Snapshot, a: &QueryArgs<'_>) -> PyResult<QueryResult> {
-    let q = build_query(snap, a)?;
+    let q = build_query(a)?;
     let fetch = a.return_fields;
     let (res, docs) = py
         .detach(|| -> strata::Result<_> {
