@@ -1,11 +1,13 @@
-//! Frozen fixtures: indexes written by format version 1 must stay readable.
+//! Frozen fixtures: indexes written by earlier format versions must stay readable.
 //!
-//! `tests/fixtures/v1/` holds one index per folder, together covering every component kind:
+//! `tests/fixtures/v<N>/` holds one index per folder, written by format version N, together
+//! covering every component kind of that version:
 //! - `dense/`: manifest, vectors, keys, deletes (two segments, one with deletes);
-//! - `all-kinds/`: the same plus an IVF-PQ index, an inverted index (a text field and a sparse
-//!   field) and stored fields.
+//! - `all-kinds/`: the same plus an IVF-PQ index (with its own centroids and codebooks), an
+//!   inverted index (a text field and a sparse field) and stored fields; from version 2 also
+//!   metadata attributes.
 //!
-//! Each was written by an ignored `write_v1_*` test. The writer refuses to write into a folder
+//! Each was written by an ignored `write_v<N>_*` test. The writer refuses to write into a folder
 //! that exists, so running the ignored tests can never re-freeze a fixture with the current
 //! format; a new format version adds its own folder (`tests/fixtures/v2/`, ...).
 
@@ -13,13 +15,13 @@ use std::path::{Path, PathBuf};
 use strata::format::FileKind;
 use strata::text::AnalyzerConfig;
 use strata::{
-    DenseIndex, Document, Index, IvfPqParams, Key, KeyKind, Metric, Reader, Schema, SearchParams,
-    TextQuery,
+    AttrKind, DenseIndex, Document, Index, IvfPqParams, Key, KeyKind, Metric, Reader, Schema,
+    SearchParams, TextQuery,
 };
 
-fn fixture(name: &str) -> PathBuf {
+fn fixture(version: u16, name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/v1")
+        .join(format!("tests/fixtures/v{version}"))
         .join(name)
 }
 
@@ -89,6 +91,24 @@ fn all_kinds_doc(k: u64) -> Document {
 }
 
 fn build_all_kinds(dir: &Path) {
+    build_all_kinds_with(dir, false);
+}
+
+/// `all-kinds/` of version 2 on: the same documents, each with a keyword attribute `parity`.
+fn build_all_kinds_v2(dir: &Path) {
+    build_all_kinds_with(dir, true);
+}
+
+fn all_kinds_doc_with(k: u64, attrs: bool) -> Document {
+    let doc = all_kinds_doc(k);
+    if attrs {
+        doc.with_attr("parity", if k % 2 == 0 { "even" } else { "odd" })
+    } else {
+        doc
+    }
+}
+
+fn build_all_kinds_with(dir: &Path, attrs: bool) {
     let ivf = IvfPqParams {
         nlist: 2,
         m: 2,
@@ -101,10 +121,15 @@ fn build_all_kinds(dir: &Path) {
         .with_index(DenseIndex::IvfPq(ivf))
         .with_text("body", AnalyzerConfig::default(), true)
         .with_sparse("terms", 8);
+    let schema = if attrs {
+        schema.with_attribute("parity", AttrKind::Keyword)
+    } else {
+        schema
+    };
     let mut index = Index::create(dir, schema).unwrap();
     let mut txn = index.begin();
     for k in 0..ALL_KINDS_ROWS {
-        txn.add(all_kinds_doc(k)).unwrap();
+        txn.add(all_kinds_doc_with(k, attrs)).unwrap();
     }
     txn.commit().unwrap();
     let mut txn = index.begin();
@@ -112,7 +137,7 @@ fn build_all_kinds(dir: &Path) {
         txn.delete(&Key::from(format!("key-{k}").as_str())).unwrap();
     }
     for k in ALL_KINDS_ROWS..ALL_KINDS_ROWS + 4 {
-        txn.add(all_kinds_doc(k)).unwrap();
+        txn.add(all_kinds_doc_with(k, attrs)).unwrap();
     }
     txn.commit().unwrap();
     index.wait_for_merges();
@@ -121,13 +146,25 @@ fn build_all_kinds(dir: &Path) {
 #[test]
 #[ignore = "writes a frozen fixture; run once per new format version, into a new folder"]
 fn write_v1_dense() {
-    write_fixture(&fixture("dense"), build_dense).unwrap();
+    write_fixture(&fixture(1, "dense"), build_dense).unwrap();
 }
 
 #[test]
 #[ignore = "writes a frozen fixture; run once per new format version, into a new folder"]
 fn write_v1_all_kinds() {
-    write_fixture(&fixture("all-kinds"), build_all_kinds).unwrap();
+    write_fixture(&fixture(1, "all-kinds"), build_all_kinds).unwrap();
+}
+
+#[test]
+#[ignore = "writes a frozen fixture; run once per new format version, into a new folder"]
+fn write_v2_dense() {
+    write_fixture(&fixture(2, "dense"), build_dense).unwrap();
+}
+
+#[test]
+#[ignore = "writes a frozen fixture; run once per new format version, into a new folder"]
+fn write_v2_all_kinds() {
+    write_fixture(&fixture(2, "all-kinds"), build_all_kinds_v2).unwrap();
 }
 
 /// Every file in a fixture folder, with its bytes.
@@ -146,11 +183,13 @@ fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 #[test]
 fn the_fixture_writer_refuses_an_existing_folder() {
-    for (name, build) in [
-        ("dense", build_dense as fn(&Path)),
-        ("all-kinds", build_all_kinds),
+    for (version, name, build) in [
+        (1, "dense", build_dense as fn(&Path)),
+        (1, "all-kinds", build_all_kinds),
+        (2, "dense", build_dense),
+        (2, "all-kinds", build_all_kinds_v2),
     ] {
-        let dir = fixture(name);
+        let dir = fixture(version, name);
         let before = files(&dir);
         assert!(!before.is_empty(), "{name} is missing");
         let err = write_fixture(&dir, build).unwrap_err();
@@ -165,7 +204,16 @@ fn keys(hits: impl IntoIterator<Item = Key>) -> Vec<String> {
 
 #[test]
 fn v1_dense_fixture_is_readable() {
-    let reader = Reader::open(fixture("dense")).unwrap();
+    check_dense(1);
+}
+
+#[test]
+fn v2_dense_fixture_is_readable() {
+    check_dense(2);
+}
+
+fn check_dense(version: u16) {
+    let reader = Reader::open(fixture(version, "dense")).unwrap();
     let snap = reader.snapshot();
     assert_eq!(snap.num_docs(), 6);
     assert_eq!(snap.segments().len(), 2);
@@ -176,8 +224,17 @@ fn v1_dense_fixture_is_readable() {
 
 #[test]
 fn v1_all_kinds_fixture_is_readable() {
+    check_all_kinds(1);
+}
+
+#[test]
+fn v2_all_kinds_fixture_is_readable() {
+    check_all_kinds(2);
+}
+
+fn check_all_kinds(version: u16) {
     // Opening verifies every checksum of every file the manifest names.
-    let reader = Reader::open(fixture("all-kinds")).unwrap();
+    let reader = Reader::open(fixture(version, "all-kinds")).unwrap();
     let snap = reader.snapshot();
     assert_eq!(snap.num_docs(), ALL_KINDS_ROWS + 4 - 2);
     let mut kinds: Vec<FileKind> = snap
@@ -192,8 +249,8 @@ fn v1_all_kinds_fixture_is_readable() {
         kinds,
         FileKind::ALL
             .into_iter()
-            // Attributes came after the frozen fixture was written.
-            .filter(|k| !matches!(k, FileKind::Manifest | FileKind::Attrs))
+            // Attributes came with version 2.
+            .filter(|k| !matches!(k, FileKind::Manifest) && (version >= 2 || *k != FileKind::Attrs))
             .collect::<Vec<_>>(),
         "every component kind is in the fixture"
     );
@@ -220,6 +277,14 @@ fn v1_all_kinds_fixture_is_readable() {
         EXPECT_EXACT,
         "IVF-PQ search with re-ranking"
     );
+
+    // Attributes: a filter over the keyword column.
+    if version >= 2 {
+        let f = strata::Filter::parse("parity = 'even'").unwrap();
+        let passing = snap.compile_filter(&f).unwrap().len();
+        // Keys 0..260 less the deleted 7 and 14: 130 even, one of them (14) deleted.
+        assert_eq!(passing, 129, "documents with parity even");
+    }
 
     // BM25 over the text field, and the stored text of the hits.
     let hits = snap.search_text(&TextQuery::bm25("seven", 100)).unwrap();
