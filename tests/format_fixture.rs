@@ -102,7 +102,7 @@ fn build_all_kinds_v2(dir: &Path) {
 fn all_kinds_doc_with(k: u64, attrs: bool) -> Document {
     let doc = all_kinds_doc(k);
     if attrs {
-        doc.with_attr("parity", if k % 2 == 0 { "even" } else { "odd" })
+        doc.with_attr("parity", if k.is_multiple_of(2) { "even" } else { "odd" })
     } else {
         doc
     }

@@ -23,8 +23,10 @@ use half::f16;
 
 mod coarse;
 mod scan;
+mod tune;
 use coarse::Coarse;
 pub use scan::{FilteredProbe, IvfScratch, ProbeReport};
+pub use tune::{EpochReport, TuneConfig, TuneOutcome, TuneQuery};
 
 /// Quality figures of a trained index, kept in its file for `strata stats`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
