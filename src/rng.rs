@@ -12,6 +12,20 @@ pub fn splitmix64(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A fresh random, non-zero 64-bit id (the standard library's randomly keyed hasher mixed
+/// with the time, the process id and `salt`): for ids that must differ between indexes and
+/// models, never for reproducible choices.
+pub fn random_id(salt: u64) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(salt);
+    h.write_u32(std::process::id());
+    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    h.finish().max(1)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -250,7 +250,11 @@ fn check_all_kinds(version: u16) {
         FileKind::ALL
             .into_iter()
             // Attributes came with version 2.
-            .filter(|k| !matches!(k, FileKind::Manifest) && (version >= 2 || *k != FileKind::Attrs))
+            // Models came with version 3.
+            .filter(|k| {
+                !matches!(k, FileKind::Manifest | FileKind::Model)
+                    && (version >= 2 || *k != FileKind::Attrs)
+            })
             .collect::<Vec<_>>(),
         "every component kind is in the fixture"
     );

@@ -35,11 +35,15 @@ pub enum FormatVersion {
     /// The manifest carries the index's id (16 bytes after the next segment id), so recovery
     /// can tell a manifest of another index from this one's. Other file kinds are unchanged.
     V2 = 2,
+    /// The manifest names the index's trained IVF-PQ model (`model-<gen>.mdl`, kind 9) and
+    /// the generation before it; IVF-PQ files carry the lineage id of the model their codes
+    /// were encoded with (centroid encoding 3).
+    V3 = 3,
 }
 
 impl FormatVersion {
     /// The version this build writes.
-    pub const CURRENT: FormatVersion = FormatVersion::V2;
+    pub const CURRENT: FormatVersion = FormatVersion::V3;
     /// The oldest version this build reads.
     pub const OLDEST_READABLE: FormatVersion = FormatVersion::V1;
 
@@ -48,6 +52,7 @@ impl FormatVersion {
         match v {
             1 => Some(FormatVersion::V1),
             2 => Some(FormatVersion::V2),
+            3 => Some(FormatVersion::V3),
             _ => None,
         }
     }
@@ -73,6 +78,8 @@ pub enum FileKind {
     Stored = 7,
     /// A segment's metadata attributes: per attribute a value column and its index.
     Attrs = 8,
+    /// One generation of the index's trained IVF-PQ model: centroids and codebooks.
+    Model = 9,
 }
 
 impl FileKind {
@@ -97,12 +104,13 @@ impl FileKind {
             6 => Some(FileKind::Inverted),
             7 => Some(FileKind::Stored),
             8 => Some(FileKind::Attrs),
+            9 => Some(FileKind::Model),
             _ => None,
         }
     }
 
     /// Every kind, for tests that damage each one.
-    pub const ALL: [FileKind; 8] = [
+    pub const ALL: [FileKind; 9] = [
         FileKind::Manifest,
         FileKind::Vectors,
         FileKind::Keys,
@@ -111,6 +119,7 @@ impl FileKind {
         FileKind::Inverted,
         FileKind::Stored,
         FileKind::Attrs,
+        FileKind::Model,
     ];
 }
 

@@ -284,7 +284,7 @@ impl Snapshot {
         let mut units: Option<Vec<Vec<f32>>> = None;
         for (i, s) in self.segments().iter().enumerate() {
             let (rows, norms) = s.segment.vectors();
-            let ivf = if p.exact { None } else { s.segment.ivf() };
+            let ivf = if p.exact { None } else { s.ivf() };
             if let Some(f) = filter {
                 // A segment none of whose rows pass is skipped.
                 let Some(pass) = f.segment(s.meta.id) else {

@@ -29,9 +29,15 @@ mod writer;
 pub use deletes::DeleteSet;
 pub use reader::Segment;
 pub use vectors::{Elem, VectorsView};
-pub use writer::{Row, write_deletes, write_segment};
+pub use reader::open_model;
+pub use writer::{Row, model_rows, write_deletes, write_model, write_segment};
 
 use crate::format::FileKind;
+
+/// The name of the model generation written by commit `generation`.
+pub fn model_file_name(generation: u64) -> String {
+    format!("model-{generation:016x}.mdl")
+}
 
 /// A reference from the manifest to one component file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,5 +95,6 @@ pub fn file_name(id: u64, kind: FileKind, generation: u64) -> String {
         FileKind::Attrs => format!("seg-{id:016x}.attr"),
         FileKind::Deletes => format!("seg-{id:016x}-{generation:016x}.del"),
         FileKind::Manifest => format!("MANIFEST-{generation:016x}"),
+        FileKind::Model => model_file_name(generation),
     }
 }

@@ -56,6 +56,20 @@ fn open_component(dir: &dyn Directory, c: &ComponentRef, map: bool) -> Result<Fi
     Ok(bytes)
 }
 
+/// Opens a model generation and checks it against the schema's dense field.
+pub fn open_model(
+    dir: &dyn Directory,
+    c: &ComponentRef,
+    dim: usize,
+    metric: crate::types::Metric,
+) -> Result<crate::dense::ivf::IvfModel> {
+    let bytes = open_component(dir, c, false)?;
+    let mut r = crate::format::ByteReader::new(&c.file, body(&bytes));
+    let model = crate::dense::ivf::IvfModel::decode_from(&mut r, dim, metric)?;
+    r.finish("model")?;
+    Ok(model)
+}
+
 /// The body (file minus trailer) of bytes already checked by `open_component`.
 fn body(bytes: &FileBytes) -> &[u8] {
     bytes

@@ -5,7 +5,7 @@
 
 use super::inverted::{self, FieldBuild};
 use super::{ComponentRef, SegmentMeta, attrs, deletes, file_name, keys, stored, vectors};
-use crate::dense::ivf::IvfPq;
+use crate::dense::ivf::{IvfModel, IvfPq};
 use crate::dense::kernels;
 use crate::error::{Error, Result};
 use crate::format::{FileKind, seal};
@@ -35,6 +35,13 @@ const CHUNK: usize = 1 << 20;
 /// Segments smaller than this never get an IVF-PQ index, whatever the schema says: 8-bit
 /// codebooks need at least 256 training points per sub-space.
 pub const MIN_IVF_ROWS: u64 = 256;
+
+/// Rows a segment needs for its trained centroids and codebooks to become the index's model
+/// (when the index has none yet): 39 rows per list, the least k-means is trained with
+/// comfortably, and the schema's IVF minimum.
+pub fn model_rows(p: &crate::schema::IvfPqParams) -> u64 {
+    (39 * u64::from(p.nlist)).max(p.min_rows).max(MIN_IVF_ROWS)
+}
 
 /// Rows in their storage precision, contiguous.
 enum Stored {
@@ -89,9 +96,10 @@ pub fn write_segment(
     schema: &Schema,
     rows: &[Row],
     inverted: Option<Vec<FieldBuild>>,
+    model: Option<&IvfModel>,
 ) -> Result<SegmentMeta> {
     let mut components = Vec::new();
-    let result = write_components(dir, id, schema, rows, inverted, &mut components);
+    let result = write_components(dir, id, schema, rows, inverted, model, &mut components);
     if let Err(e) = result {
         for c in &components {
             let _ = dir.remove(&c.file);
@@ -114,10 +122,11 @@ fn write_components(
     schema: &Schema,
     rows: &[Row],
     inverted: Option<Vec<FieldBuild>>,
+    model: Option<&IvfModel>,
     components: &mut Vec<ComponentRef>,
 ) -> Result<()> {
     if schema.dense_field().is_some() {
-        write_vectors(dir, id, schema, rows, components)?;
+        write_vectors(dir, id, schema, rows, model, components)?;
     }
     let key_list: Vec<Key> = rows.iter().map(|r| r.key.clone()).collect();
     let keys_body = keys::encode(schema.key, &key_list);
@@ -163,12 +172,14 @@ fn write_components(
 }
 
 /// Writes the vectors component and, if the schema asks for it and the segment is big
-/// enough, the IVF-PQ component.
+/// enough, the IVF-PQ component: encoded with the index's `model` if it has one, else with
+/// centroids and codebooks trained on these rows (a new lineage).
 fn write_vectors(
     dir: &dyn Directory,
     id: u64,
     schema: &Schema,
     rows: &[Row],
+    model: Option<&IvfModel>,
     components: &mut Vec<ComponentRef>,
 ) -> Result<()> {
     let (dim, metric, storage) = schema
@@ -223,11 +234,26 @@ fn write_vectors(
     if let DenseIndex::IvfPq(p) = schema.dense_index()
         && rows.len() as u64 >= p.min_rows.max(MIN_IVF_ROWS)
     {
-        let ivf = IvfPq::build(view, dim, metric, &p, id)?;
+        let ivf = match model {
+            Some(m) => IvfPq::encode_with(view, m)?,
+            None => IvfPq::build(view, dim, metric, &p, id)?,
+        };
         let name = file_name(id, FileKind::Ivf, 0);
         components.push(write_component(dir, &name, FileKind::Ivf, 0, ivf.encode())?);
     }
     Ok(())
+}
+
+/// Writes model generation `generation` (the commit that makes it the index's model).
+pub fn write_model(
+    dir: &dyn Directory,
+    generation: u64,
+    model: &crate::dense::ivf::IvfModel,
+) -> Result<ComponentRef> {
+    let mut w = crate::format::ByteWriter::new();
+    model.encode_to(&mut w);
+    let name = file_name(0, FileKind::Model, generation);
+    write_component(dir, &name, FileKind::Model, generation, w.into_inner())
 }
 
 /// Writes deletes generation `generation` for segment `id` of `rows` rows.

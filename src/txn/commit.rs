@@ -49,7 +49,7 @@ pub(crate) struct Shared {
 
 /// Whether `name` is a file strata writes (and so may remove when unreferenced).
 pub(crate) fn is_strata_file(name: &str) -> bool {
-    name.starts_with("seg-") || name.starts_with("MANIFEST-")
+    name.starts_with("seg-") || name.starts_with("MANIFEST-") || name.starts_with("model-")
 }
 
 pub(crate) fn lock_state(m: &Mutex<WriterState>) -> MutexGuard<'_, WriterState> {
@@ -117,7 +117,10 @@ impl Shared {
             .map(|k| crate::segment::file_name(id, *k, 0))
             .collect();
         let pins = self.pins.pin(planned);
-        let meta = write_segment(dir, id, &self.schema, rows, inverted)?;
+        // New rows are encoded with the model in force (no training) once the index has one.
+        let snap = self.snapshot();
+        let meta = write_segment(dir, id, &self.schema, rows, inverted, snap.model())?;
+        drop(snap);
         match self.cache.segment(dir, &meta, &self.schema) {
             Ok(segment) => Ok(BuiltSegment {
                 meta,
@@ -150,16 +153,21 @@ impl Shared {
         m.index_id = st.manifest.index_id;
         let name = manifest_name(m.generation);
         let tmp = format!("{name}.tmp");
+        let mut written = new_files.to_vec();
         let before_rename =
             successor(m.generation, "generation", st.manifest.generation).and_then(|next| {
                 st.next_generation = next;
+                if let Some(c) = self.adopt_model(&m)? {
+                    written.push(c.file.clone());
+                    m.model = Some(c);
+                }
                 dir.sync_dir()
                     .map_err(|e| Error::io("fsync", dir.describe(), e))?;
                 write_file_synced(dir, &tmp, &m.to_file_bytes())
                     .map_err(|e| Error::io("write", &tmp, e))
             });
         if let Err(e) = before_rename {
-            for f in new_files.iter().chain(std::iter::once(&tmp)) {
+            for f in written.iter().chain(std::iter::once(&tmp)) {
                 let _ = dir.remove(f);
             }
             return Err(e);
@@ -191,6 +199,31 @@ impl Shared {
                 Err(e)
             }
         }
+    }
+
+    /// The model a commit makes the index's first: when `m` has none and the schema has an
+    /// IVF-PQ index, the centroids and codebooks of its first segment that trained its own
+    /// on at least [`model_rows`](crate::segment::model_rows) rows, written as model
+    /// generation `m.generation`. Later segments are encoded with it instead of training.
+    fn adopt_model(&self, m: &Manifest) -> Result<Option<crate::segment::ComponentRef>> {
+        let crate::schema::DenseIndex::IvfPq(p) = self.schema.dense_index() else {
+            return Ok(None);
+        };
+        if m.model.is_some() {
+            return Ok(None);
+        }
+        let dir = self.dir.as_ref();
+        for meta in &m.segments {
+            if meta.rows < crate::segment::model_rows(&p) {
+                continue;
+            }
+            let seg = self.cache.segment(dir, meta, &self.schema)?;
+            if let Some(ivf) = seg.ivf().filter(|i| i.lineage() != 0) {
+                let c = crate::segment::write_model(dir, m.generation, &ivf.model())?;
+                return Ok(Some(c));
+            }
+        }
+        Ok(None)
     }
 
     /// Removes strata files that `m` does not refer to: now if no snapshot pins them, else

@@ -25,6 +25,11 @@ pub struct Manifest {
     pub schema: Schema,
     /// Live segments, oldest first.
     pub segments: Vec<SegmentMeta>,
+    /// The index's trained IVF-PQ model in force (format 3): segments of its lineage are
+    /// scored with it.
+    pub model: Option<ComponentRef>,
+    /// The model generation it replaced, kept so a tuning can be rolled back.
+    pub previous_model: Option<ComponentRef>,
 }
 
 const PREFIX: &str = "MANIFEST-";
@@ -83,6 +88,8 @@ impl Manifest {
             index_id: new_index_id(),
             schema,
             segments: Vec::new(),
+            model: None,
+            previous_model: None,
         }
     }
 
@@ -114,6 +121,17 @@ impl Manifest {
                     encode_ref(&mut w, d);
                 }
                 None => w.u8(0),
+            }
+        }
+        if self.index_id != 0 {
+            for m in [&self.model, &self.previous_model] {
+                match m {
+                    Some(c) => {
+                        w.u8(1);
+                        encode_ref(&mut w, c);
+                    }
+                    None => w.u8(0),
+                }
             }
         }
         w.into_inner()
@@ -170,6 +188,29 @@ impl Manifest {
                 deleted,
             });
         }
+        let mut models = [None, None];
+        if trailer.version >= FormatVersion::V3 {
+            for slot in &mut models {
+                *slot = match r.u8("has model")? {
+                    0 => None,
+                    1 => {
+                        let c = decode_ref(&mut r)?;
+                        if c.kind != FileKind::Model
+                            || c.file != crate::segment::model_file_name(c.generation)
+                            || c.generation > generation
+                        {
+                            return Err(r.corrupt(format!("bad model reference {:?}", c.file)));
+                        }
+                        Some(c)
+                    }
+                    b => return Err(r.corrupt(format!("bad model flag {b}"))),
+                };
+            }
+        }
+        let [model, previous_model] = models;
+        if model.is_none() && previous_model.is_some() {
+            return Err(r.corrupt("a previous model without a model"));
+        }
         r.finish("manifest")?;
         if parse_manifest_name(file).is_some_and(|g| g != generation) {
             return Err(Error::corrupt(
@@ -184,6 +225,8 @@ impl Manifest {
             index_id,
             schema,
             segments,
+            model,
+            previous_model,
         })
     }
 
@@ -210,6 +253,12 @@ impl Manifest {
         for s in &self.segments {
             out.extend(s.files().map(str::to_owned));
         }
+        out.extend(
+            [&self.model, &self.previous_model]
+                .into_iter()
+                .flatten()
+                .map(|c| c.file.clone()),
+        );
         out
     }
 }
@@ -217,17 +266,7 @@ impl Manifest {
 /// A new random, non-zero index id (from the standard library's randomly keyed hasher, mixed
 /// with the time and the process id).
 pub fn new_index_id() -> u128 {
-    use std::hash::{BuildHasher, Hasher};
-    let half = |salt: u64| {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(salt);
-        h.write_u32(std::process::id());
-        if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-            h.write_u128(t.as_nanos());
-        }
-        h.finish()
-    };
-    let id = (u128::from(half(1)) << 64) | u128::from(half(2));
+    let id = (u128::from(crate::rng::random_id(1)) << 64) | u128::from(crate::rng::random_id(2));
     id.max(1)
 }
 

@@ -19,7 +19,7 @@ enum Source {
     Writer(Arc<Shared>),
     ReadOnly {
         dir: Arc<dyn Directory>,
-        cache: SegmentCache,
+        cache: Box<SegmentCache>,
         pins: Arc<PinTable>,
         current: RwLock<Snapshot>,
     },
@@ -85,7 +85,7 @@ impl Reader {
         Ok(Reader {
             source: Arc::new(Source::ReadOnly {
                 dir,
-                cache,
+                cache: Box::new(cache),
                 pins,
                 current: RwLock::new(snap),
             }),

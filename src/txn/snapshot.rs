@@ -6,11 +6,12 @@
 //! garbage collection leaves them in place. Queries over a snapshot are the search layer's
 //! (`crate::search`); this module only holds the view.
 
+use crate::dense::ivf::{IvfModel, IvfPq};
 use crate::error::{Error, Result};
 use crate::io::Directory;
 use crate::schema::Schema;
 use crate::segment::live::LiveStats;
-use crate::segment::{DeleteSet, Segment, SegmentMeta};
+use crate::segment::{ComponentRef, DeleteSet, Segment, SegmentMeta};
 use crate::txn::manifest::Manifest;
 use crate::types::Key;
 use std::collections::{HashMap, HashSet};
@@ -140,6 +141,9 @@ impl Drop for Pins {
 pub struct SegmentCache {
     segments: Mutex<HashMap<u64, Weak<Segment>>>,
     deletes: Mutex<HashMap<String, Weak<DeleteSet>>>,
+    models: Mutex<HashMap<String, Weak<IvfModel>>>,
+    /// A segment's IVF-PQ index scored with a model generation: (segment id, model file).
+    tuned: Mutex<HashMap<(u64, String), Weak<IvfPq>>>,
 }
 
 impl SegmentCache {
@@ -159,6 +163,53 @@ impl SegmentCache {
         c.retain(|_, w| w.strong_count() > 0);
         c.insert(meta.id, Arc::downgrade(&s));
         Ok(s)
+    }
+
+    /// The model generation `c` names, opened once per process.
+    pub(crate) fn model(
+        &self,
+        dir: &dyn Directory,
+        c: &ComponentRef,
+        schema: &Schema,
+    ) -> Result<Arc<IvfModel>> {
+        let mut cache = self.models.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = cache.get(&c.file).and_then(Weak::upgrade) {
+            return Ok(m);
+        }
+        let (dim, metric, _) = schema.dense_field().ok_or_else(|| {
+            Error::corrupt(&c.file, 0, "a model in an index without a dense field")
+        })?;
+        let m = Arc::new(crate::segment::open_model(dir, c, dim, metric)?);
+        cache.retain(|_, w| w.strong_count() > 0);
+        cache.insert(c.file.clone(), Arc::downgrade(&m));
+        Ok(m)
+    }
+
+    /// `segment`'s IVF-PQ index scored with `model`, if the segment's codes were encoded
+    /// with the model's lineage (else `None`: the segment's own centroids and codebooks).
+    fn tuned(
+        &self,
+        segment: &Segment,
+        model: Option<(&ComponentRef, &Arc<IvfModel>)>,
+    ) -> Result<Option<Arc<IvfPq>>> {
+        let (Some((c, model)), Some(ivf)) = (model, segment.ivf()) else {
+            return Ok(None);
+        };
+        if ivf.lineage() != model.lineage {
+            return Ok(None);
+        }
+        let key = (segment.id(), c.file.clone());
+        let mut cache = self.tuned.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = cache.get(&key).and_then(Weak::upgrade) {
+            return Ok(Some(t));
+        }
+        let t = Arc::new(
+            ivf.with_model(model)
+                .map_err(|e| Error::corrupt(&c.file, 0, e.to_string()))?,
+        );
+        cache.retain(|_, w| w.strong_count() > 0);
+        cache.insert(key, Arc::downgrade(&t));
+        Ok(Some(t))
     }
 
     fn deletes(&self, dir: &dyn Directory, meta: &SegmentMeta) -> Result<Option<Arc<DeleteSet>>> {
@@ -194,9 +245,19 @@ pub struct SnapshotSegment {
     pub deletes: Option<Arc<DeleteSet>>,
     /// BM25 statistics of its live rows, computed on first use.
     pub(crate) live: Arc<LiveStats>,
+    /// The segment's IVF-PQ index scored with the index's model, when the segment is of the
+    /// model's lineage.
+    tuned: Option<Arc<IvfPq>>,
 }
 
 impl SnapshotSegment {
+    /// The IVF-PQ index searches use: the segment's codes scored with the index's model
+    /// generation when the segment was encoded with that model, else as the segment holds
+    /// it; `None` for a segment without one.
+    pub fn ivf(&self) -> Option<&IvfPq> {
+        self.tuned.as_deref().or_else(|| self.segment.ivf())
+    }
+
     /// Whether `row` is live in this snapshot.
     pub fn is_live(&self, row: u32) -> bool {
         !self.deletes.as_ref().is_some_and(|d| d.contains(row))
@@ -209,6 +270,7 @@ struct Inner {
     manifest_len: u64,
     schema: Schema,
     segments: Vec<SnapshotSegment>,
+    model: Option<Arc<IvfModel>>,
     _pins: Pins,
 }
 
@@ -227,13 +289,20 @@ impl Snapshot {
         pins: &Arc<PinTable>,
     ) -> Result<Snapshot> {
         let pins = pins.pin(manifest.files());
+        let model = match &manifest.model {
+            Some(c) => Some((c, cache.model(dir, c, &manifest.schema)?)),
+            None => None,
+        };
         let mut segments = Vec::with_capacity(manifest.segments.len());
         for meta in &manifest.segments {
+            let segment = cache.segment(dir, meta, &manifest.schema)?;
+            let tuned = cache.tuned(&segment, model.as_ref().map(|(c, m)| (*c, m)))?;
             segments.push(SnapshotSegment {
                 meta: meta.clone(),
-                segment: cache.segment(dir, meta, &manifest.schema)?,
+                segment,
                 deletes: cache.deletes(dir, meta)?,
                 live: Arc::default(),
+                tuned,
             });
         }
         Ok(Snapshot {
@@ -242,6 +311,7 @@ impl Snapshot {
                 manifest_len: manifest.file_len(),
                 schema: manifest.schema.clone(),
                 segments,
+                model: model.map(|(_, m)| m),
                 _pins: pins,
             }),
         })
@@ -251,6 +321,11 @@ impl Snapshot {
     /// which a later commit may already have removed).
     pub fn manifest_len(&self) -> u64 {
         self.inner.manifest_len
+    }
+
+    /// The index's trained IVF-PQ model at this commit, if it has one.
+    pub fn model(&self) -> Option<&IvfModel> {
+        self.inner.model.as_deref()
     }
 
     /// The commit generation this snapshot shows.

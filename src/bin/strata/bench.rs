@@ -403,7 +403,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
     let ivf_stats = snap
         .segments()
         .iter()
-        .find_map(|s| s.segment.ivf().map(|i| i.stats()));
+        .find_map(|s| s.ivf().map(|i| i.stats()));
     let line = |nprobe: Option<usize>, rerank: Option<usize>, pass: &Pass, recall: f64| {
         let lat = Latency::of(&pass.ms);
         let qps = if args.threads == 1 {

@@ -344,7 +344,7 @@ pub fn run(args: &DemoArgs) -> CliResult {
             .count();
     }
     let wanted: usize = exact.iter().map(Vec::len).sum();
-    let indexed = snap.segments().iter().any(|s| s.segment.ivf().is_some());
+    let indexed = snap.segments().iter().any(|s| s.ivf().is_some());
     out!(
         "IVF-PQ search (nlist {}, {}x{} bit codes, nprobe {}, re-rank {}{}): {}",
         ivf.nlist,

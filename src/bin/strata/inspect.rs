@@ -57,6 +57,7 @@ fn kind_name(kind: FileKind) -> &'static str {
         FileKind::Inverted => "inverted",
         FileKind::Stored => "stored",
         FileKind::Attrs => "attrs",
+        FileKind::Model => "model",
     }
 }
 
@@ -76,7 +77,7 @@ fn segment_stats(snap: &Snapshot) -> Vec<SegmentStat> {
             live: s.meta.live(),
             deleted: s.meta.deleted,
             elem: elem_name(s.segment.elem()),
-            ivf: s.segment.ivf().map(|i| IvfStat {
+            ivf: s.ivf().map(|i| IvfStat {
                 nlist: i.nlist(),
                 m: i.m(),
                 nbits: i.nbits(),

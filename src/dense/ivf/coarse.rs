@@ -89,6 +89,11 @@ impl Coarse {
         }
     }
 
+    /// Number of centroids.
+    pub(super) fn len(&self) -> usize {
+        self.scales.len()
+    }
+
     /// The int8 codes, row-major.
     pub(super) fn codes(&self) -> &[i8] {
         &self.codes

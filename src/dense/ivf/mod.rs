@@ -22,8 +22,10 @@ use crate::types::Metric;
 use half::f16;
 
 mod coarse;
+mod model;
 mod scan;
 mod tune;
+pub use model::IvfModel;
 use coarse::Coarse;
 pub use scan::{FilteredProbe, IvfScratch, ProbeReport};
 pub use tune::{EpochReport, TuneConfig, TuneOutcome, TuneQuery};
@@ -47,6 +49,10 @@ pub struct IvfPq {
     nlist: usize,
     residual: bool,
     balanced: bool,
+    /// The model (centroids and codebooks) these codes were encoded with: a random non-zero
+    /// id drawn when the model was trained, shared by every segment encoded with it and kept
+    /// when its codebooks are tuned; 0 for files written before models had ids.
+    lineage: u64,
     /// Coarse centroids, int8 with a scale each (see `coarse.rs`); residuals are computed
     /// against these dequantized values, so codes stay consistent.
     coarse: Coarse,
@@ -56,7 +62,8 @@ pub struct IvfPq {
     ids: Ids,
     /// Byte offset of each list's codes in `codes` (nlist + 1 entries).
     code_offsets: Vec<usize>,
-    codes: Vec<u8>,
+    /// Shared, so an index with other codebooks ([`IvfPq::with_model`]) costs no copy.
+    codes: std::sync::Arc<[u8]>,
     stats: IvfStats,
 }
 
@@ -122,6 +129,25 @@ impl Ids {
 /// or int8 codes with one f32 scale per centroid.
 const CENTROIDS_F16: u8 = 0;
 const CENTROIDS_INT8: u8 = 2;
+/// Int8 centroids, and the model's lineage id (u64) after the row count.
+const CENTROIDS_INT8_LINEAGE: u8 = 3;
+
+fn metric_code(m: Metric) -> u8 {
+    match m {
+        Metric::Cosine => 1,
+        Metric::Dot => 2,
+        Metric::L2 => 3,
+    }
+}
+
+fn metric_from_code(c: u8) -> Option<Metric> {
+    match c {
+        1 => Some(Metric::Cosine),
+        2 => Some(Metric::Dot),
+        3 => Some(Metric::L2),
+        _ => None,
+    }
+}
 
 /// A candidate from the code scan: approximate rank value (larger is better) and row.
 pub type Candidate = (f32, u32);
@@ -140,6 +166,15 @@ pub fn normalize_rows(data: &mut [f32], dim: usize) {
         if n > 0.0 {
             row.iter_mut().for_each(|x| *x /= n);
         }
+    }
+}
+
+/// Subtracts from each row of `data` the centroid of its list.
+fn subtract_centroids(data: &mut [f32], dim: usize, coarse: &Coarse, assign: &[u32]) {
+    let mut c = Vec::with_capacity(dim);
+    for (row, &a) in data.chunks_exact_mut(dim.max(1)).zip(assign) {
+        coarse.centroid(a as usize, &mut c);
+        row.iter_mut().zip(&c).for_each(|(x, c)| *x -= c);
     }
 }
 
@@ -187,15 +222,10 @@ impl IvfPq {
         } else {
             km.assign(&data, threads).0
         };
-        let list_spread = kmeans::size_spread(&assign, nlist) as f32;
         let coarse = Coarse::quantize(&km.centroids, dim);
         // Residuals (or the vectors themselves) are what the product quantizer encodes.
         if p.residual {
-            let mut c = Vec::with_capacity(dim);
-            for (row, &a) in data.chunks_exact_mut(dim).zip(&assign) {
-                coarse.centroid(a as usize, &mut c);
-                row.iter_mut().zip(&c).for_each(|(x, c)| *x -= c);
-            }
+            subtract_centroids(&mut data, dim, &coarse, &assign);
         }
         let pq = ProductQuantizer::train(
             &data,
@@ -210,15 +240,77 @@ impl IvfPq {
                 max_points: n.min(65_536),
             },
         )?;
-        let all_codes = pq.encode_many(&data, threads);
+        let model = IvfModel {
+            lineage: crate::rng::random_id(seed),
+            dim,
+            metric,
+            residual: p.residual,
+            balanced: p.balanced,
+            coarse,
+            pq,
+        };
+        Ok(IvfPq::assemble(model, &data, &assign, start))
+    }
+
+    /// Encodes `rows` with an existing `model` (no training): each row goes to its nearest
+    /// centroid and its (residual) codes are the nearest codebook entries. The index shares
+    /// the model's lineage, so codebooks tuned for that lineage apply to it.
+    pub fn encode_with(rows: VectorsView<'_>, model: &IvfModel) -> Result<IvfPq> {
+        let start = std::time::Instant::now();
+        let dim = model.dim;
+        let mut data = upcast(rows);
+        if model.metric == Metric::Cosine {
+            normalize_rows(&mut data, dim);
+        }
+        if dim == 0 || data.is_empty() || !data.len().is_multiple_of(dim) {
+            return Err(Error::InvalidArgument(format!(
+                "{} values do not make rows of the model's dimension {dim}",
+                data.len()
+            )));
+        }
+        let nlist = model.coarse.len();
+        let mut centroids = Vec::with_capacity(nlist * dim);
+        let mut c = Vec::with_capacity(dim);
+        for l in 0..nlist {
+            model.coarse.centroid(l, &mut c);
+            centroids.extend_from_slice(&c);
+        }
+        let km = kmeans::KMeans {
+            k: nlist,
+            dim,
+            centroids,
+        };
+        let assign = km.assign(&data, threads()).0;
+        if model.residual {
+            subtract_centroids(&mut data, dim, &model.coarse, &assign);
+        }
+        Ok(IvfPq::assemble(model.clone(), &data, &assign, start))
+    }
+
+    /// The index of rows already assigned to lists (`assign`) whose encoded values (residuals
+    /// or vectors) are `data`.
+    fn assemble(model: IvfModel, data: &[f32], assign: &[u32], start: std::time::Instant) -> IvfPq {
+        let IvfModel {
+            lineage,
+            dim,
+            metric,
+            residual,
+            balanced,
+            coarse,
+            pq,
+        } = model;
+        let nlist = coarse.len();
+        let threads = threads();
+        let n = assign.len();
+        let list_spread = kmeans::size_spread(assign, nlist) as f32;
+        let all_codes = pq.encode_many(data, threads);
         let code_entropy = {
             let e = pq::code_entropy(&all_codes, pq.m, pq.ksub);
             (e.iter().sum::<f64>() / e.len().max(1) as f64) as f32
         };
-        drop(data);
         // Group rows by list (counting sort keeps row order inside a list).
         let mut offsets = vec![0u32; nlist + 1];
-        for &a in &assign {
+        for &a in assign {
             if let Some(o) = offsets.get_mut(a as usize + 1) {
                 *o += 1;
             }
@@ -261,24 +353,67 @@ impl IvfPq {
             }
         }
         code_offsets.push(codes.len());
-        Ok(IvfPq {
+        IvfPq {
             dim,
             metric,
             nlist,
-            residual: p.residual,
-            balanced: p.balanced,
+            residual,
+            balanced,
+            lineage,
             coarse,
             pq,
             offsets,
             ids: Ids::Owned(ids),
             code_offsets,
-            codes,
+            codes: codes.into(),
             stats: IvfStats {
                 list_spread,
                 code_entropy,
                 build_seconds: start.elapsed().as_secs_f32(),
             },
-        })
+        }
+    }
+
+    /// The model's lineage id (0: written before models had ids).
+    pub fn lineage(&self) -> u64 {
+        self.lineage
+    }
+
+    /// The model this index was encoded with (or tuned to): centroids and codebooks.
+    pub fn model(&self) -> IvfModel {
+        IvfModel {
+            lineage: self.lineage,
+            dim: self.dim,
+            metric: self.metric,
+            residual: self.residual,
+            balanced: self.balanced,
+            coarse: self.coarse.clone(),
+            pq: self.pq.clone(),
+        }
+    }
+
+    /// This index scored with `model` in place of its own centroids and codebooks: the codes
+    /// and lists stay (no copy), so the model must be of this index's lineage and shape.
+    pub fn with_model(&self, model: &IvfModel) -> Result<IvfPq> {
+        if model.lineage != self.lineage
+            || model.dim != self.dim
+            || model.metric != self.metric
+            || model.residual != self.residual
+            || model.coarse.len() != self.nlist
+        {
+            return Err(Error::InvalidArgument(format!(
+                "model {:016x} (dim {}, {} lists) is not the model of this index ({:016x}, dim {}, {} lists)",
+                model.lineage,
+                model.dim,
+                model.coarse.len(),
+                self.lineage,
+                self.dim,
+                self.nlist
+            )));
+        }
+        let mut out = self.with_codebooks(model.pq.clone())?;
+        out.coarse = model.coarse.clone();
+        Ok(out)
     }
 
     /// Number of lists.
@@ -345,11 +480,18 @@ impl IvfPq {
         });
         w.u8(u8::from(self.residual));
         w.u8(u8::from(self.balanced));
-        w.u8(CENTROIDS_INT8);
+        w.u8(if self.lineage == 0 {
+            CENTROIDS_INT8
+        } else {
+            CENTROIDS_INT8_LINEAGE
+        });
         w.f32(self.stats.list_spread);
         w.f32(self.stats.code_entropy);
         w.f32(self.stats.build_seconds);
         w.len(self.ids.len());
+        if self.lineage != 0 {
+            w.u64(self.lineage);
+        }
         for &s in self.coarse.scales() {
             w.f32(s);
         }
@@ -405,8 +547,17 @@ impl IvfPq {
         let count = nlist
             .checked_mul(dim)
             .ok_or_else(|| r.corrupt("nlist overflows"))?;
+        let lineage = if centroid_encoding == CENTROIDS_INT8_LINEAGE {
+            let id = r.u64("model lineage")?;
+            if id == 0 {
+                return Err(r.corrupt("model lineage 0"));
+            }
+            id
+        } else {
+            0
+        };
         let coarse = match centroid_encoding {
-            CENTROIDS_INT8 => {
+            CENTROIDS_INT8 | CENTROIDS_INT8_LINEAGE => {
                 let scales = r.f32_vec(nlist, "centroid scales")?;
                 if scales.iter().any(|s| !s.is_finite() || *s < 0.0) {
                     return Err(r.corrupt("a centroid scale is negative or not finite"));
@@ -434,7 +585,7 @@ impl IvfPq {
             }
             other => {
                 return Err(r.corrupt(format!(
-                    "centroid encoding {other} is neither {CENTROIDS_F16} (f16) nor {CENTROIDS_INT8} (int8)"
+                    "centroid encoding {other} is none of {CENTROIDS_F16} (f16), {CENTROIDS_INT8} (int8), {CENTROIDS_INT8_LINEAGE} (int8 with a lineage)"
                 )));
             }
         };
@@ -445,7 +596,7 @@ impl IvfPq {
         let offsets = r.u32_vec(nlist + 1, "list offsets")?;
         let ids_at = r.position();
         let ids = r.u32_vec(n, "row ids")?;
-        let codes = r.bytes("codes")?.to_vec();
+        let codes: std::sync::Arc<[u8]> = r.bytes("codes")?.into();
         r.finish("ivf")?;
         if offsets.first() != Some(&0)
             || offsets.last() != Some(&(n as u32))
@@ -489,6 +640,7 @@ impl IvfPq {
             nlist,
             residual,
             balanced,
+            lineage,
             coarse,
             pq,
             offsets,
@@ -540,7 +692,7 @@ mod tests {
         };
         let ivf = IvfPq::build(VectorsView::F32(&rows), dim, Metric::Dot, &p, 1).unwrap();
         let new = ivf.encode();
-        assert_eq!(new[11], CENTROIDS_INT8);
+        assert_eq!(new[11], CENTROIDS_INT8_LINEAGE);
         // The same index as an earlier build wrote it: f16 centroids in place of the scales
         // and int8 codes.
         let nlist = ivf.nlist;
@@ -553,7 +705,8 @@ mod tests {
                 old.extend_from_slice(&f16::from_f32(x).to_bits().to_le_bytes());
             }
         }
-        old.extend_from_slice(&new[HEADER + nlist * 4 + nlist * dim..]);
+        // (and without the lineage id after the header)
+        old.extend_from_slice(&new[HEADER + 8 + nlist * 4 + nlist * dim..]);
         let open = |bytes: &[u8]| {
             let fb = FileBytes::copy_from(bytes);
             IvfPq::decode("seg.ivf", &fb, bytes.len(), dim, Metric::Dot, n as u64)
