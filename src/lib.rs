@@ -41,11 +41,12 @@ pub mod text;
 pub mod txn;
 pub mod types;
 
+pub use dense::ivf::{EpochReport, IvfModel, TuneConfig};
 pub use error::{Error, Result};
 pub use schema::{DenseIndex, IvfPqParams, Schema, VectorStorage};
 pub use search::{
     DocFilter, Filter, FusionMethod, Normalization, Query, QueryHit, QueryResult, QueryStats, Rm3,
-    Rocchio, SearchParams, Source, TextHit, TextQuery,
+    Rocchio, SearchParams, Source, TextHit, TextQuery, TunePairs, TuneReport,
 };
 pub use sparse::query::{Algorithm, Bm25};
 pub use txn::{Document, Index, IndexOptions, MergePolicy, OwnedTxn, Reader, Snapshot, WriteTxn};

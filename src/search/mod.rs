@@ -12,6 +12,7 @@
 //!   paginated; one hit type; `get` by key.
 //! - `fusion`: RRF, convex combinations of normalised scores, DBSF.
 //! - `prf`: pseudo-relevance feedback (Rocchio for dense queries, RM3 for text).
+//! - `tune`: training pairs (given or mined) and the tuning of the index's model for ranking.
 
 mod dense;
 mod docset;
@@ -20,6 +21,7 @@ pub mod fusion;
 mod prf;
 mod query;
 mod text;
+mod tune;
 
 pub use dense::{QueryStats, SearchParams};
 pub use docset::DocFilter;
@@ -31,3 +33,4 @@ pub use query::{
     StoredDoc,
 };
 pub use text::{TextHit, TextQuery};
+pub use tune::{TunePairs, TuneReport};

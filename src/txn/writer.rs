@@ -418,6 +418,7 @@ impl Drop for Index {
     }
 }
 
+mod model;
 mod txn;
 pub use txn::{OwnedTxn, Txn, WriteTxn};
 

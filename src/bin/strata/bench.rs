@@ -114,6 +114,14 @@ pub struct BenchArgs {
     /// "pos = 'r'" or "pos IN ('n', 'v')" (repeatable).
     #[arg(long = "where")]
     where_: Vec<String>,
+    /// After the sweep, tune the index's model for ranking with pairs from SOURCE (`mined`:
+    /// stored vectors as queries, their exact neighbours as relevant), commit it, reopen the
+    /// index and sweep again; lines carry `tuned` and `tune_s` (ivfpq).
+    #[arg(long, value_name = "SOURCE")]
+    tune: Option<String>,
+    /// Stored vectors used as queries by --tune mined.
+    #[arg(long, default_value_t = 20_000)]
+    tune_queries: usize,
 }
 
 /// Most timed passes per setting.
@@ -370,164 +378,219 @@ pub fn run(args: &BenchArgs) -> CliResult {
         Some(build_s)
     };
 
-    let reader = Reader::open(work.path())?;
-    let snap = reader.snapshot();
-    // Each filter compiled on the searched snapshot, with its exact top-10 per query.
-    let mut compiled = Vec::with_capacity(filters.len());
-    for f in filters {
-        let t = Instant::now();
-        let docs = snap.compile_filter(&f.filter)?;
-        let rows = filter::passing_rows(&snap, &docs);
-        let truth = filter::exact_top(&base, &rows, &query_rows, metric, RECALL_AT);
-        note!(
-            "filter {}: {} of {n} rows pass; exact filtered top-{RECALL_AT} in {:.2} s",
-            f.label,
-            rows.len(),
-            t.elapsed().as_secs_f64()
-        );
-        let selectivity = rows.len() as f64 / n.max(1) as f64;
-        compiled.push((f.label, docs, selectivity, truth));
-    }
-    drop(base);
-    let (_, disk) = dir_bytes(work.path())?;
-    let resident = snap.resident_bytes();
+    // Each phase searches the committed index as a reader opens it: once as built, and with
+    // --tune once more after tuning its model, committing, dropping and reopening it.
+    let phases = if args.tune.is_some() { 2 } else { 1 };
+    let mut tuned: Option<(bool, Option<f64>)> = args.tune.as_ref().map(|_| (false, None));
+    for phase in 0..phases {
+        if phase == 1 {
+            tuned = Some((true, Some(tune(work.path(), args)?)));
+        }
+        let reader = Reader::open(work.path())?;
+        let snap = reader.snapshot();
+        // Each filter compiled on the searched snapshot, with its exact top-10 per query.
+        let mut compiled = Vec::with_capacity(filters.len());
+        for f in &filters {
+            let t = Instant::now();
+            let docs = snap.compile_filter(&f.filter)?;
+            let rows = filter::passing_rows(&snap, &docs);
+            let truth = filter::exact_top(&base, &rows, &query_rows, metric, RECALL_AT);
+            note!(
+                "filter {}: {} of {n} rows pass; exact filtered top-{RECALL_AT} in {:.2} s",
+                f.label,
+                rows.len(),
+                t.elapsed().as_secs_f64()
+            );
+            let selectivity = rows.len() as f64 / n.max(1) as f64;
+            compiled.push((f.label.clone(), docs, selectivity, truth));
+        }
+        let (_, disk) = dir_bytes(work.path())?;
+        let resident = snap.resident_bytes();
 
-    let settings: Vec<(Option<usize>, Option<usize>)> = if ivf.is_some() {
-        nprobes
-            .iter()
-            .flat_map(|&np| reranks.iter().map(move |&rr| (Some(np), Some(rr))))
-            .collect()
-    } else {
-        vec![(None, None)]
-    };
-    let ivf_stats = snap
-        .segments()
-        .iter()
-        .find_map(|s| s.ivf().map(|i| i.stats()));
-    let line = |nprobe: Option<usize>, rerank: Option<usize>, pass: &Pass, recall: f64| {
-        let lat = Latency::of(&pass.ms);
-        let qps = if args.threads == 1 {
-            lat.qps()
+        let settings: Vec<(Option<usize>, Option<usize>)> = if ivf.is_some() {
+            nprobes
+                .iter()
+                .flat_map(|&np| reranks.iter().map(move |&rr| (Some(np), Some(rr))))
+                .collect()
         } else {
-            nq as f64 / pass.wall_s.max(1e-9)
+            vec![(None, None)]
         };
-        let per_vector = |bytes: u64| round(bytes as f64 / n.max(1) as f64, 2);
-        let per_query = |x: u64| json!(round(x as f64 / nq.max(1) as f64, 1));
-        let opt = |v: Option<usize>| v.map_or(Value::Null, |x| json!(x));
-        let mut fields = vec![
-            ("engine", json!("strata")),
-            ("index", json!(args.index)),
-            ("metric", json!(args.metric)),
-            ("k", json!(args.k)),
-            ("n", json!(n)),
-            ("d", json!(d)),
-            ("nq", json!(nq)),
-            ("recall_at_10", json!(round(recall, 4))),
-            ("qps", json!(round(qps, 1))),
-            ("mean_ms", json!(round(lat.mean_ms, 4))),
-            ("p50_ms", json!(round(lat.p50_ms, 4))),
-            ("p99_ms", json!(round(lat.p99_ms, 4))),
-            (
-                "build_s",
-                build_s.map_or(Value::Null, |b| json!(round(b, 3))),
-            ),
-            ("memory_bytes_per_vector", json!(per_vector(resident))),
-            ("disk_bytes_per_vector", json!(per_vector(disk))),
-            ("disk_bytes_read_per_query", per_query(pass.disk_bytes)),
-            ("offered_per_query", per_query(pass.offered)),
-            ("lists_probed_per_query", per_query(pass.lists_probed)),
-            ("threads", json!(args.threads)),
-            ("query_batch", json!(args.query_batch)),
-            ("isa", json!(strata::dense::kernels::best().name)),
-            ("nprobe", opt(nprobe)),
-            ("rerank", opt(rerank)),
-        ];
-        if let Some(p) = ivf {
-            fields.extend([
-                ("nlist", json!(p.nlist)),
-                ("m", json!(p.m)),
-                ("nbits", json!(p.nbits)),
-                ("balanced", json!(p.balanced)),
-                ("residual", json!(p.residual)),
-            ]);
-            if let Some(st) = ivf_stats {
+        let ivf_stats = snap
+            .segments()
+            .iter()
+            .find_map(|s| s.ivf().map(|i| i.stats()));
+        let line = |nprobe: Option<usize>, rerank: Option<usize>, pass: &Pass, recall: f64| {
+            let lat = Latency::of(&pass.ms);
+            let qps = if args.threads == 1 {
+                lat.qps()
+            } else {
+                nq as f64 / pass.wall_s.max(1e-9)
+            };
+            let per_vector = |bytes: u64| round(bytes as f64 / n.max(1) as f64, 2);
+            let per_query = |x: u64| json!(round(x as f64 / nq.max(1) as f64, 1));
+            let opt = |v: Option<usize>| v.map_or(Value::Null, |x| json!(x));
+            let mut fields = vec![
+                ("engine", json!("strata")),
+                ("index", json!(args.index)),
+                ("metric", json!(args.metric)),
+                ("k", json!(args.k)),
+                ("n", json!(n)),
+                ("d", json!(d)),
+                ("nq", json!(nq)),
+                ("recall_at_10", json!(round(recall, 4))),
+                ("qps", json!(round(qps, 1))),
+                ("mean_ms", json!(round(lat.mean_ms, 4))),
+                ("p50_ms", json!(round(lat.p50_ms, 4))),
+                ("p99_ms", json!(round(lat.p99_ms, 4))),
+                (
+                    "build_s",
+                    build_s.map_or(Value::Null, |b| json!(round(b, 3))),
+                ),
+                ("memory_bytes_per_vector", json!(per_vector(resident))),
+                ("disk_bytes_per_vector", json!(per_vector(disk))),
+                ("disk_bytes_read_per_query", per_query(pass.disk_bytes)),
+                ("offered_per_query", per_query(pass.offered)),
+                ("lists_probed_per_query", per_query(pass.lists_probed)),
+                ("threads", json!(args.threads)),
+                ("query_batch", json!(args.query_batch)),
+                ("isa", json!(strata::dense::kernels::best().name)),
+                ("nprobe", opt(nprobe)),
+                ("rerank", opt(rerank)),
+            ];
+            if let Some((tuned, tune_s)) = tuned {
                 fields.extend([
-                    ("list_spread", json!(round(f64::from(st.list_spread), 3))),
-                    (
-                        "code_entropy_bits",
-                        json!(round(f64::from(st.code_entropy), 3)),
-                    ),
+                    ("tuned", json!(tuned)),
+                    ("tune_s", tune_s.map_or(Value::Null, |t| json!(round(t, 2)))),
                 ]);
             }
-        }
-        fields
-    };
-    for (nprobe, rerank) in settings {
-        let params = match (nprobe, rerank) {
-            (Some(np), Some(rr)) => SearchParams {
-                k: args.k,
-                nprobe: np,
-                rerank: rr,
-                exact: false,
-            },
-            _ => SearchParams::exact(args.k),
-        };
-        let pass = median_pass(&snap, &query_rows, &params, None, args)?;
-        let found: usize = pass
-            .hits
-            .iter()
-            .enumerate()
-            .map(|(i, hits)| {
-                let top = key_set(hits.get(..RECALL_AT.min(hits.len())).unwrap_or_default());
-                gt.row(i)
-                    .iter()
-                    .take(RECALL_AT)
-                    .filter(|&&id| top.contains(&Key::U64(u64::from(id))))
-                    .count()
-            })
-            .sum();
-        let recall = found as f64 / (nq * RECALL_AT).max(1) as f64;
-        out!("{}", json_line(&line(nprobe, rerank, &pass, recall)))?;
-        for (label, docs, selectivity, truth) in &compiled {
-            let pass = median_pass(&snap, &query_rows, &params, Some(docs), args)?;
-            let (mut found, mut wanted) = (0usize, 0usize);
-            for (hits, want) in pass.hits.iter().zip(truth) {
-                let top = key_set(hits.get(..RECALL_AT.min(hits.len())).unwrap_or_default());
-                wanted += want.len();
-                found += want
-                    .iter()
-                    .filter(|&&r| top.contains(&Key::U64(u64::from(r))))
-                    .count();
+            if let Some(p) = ivf {
+                fields.extend([
+                    ("nlist", json!(p.nlist)),
+                    ("m", json!(p.m)),
+                    ("nbits", json!(p.nbits)),
+                    ("balanced", json!(p.balanced)),
+                    ("residual", json!(p.residual)),
+                ]);
+                if let Some(st) = ivf_stats {
+                    fields.extend([
+                        ("list_spread", json!(round(f64::from(st.list_spread), 3))),
+                        (
+                            "code_entropy_bits",
+                            json!(round(f64::from(st.code_entropy), 3)),
+                        ),
+                    ]);
+                }
             }
-            // A query with fewer than 10 passing documents is scored on those it has.
-            let recall = if wanted == 0 {
-                1.0
-            } else {
-                found as f64 / wanted as f64
+            fields
+        };
+        for (nprobe, rerank) in settings {
+            let params = match (nprobe, rerank) {
+                (Some(np), Some(rr)) => SearchParams {
+                    k: args.k,
+                    nprobe: np,
+                    rerank: rr,
+                    exact: false,
+                },
+                _ => SearchParams::exact(args.k),
             };
-            let mut fields = line(nprobe, rerank, &pass, recall);
-            fields.splice(
-                1..1,
-                [
-                    ("filter", json!(label)),
-                    ("filter_selectivity", json!(round(*selectivity, 4))),
-                ],
-            );
-            fields.extend([
-                (
-                    "passed_per_query",
-                    json!(round(pass.passed as f64 / nq.max(1) as f64, 1)),
-                ),
-                ("underfilled_queries", json!(pass.underfilled)),
-                (
-                    "exact_segments_per_query",
-                    json!(round(pass.exact_segments as f64 / nq.max(1) as f64, 3)),
-                ),
-            ]);
-            out!("{}", json_line(&fields))?;
+            let pass = median_pass(&snap, &query_rows, &params, None, args)?;
+            let found: usize = pass
+                .hits
+                .iter()
+                .enumerate()
+                .map(|(i, hits)| {
+                    let top = key_set(hits.get(..RECALL_AT.min(hits.len())).unwrap_or_default());
+                    gt.row(i)
+                        .iter()
+                        .take(RECALL_AT)
+                        .filter(|&&id| top.contains(&Key::U64(u64::from(id))))
+                        .count()
+                })
+                .sum();
+            let recall = found as f64 / (nq * RECALL_AT).max(1) as f64;
+            out!("{}", json_line(&line(nprobe, rerank, &pass, recall)))?;
+            for (label, docs, selectivity, truth) in &compiled {
+                let pass = median_pass(&snap, &query_rows, &params, Some(docs), args)?;
+                let (mut found, mut wanted) = (0usize, 0usize);
+                for (hits, want) in pass.hits.iter().zip(truth) {
+                    let top = key_set(hits.get(..RECALL_AT.min(hits.len())).unwrap_or_default());
+                    wanted += want.len();
+                    found += want
+                        .iter()
+                        .filter(|&&r| top.contains(&Key::U64(u64::from(r))))
+                        .count();
+                }
+                // A query with fewer than 10 passing documents is scored on those it has.
+                let recall = if wanted == 0 {
+                    1.0
+                } else {
+                    found as f64 / wanted as f64
+                };
+                let mut fields = line(nprobe, rerank, &pass, recall);
+                fields.splice(
+                    1..1,
+                    [
+                        ("filter", json!(label)),
+                        ("filter_selectivity", json!(round(*selectivity, 4))),
+                    ],
+                );
+                fields.extend([
+                    (
+                        "passed_per_query",
+                        json!(round(pass.passed as f64 / nq.max(1) as f64, 1)),
+                    ),
+                    ("underfilled_queries", json!(pass.underfilled)),
+                    (
+                        "exact_segments_per_query",
+                        json!(round(pass.exact_segments as f64 / nq.max(1) as f64, 3)),
+                    ),
+                ]);
+                out!("{}", json_line(&fields))?;
+            }
         }
     }
     Ok(())
+}
+
+/// Tunes the model of the index in `dir` with pairs mined from its own vectors, commits it,
+/// and returns the seconds taken (mining and tuning).
+fn tune(dir: &Path, args: &BenchArgs) -> CliResult<f64> {
+    match args.tune.as_deref() {
+        Some("mined") => {}
+        other => {
+            return Err(CliError::Usage(format!(
+                "--tune {} is not known (available: mined)",
+                other.unwrap_or("")
+            )));
+        }
+    }
+    let t = Instant::now();
+    let mut index = strata::Index::open(dir)?;
+    let pairs = strata::TunePairs::Mined {
+        queries: args.tune_queries,
+        positives: RECALL_AT,
+        seed: 42,
+    };
+    let report = index.tune_codebooks(&pairs, &strata::TuneConfig::default(), &mut |e| {
+        note!(
+            "tune epoch {}: loss {:.4}, held-out recall@10 {:.4}",
+            e.epoch,
+            e.loss,
+            e.holdout_recall
+        );
+        true
+    })?;
+    drop(index);
+    let secs = t.elapsed().as_secs_f64();
+    note!(
+        "tuned with {} mined queries in {secs:.1} s (pairs {:.1} s, epochs {:.1} s); best epoch {}, commit {:?}",
+        report.queries,
+        report.pairs_seconds,
+        report.tune_seconds,
+        report.best_epoch,
+        report.generation
+    );
+    Ok(secs)
 }
 
 /// The filters asked for on the command line, over a base of `n` rows, and the attribute

@@ -1,0 +1,204 @@
+//! The index's trained model by generation: adopted from the first large IVF-PQ segment,
+//! used to encode later segments and merges, replaced by a tuned generation in a commit
+//! (older snapshots keep theirs), rolled back, kept across reopen and merges, and never
+//! replaced by what a crashed tuning left behind.
+
+mod common;
+use common::Rng;
+use strata::dense::pq::ProductQuantizer;
+use strata::{
+    DenseIndex, Document, Index, IvfModel, IvfPqParams, KeyKind, Metric, Reader, Schema,
+    SearchParams, TuneConfig, TunePairs,
+};
+
+const D: usize = 16;
+
+fn clustered(n: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut rng = Rng(seed);
+    let centres: Vec<Vec<f32>> = (0..20).map(|_| rng.vector(D)).collect();
+    (0..n)
+        .map(|_| {
+            let c = &centres[rng.below(20) as usize];
+            c.iter().map(|x| x + 0.2 * rng.f32()).collect()
+        })
+        .collect()
+}
+
+fn schema() -> Schema {
+    Schema::dense(KeyKind::U64, D as u32, Metric::Dot).with_index(DenseIndex::IvfPq(IvfPqParams {
+        nlist: 8,
+        m: 8,
+        nbits: 4,
+        balanced: false,
+        residual: true,
+        min_rows: 256,
+    }))
+}
+
+fn add(index: &mut Index, rows: &[Vec<f32>], first_key: u64) {
+    let mut txn = index.begin();
+    for (i, v) in rows.iter().enumerate() {
+        txn.add(Document::new(first_key + i as u64, v.clone()))
+            .unwrap();
+    }
+    txn.commit().unwrap();
+}
+
+/// The model with every codebook value scaled: a stand-in for a tuned generation (same
+/// lineage and shape, other values).
+fn scaled(model: &IvfModel, by: f32) -> IvfModel {
+    let pq = model.codebooks();
+    let books = pq.codebooks.iter().map(|x| x * by).collect();
+    model
+        .with_codebooks(ProductQuantizer::from_parts(pq.dim, pq.m, pq.nbits, books))
+        .unwrap()
+}
+
+fn model_files(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("model-"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn generations_commit_roll_back_and_survive_reopen_merge_and_a_crash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = clustered(1300, 1);
+    let mut index = Index::create(tmp.path(), schema()).unwrap();
+    // Too few rows to train the index's model (39 per list): no model yet.
+    add(&mut index, &data[..200], 0);
+    assert!(index.snapshot().model().is_none());
+    add(&mut index, &data[200..1000], 200);
+    let first = index.snapshot().model().cloned().expect("adopted");
+    assert_eq!(model_files(tmp.path()).len(), 1);
+    let snap = index.snapshot();
+    assert_eq!(snap.segments()[1].ivf().unwrap().lineage(), first.lineage);
+
+    // A later segment large enough for an IVF index is encoded with the model, not trained.
+    add(&mut index, &data[1000..], 1000);
+    let snap = index.snapshot();
+    let third = &snap.segments()[2];
+    assert_eq!(third.ivf().unwrap().lineage(), first.lineage);
+
+    // A new generation: the old snapshot keeps the old model, new ones see the new.
+    let old = index.snapshot();
+    let tuned = scaled(&first, 1.05);
+    index.commit_model(&tuned).unwrap();
+    assert_eq!(old.model(), Some(&first));
+    assert_eq!(index.snapshot().model(), Some(&tuned));
+    assert_eq!(
+        model_files(tmp.path()).len(),
+        2,
+        "the previous generation is kept"
+    );
+    let q = &data[7];
+    let p = SearchParams {
+        k: 5,
+        nprobe: 8,
+        rerank: 0,
+        exact: false,
+    };
+    let before = old.search_with(q, &p).unwrap().0;
+    let after = index.snapshot().search_with(q, &p).unwrap().0;
+    assert_ne!(
+        before.iter().map(|h| h.score).collect::<Vec<_>>(),
+        after.iter().map(|h| h.score).collect::<Vec<_>>(),
+        "PQ scores come from the model in force"
+    );
+    drop(old);
+
+    // A model of another lineage or shape is refused.
+    let mut other = tuned.clone();
+    other.lineage ^= 1;
+    assert!(index.commit_model(&other).is_err());
+
+    // Reopen and merge keep the tuned model; the merged segment is of its lineage.
+    drop(index);
+    let mut index = Index::open(tmp.path()).unwrap();
+    assert_eq!(index.snapshot().model(), Some(&tuned));
+    index.merge_all().unwrap();
+    let snap = index.snapshot();
+    assert_eq!(snap.segments().len(), 1);
+    assert_eq!(snap.model(), Some(&tuned));
+    assert_eq!(snap.segments()[0].ivf().unwrap().lineage(), tuned.lineage);
+    assert_eq!(snap.num_docs(), 1300);
+
+    // Roll back to the first generation, once.
+    index.rollback_model().unwrap();
+    assert_eq!(index.snapshot().model(), Some(&first));
+    assert!(index.rollback_model().is_err());
+    let last = index.snapshot().generation();
+
+    // A crashed tuning: its model file written, its manifest never renamed into place.
+    drop(index);
+    let stray = format!("model-{:016x}.mdl", last + 1);
+    std::fs::write(tmp.path().join(&stray), b"half a model").unwrap();
+    std::fs::write(
+        tmp.path().join(format!("MANIFEST-{:016x}.tmp", last + 1)),
+        b"half a manifest",
+    )
+    .unwrap();
+    let index = Index::open(tmp.path()).unwrap();
+    assert_eq!(index.snapshot().model(), Some(&first));
+    assert!(
+        !model_files(tmp.path()).contains(&stray),
+        "recovery removes it"
+    );
+    drop(index);
+    let reader = Reader::open(tmp.path()).unwrap();
+    assert_eq!(reader.snapshot().model(), Some(&first));
+}
+
+#[test]
+fn tuning_with_mined_pairs_commits_a_better_generation_or_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = clustered(3000, 2);
+    let mut index = Index::create(tmp.path(), schema()).unwrap();
+    let pairs = TunePairs::Mined {
+        queries: 400,
+        positives: 10,
+        seed: 3,
+    };
+    let cfg = TuneConfig {
+        epochs: 3,
+        negatives: 50,
+        nprobe: 4,
+        ..TuneConfig::default()
+    };
+    // No model yet: a clear error.
+    let err = index
+        .tune_codebooks(&pairs, &cfg, &mut |_| true)
+        .unwrap_err();
+    assert!(err.to_string().contains("no trained model"), "{err}");
+    add(&mut index, &data, 0);
+    let untuned = index.snapshot().model().cloned().unwrap();
+    let mut epochs = 0;
+    let report = index
+        .tune_codebooks(&pairs, &cfg, &mut |_| {
+            epochs += 1;
+            true
+        })
+        .unwrap();
+    assert_eq!(epochs, report.epochs.len());
+    assert_eq!(report.queries, 400);
+    let best = report.epochs[report.best_epoch].holdout_recall;
+    assert!(best >= report.epochs[0].holdout_recall);
+    let now = index.snapshot().model().cloned().unwrap();
+    match report.generation {
+        Some(g) => {
+            assert_eq!(index.snapshot().generation(), g);
+            assert_ne!(now, untuned);
+            assert_eq!(now.lineage, untuned.lineage);
+        }
+        None => assert_eq!(now, untuned),
+    }
+    // Cancelled: nothing is committed.
+    let g = index.snapshot().generation();
+    let report = index.tune_codebooks(&pairs, &cfg, &mut |_| false).unwrap();
+    assert_eq!(report.generation, None);
+    assert_eq!(index.snapshot().generation(), g);
+}
