@@ -2,8 +2,8 @@
 //!
 //! The input is read four ways:
 //!
-//! 1. as one whole file of each kind (manifest, keys, deletes, vectors, IVF-PQ, inverted
-//!    index, stored fields), as it is and
+//! 1. as one whole file of each kind (manifest, keys, deletes, vectors, IVF-PQ, model,
+//!    inverted index, stored fields), as it is and
 //!    sealed with a valid trailer (`strata::format::seal`), so the fuzzer gets past the
 //!    checksum and explores the decoders behind it;
 //! 2. as a bundle of component files (see [`Bundle`]) that a manifest built here refers to
@@ -38,7 +38,7 @@
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use std::sync::Arc;
-use strata::dense::ivf::IvfPq;
+use strata::dense::ivf::{IvfModel, IvfPq};
 use strata::format::{FileKind, TRAILER_LEN, checksum, seal, unseal};
 use strata::io::{Directory, FileBytes, MemDirectory};
 use strata::segment::inverted::InvertedIndex;
@@ -194,6 +194,31 @@ fn ivf_file(bytes: &[u8]) {
     let body_len = body.len();
     for (dim, rows) in [(dim, rows), (4, rows), (dim, 0)] {
         let _ = IvfPq::decode("i.ivf", &file, body_len, dim, metric, rows);
+    }
+}
+
+fn model_file(bytes: &[u8]) {
+    let file = aligned(bytes);
+    let Ok((body, _)) = unseal("model-1.mdl", &file, FileKind::Model, true) else {
+        return;
+    };
+    // The header's own dimension and metric (after the 8-byte lineage), so the match checks
+    // can pass.
+    let dim = le_u32(body, 8).unwrap_or(1) as usize;
+    let metric = match body.get(16) {
+        Some(1) => Metric::Cosine,
+        Some(2) => Metric::Dot,
+        _ => Metric::L2,
+    };
+    for dim in [dim, 4] {
+        let mut r = strata::format::ByteReader::new("model-1.mdl", body);
+        if let Ok(m) = IvfModel::decode_from(&mut r, dim, metric) {
+            // What decoded encodes back to the bytes it came from.
+            let mut w = strata::format::ByteWriter::new();
+            m.encode_to(&mut w);
+            let used = r.position();
+            assert_eq!(w.into_inner(), body.get(..used).unwrap_or_default());
+        }
     }
 }
 
@@ -459,6 +484,8 @@ fn bundle(data: &[u8]) {
         index_id: 1,
         schema,
         segments: vec![meta.clone()],
+        model: None,
+        previous_model: None,
     };
     dir.put(MANIFEST, m.to_file_bytes());
     let reader = match Reader::open_in(Arc::new(dir.clone())) {
@@ -662,6 +689,8 @@ fn kind_of(name: &str) -> Option<FileKind> {
         Some(FileKind::Inverted)
     } else if name.ends_with(".doc") {
         Some(FileKind::Stored)
+    } else if name.ends_with(".mdl") {
+        Some(FileKind::Model)
     } else {
         None
     }
@@ -860,6 +889,8 @@ fuzz_target!(|data: &[u8]| {
     vectors_file(&sealed(FileKind::Vectors));
     ivf_file(data);
     ivf_file(&sealed(FileKind::Ivf));
+    model_file(data);
+    model_file(&sealed(FileKind::Model));
     inverted_file(data);
     inverted_file(&sealed(FileKind::Inverted));
     stored_file(data);
