@@ -36,6 +36,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 mod config;
+mod tune;
 mod workdir;
 
 #[cfg(test)]
@@ -558,6 +559,11 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
     let sig = read_signals(cfg)?;
     let work = WorkDir::new(cfg.dir.as_deref())?;
     let (n_docs, build_s) = build(cfg, work.path(), &corpus, &sig)?;
+    let tuned = if cfg.tune {
+        Some(tune::tune(cfg, work.path(), &mut notes)?)
+    } else {
+        None
+    };
     let index_bytes = dir_bytes(work.path())?;
     let reader = Reader::open(work.path())?;
     let snap = reader.snapshot();
@@ -611,7 +617,16 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
         metrics,
         mismatches,
     };
-    let json = report_json(cfg, &measured);
+    let mut json = report_json(cfg, &measured);
+    if let (Some(t), Some(obj)) = (&tuned, json.as_object_mut()) {
+        obj.insert("tuned".into(), t.committed.into());
+        obj.insert(
+            "tune_s".into(),
+            ((t.seconds * 100.0).round() / 100.0).into(),
+        );
+        obj.insert("tune_queries".into(), t.queries.into());
+        obj.insert("tune_best_epoch".into(), t.best_epoch.into());
+    }
     let [ndcg_at_10, mrr_at_10, recall_at_k] = metrics;
     Ok(EvalReport {
         json,

@@ -221,6 +221,20 @@ pub struct EvalArgs {
     /// Documents per write transaction.
     #[arg(long, default_value_t = 200_000)]
     batch: usize,
+    /// Tune the dense index's model for ranking on the training split (--train-split, with
+    /// --train-query-vectors and --train-query-ids) before searching; the report adds tuned,
+    /// tune_s, tune_queries and tune_best_epoch.
+    #[arg(long)]
+    tune: bool,
+    /// Qrels split --tune learns from.
+    #[arg(long, default_value = "train")]
+    train_split: String,
+    /// Query vectors of the training split (--tune).
+    #[arg(long)]
+    train_query_vectors: Option<PathBuf>,
+    /// Query ids of the rows of --train-query-vectors, one per line (--tune).
+    #[arg(long)]
+    train_query_ids: Option<PathBuf>,
 }
 
 impl EvalArgs {
@@ -262,6 +276,10 @@ impl EvalArgs {
             keep_stopwords: self.keep_stopwords,
             repeat: self.repeat,
             batch: self.batch,
+            tune: self.tune,
+            train_split: self.train_split.clone(),
+            train_query_vectors: self.train_query_vectors.clone(),
+            train_query_ids: self.train_query_ids.clone(),
         }
     }
 }

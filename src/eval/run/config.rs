@@ -149,6 +149,16 @@ pub struct EvalConfig {
     pub repeat: usize,
     /// Documents per write transaction (0 counts as 1).
     pub batch: usize,
+    /// Tune the dense index's model for ranking on the training split before searching
+    /// (`qrels/train_split.tsv` with `train_query_vectors` / `train_query_ids`), committed as
+    /// a new model generation: PQ scores then come from the tuned codebooks.
+    pub tune: bool,
+    /// Qrels split the tuning learns from.
+    pub train_split: String,
+    /// Query vectors of the training split; row `i` belongs to line `i` of `train_query_ids`.
+    pub train_query_vectors: Option<PathBuf>,
+    /// Query ids of the rows of `train_query_vectors`, one per line.
+    pub train_query_ids: Option<PathBuf>,
 }
 
 impl EvalConfig {
@@ -194,6 +204,10 @@ impl EvalConfig {
             keep_stopwords: false,
             repeat: 1,
             batch: 200_000,
+            tune: false,
+            train_split: "train".to_owned(),
+            train_query_vectors: None,
+            train_query_ids: None,
         }
     }
 
@@ -257,6 +271,23 @@ impl EvalConfig {
                     );
                 }
             }
+        }
+        if self.tune
+            && (!self.mode.uses_dense()
+                || self.exact
+                || self.train_query_vectors.is_none()
+                || self.train_query_ids.is_none()
+                || self.doc_vectors.is_none())
+        {
+            return invalid(
+                "tune (--tune) tunes the IVF-PQ index of the dense source: it needs mode dense \
+                 or hybrid with the vector files, not exact (--exact), and the training \
+                 queries' train_query_vectors and train_query_ids (--train-query-vectors, \
+                 --train-query-ids)",
+            );
+        }
+        if self.tune && self.train_split == self.split {
+            return invalid("train_split (--train-split) must differ from split (--split)");
         }
         // Feedback then always has a source: dense mode has its vectors, bm25 and hybrid the
         // text, and sparse mode was refused above.
