@@ -763,3 +763,72 @@ fn bench_ann_refuses_ground_truth_past_the_base() {
         "{err}"
     );
 }
+
+/// `strata tune`: mined pairs tune the model of an IVF-PQ index (built with the library) and
+/// commit it or leave it; `--rollback` restores the previous generation, once; an index
+/// without a model and an unknown pair source are clear errors.
+#[test]
+fn tune_commits_a_model_generation_and_rolls_it_back() {
+    use strata::{DenseIndex, Document, Index, IvfPqParams, KeyKind, Metric, Schema};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("idx");
+    let schema =
+        Schema::dense(KeyKind::U64, 8, Metric::Dot).with_index(DenseIndex::IvfPq(IvfPqParams {
+            nlist: 4,
+            m: 4,
+            nbits: 4,
+            balanced: false,
+            residual: true,
+            min_rows: 0,
+        }));
+    let mut index = Index::create(&dir, schema).unwrap();
+    let mut rng = Rng(5);
+    let rows = rng.vectors(1500, 8);
+    let mut txn = index.begin();
+    for (k, v) in rows.chunks(8).enumerate() {
+        txn.add(Document::new(k as u64, v.to_vec())).unwrap();
+    }
+    txn.commit().unwrap();
+    drop(index);
+    let d = dir.to_str().unwrap();
+    let out = strata(["tune", d, "--mined-queries", "300", "--epochs", "3"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["queries"], 300);
+    assert_eq!(
+        v["epochs"].as_array().unwrap().len() as u64,
+        1 + v["epochs"].as_array().unwrap().last().unwrap()["epoch"]
+            .as_u64()
+            .unwrap()
+    );
+    let committed = v["committed"].as_bool().unwrap();
+    let out = strata(["tune", d, "--rollback"]);
+    if committed {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let again = strata(["tune", d, "--rollback"]);
+        assert_eq!(again.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&again.stderr).contains("no earlier model generation"));
+    } else {
+        assert_eq!(out.status.code(), Some(1));
+    }
+    let out = strata(["tune", d, "--pairs", "guess"]);
+    assert_eq!(out.status.code(), Some(2));
+    // A flat index has no model to tune.
+    let flat = tmp.path().join("flat");
+    let mut index = Index::create(&flat, Schema::dense(KeyKind::U64, 8, Metric::Dot)).unwrap();
+    let mut txn = index.begin();
+    txn.add(Document::new(1u64, vec![0.5; 8])).unwrap();
+    txn.commit().unwrap();
+    drop(index);
+    let out = strata(["tune", flat.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no trained model"));
+}

@@ -42,6 +42,8 @@ mod inspect;
 mod ops;
 #[path = "strata/search.rs"]
 mod search;
+#[path = "strata/tune.rs"]
+mod tune;
 #[path = "strata/util.rs"]
 mod util;
 
@@ -154,6 +156,10 @@ enum Command {
     BenchAnn(bench::BenchArgs),
     /// Time learned-sparse search with every traversal algorithm; one JSON line per algorithm.
     BenchSparse(bench_sparse::BenchSparseArgs),
+    /// Tune the index's IVF-PQ codebooks for ranking (pairs mined from its own vectors, or
+    /// given as qrels) and commit them as a new model generation; --rollback restores the
+    /// previous one. Prints one JSON line.
+    Tune(tune::TuneArgs),
     /// Evaluate BM25 on a BEIR folder (or time it on a corpus without qrels); one JSON line.
     Eval(eval::EvalArgs),
 }
@@ -334,6 +340,7 @@ fn run(cli: Cli) -> CliResult {
         },
         Command::Search(args) => search::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Tune(args) => tune::run(&args),
         Command::Delete { dir, keys } => ops::delete(&dir, &keys),
         Command::Merge { dir } => ops::merge(&dir),
         Command::Stats { dir, json } => inspect::stats(&dir, json),

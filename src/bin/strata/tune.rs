@@ -1,0 +1,155 @@
+//! `strata tune`: tunes the index's IVF-PQ model for ranking and commits it as a new model
+//! generation (or rolls back to the previous one).
+
+use crate::util::open_writer;
+use crate::{CliError, CliResult};
+use clap::Args;
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Instant;
+use strata::eval::{read_qrels, vectors_by_id};
+use strata::{Key, KeyKind, TuneConfig, TunePairs};
+
+/// Options of `strata tune`.
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    /// The index directory.
+    dir: PathBuf,
+    /// Where training pairs come from: `mined` (a seeded sample of stored vectors as queries,
+    /// their exact nearest neighbours as relevant) or `qrels` (--queries, --query-ids,
+    /// --qrels).
+    #[arg(long, default_value = "mined")]
+    pairs: String,
+    /// Query vectors (.npy/.fvecs), row i for line i of --query-ids (--pairs qrels).
+    #[arg(long)]
+    queries: Option<PathBuf>,
+    /// Query ids, one per line (--pairs qrels).
+    #[arg(long)]
+    query_ids: Option<PathBuf>,
+    /// Relevance judgements in BEIR form: `query-id corpus-id score` lines after a header;
+    /// documents with a score above 0 are relevant (--pairs qrels).
+    #[arg(long)]
+    qrels: Option<PathBuf>,
+    /// Stored vectors used as queries (--pairs mined).
+    #[arg(long, default_value_t = 20_000)]
+    mined_queries: usize,
+    /// Exact neighbours per mined query taken as relevant (--pairs mined).
+    #[arg(long, default_value_t = 10)]
+    positives: usize,
+    /// Passes over the training queries at most.
+    #[arg(long, default_value_t = TuneConfig::default().epochs)]
+    epochs: usize,
+    /// Hard negatives per query.
+    #[arg(long, default_value_t = TuneConfig::default().negatives)]
+    negatives: usize,
+    /// Lists probed when mining negatives and measuring held-out recall.
+    #[arg(long, default_value_t = TuneConfig::default().nprobe)]
+    nprobe: usize,
+    /// Adam step size, relative to the codebooks' root mean square.
+    #[arg(long, default_value_t = TuneConfig::default().learning_rate)]
+    learning_rate: f32,
+    /// Softmax temperature, relative to the spread of a query's candidate scores.
+    #[arg(long, default_value_t = TuneConfig::default().temperature)]
+    temperature: f32,
+    /// Seeds the sample, the held-out split and the order of the queries.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Instead of tuning, make the previous model generation the index's model again.
+    #[arg(long, conflicts_with = "pairs")]
+    rollback: bool,
+}
+
+/// Runs `strata tune`; prints one JSON line.
+pub fn run(args: &TuneArgs) -> CliResult {
+    let mut index = open_writer(&args.dir)?;
+    if args.rollback {
+        let generation = index.rollback_model()?;
+        out!("{}", json!({"rolled_back": true, "generation": generation}))?;
+        return Ok(());
+    }
+    let pairs = match args.pairs.as_str() {
+        "mined" => TunePairs::Mined {
+            queries: args.mined_queries,
+            positives: args.positives,
+            seed: args.seed,
+        },
+        "qrels" => {
+            let (Some(q), Some(ids), Some(qrels)) = (&args.queries, &args.query_ids, &args.qrels)
+            else {
+                return Err(CliError::Usage(
+                    "--pairs qrels needs --queries, --query-ids and --qrels".into(),
+                ));
+            };
+            let key_kind = index.snapshot().schema().key;
+            let (_, vectors) = vectors_by_id(q, ids)?;
+            let judged = read_qrels(qrels)?;
+            let mut qids: Vec<&String> = judged.keys().collect();
+            qids.sort();
+            let mut list = Vec::new();
+            for qid in qids {
+                let Some(v) = vectors.get(qid) else { continue };
+                let mut keys = Vec::new();
+                for (doc, &rel) in judged.get(qid).into_iter().flatten() {
+                    if rel <= 0 {
+                        continue;
+                    }
+                    keys.push(match key_kind {
+                        KeyKind::Str => Key::Str(doc.clone()),
+                        KeyKind::U64 => Key::U64(doc.parse().map_err(|_| {
+                            CliError::Usage(format!(
+                                "{}: document id {doc:?} is not an integer key of this index",
+                                qrels.display()
+                            ))
+                        })?),
+                    });
+                }
+                keys.sort();
+                list.push((v.clone(), keys));
+            }
+            TunePairs::Given(list)
+        }
+        other => {
+            return Err(CliError::Usage(format!(
+                "--pairs {other} is not known (available: mined, qrels)"
+            )));
+        }
+    };
+    let cfg = TuneConfig {
+        epochs: args.epochs,
+        negatives: args.negatives,
+        nprobe: args.nprobe,
+        learning_rate: args.learning_rate,
+        temperature: args.temperature,
+        seed: args.seed,
+        ..TuneConfig::default()
+    };
+    let t = Instant::now();
+    let report = index.tune_codebooks(&pairs, &cfg, &mut |e| {
+        note!(
+            "epoch {}: loss {:.4}, held-out recall@10 {:.4} ({:.1} s)",
+            e.epoch,
+            e.loss,
+            e.holdout_recall,
+            t.elapsed().as_secs_f64()
+        );
+        true
+    })?;
+    let epochs: Vec<_> = report
+        .epochs
+        .iter()
+        .map(|e| json!({"epoch": e.epoch, "loss": e.loss, "holdout_recall": e.holdout_recall}))
+        .collect();
+    out!(
+        "{}",
+        json!({
+            "queries": report.queries,
+            "pairs_s": (report.pairs_seconds * 100.0).round() / 100.0,
+            "tune_s": (report.tune_seconds * 100.0).round() / 100.0,
+            "best_epoch": report.best_epoch,
+            "committed": report.generation.is_some(),
+            "generation": report.generation,
+            "epochs": epochs,
+        })
+    )?;
+    Ok(())
+}
