@@ -821,6 +821,42 @@ fn tune_commits_a_model_generation_and_rolls_it_back() {
     }
     let out = strata(["tune", d, "--pairs", "guess"]);
     assert_eq!(out.status.code(), Some(2));
+    // Another index built with this one's model.
+    let copy = tmp.path().join("copy");
+    let c = copy.to_str().unwrap();
+    let out = strata([
+        "create",
+        c,
+        "--dim",
+        "8",
+        "--metric",
+        "dot",
+        "--model-from",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("model "));
+    let reader = strata::Reader::open(&copy).unwrap();
+    assert_eq!(
+        reader.snapshot().model(),
+        strata::Reader::open(&dir).unwrap().snapshot().model()
+    );
+    // The default metric (cosine) does not fit the model: refused before anything is created.
+    let wrong = tmp.path().join("wrong");
+    let w = wrong.to_str().unwrap();
+    let out = strata(["create", w, "--dim", "8", "--model-from", c]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--metric dot"));
+    assert!(!wrong.exists());
     // A flat index has no model to tune.
     let flat = tmp.path().join("flat");
     let mut index = Index::create(&flat, Schema::dense(KeyKind::U64, 8, Metric::Dot)).unwrap();

@@ -202,3 +202,55 @@ fn tuning_with_mined_pairs_commits_a_better_generation_or_nothing() {
     assert_eq!(report.generation, None);
     assert_eq!(index.snapshot().generation(), g);
 }
+
+/// An index that adopts another's model encodes identical vectors identically: PQ-only
+/// scores of the same documents are bit-identical in both.
+#[test]
+fn an_index_built_with_another_index_model_scores_identically() {
+    let data = clustered(1300, 4);
+    let a_dir = tempfile::tempdir().unwrap();
+    let mut a = Index::create(a_dir.path(), schema()).unwrap();
+    add(&mut a, &data[..1000], 0);
+    add(&mut a, &data[1000..], 1000);
+    let model = a.snapshot().model().cloned().unwrap();
+
+    let b_dir = tempfile::tempdir().unwrap();
+    let mut b = Index::create(b_dir.path(), schema()).unwrap();
+    b.adopt_model(&model).unwrap();
+    assert!(b.adopt_model(&model).is_err(), "a second model is refused");
+    add(&mut b, &data[1000..], 1000);
+    let (sa, sb) = (a.snapshot(), b.snapshot());
+    assert_eq!(sb.model(), Some(&model));
+    assert_eq!(sb.segments()[0].ivf().unwrap().lineage(), model.lineage);
+    let all = |k| SearchParams {
+        k,
+        nprobe: 8,
+        rerank: 0,
+        exact: false,
+    };
+    for q in data.iter().step_by(97) {
+        let in_a: std::collections::HashMap<_, _> = sa
+            .search_with(q, &all(1300))
+            .unwrap()
+            .0
+            .into_iter()
+            .map(|h| (h.key, h.score))
+            .collect();
+        let hits = sb.search_with(q, &all(20)).unwrap().0;
+        assert_eq!(hits.len(), 20);
+        for h in hits {
+            assert_eq!(in_a.get(&h.key), Some(&h.score), "{:?}", h.key);
+        }
+    }
+    // A model of another dimension is refused.
+    let other = tempfile::tempdir().unwrap();
+    let mut c = Index::create(
+        other.path(),
+        Schema::dense(KeyKind::U64, 8, Metric::Dot).with_index(DenseIndex::IvfPq(IvfPqParams {
+            m: 4,
+            ..IvfPqParams::default()
+        })),
+    )
+    .unwrap();
+    assert!(c.adopt_model(&model).is_err());
+}

@@ -99,6 +99,11 @@ enum Command {
         /// or f64 (e.g. year:i64,lang:keyword,tags:keyword).
         #[arg(long, value_delimiter = ',', value_parser = parse_attr)]
         attr: Vec<(String, strata::AttrKind)>,
+        /// Use the trained IVF-PQ model of the index in SRC (and its IVF-PQ parameters): every
+        /// segment is encoded with it, so PQ scores compare with SRC's. Needs --dim and the
+        /// metric of SRC.
+        #[arg(long, value_name = "SRC", requires = "dim")]
+        model_from: Option<PathBuf>,
     },
     /// Add vectors from .npy/.fvecs/.bvecs files, or documents from a JSON Lines file, one
     /// transaction per batch.
@@ -307,6 +312,7 @@ fn run(cli: Cli) -> CliResult {
             key,
             storage,
             attr,
+            model_from,
         } => {
             let mut schema = strata::Schema::new(key.into());
             if let Some(dim) = dim {
@@ -325,7 +331,7 @@ fn run(cli: Cli) -> CliResult {
             for (name, kind) in attr {
                 schema = schema.with_attribute(&name, kind);
             }
-            ops::create(&dir, schema)
+            ops::create(&dir, schema, model_from.as_deref())
         }
         Command::Ingest {
             dir,

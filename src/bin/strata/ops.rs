@@ -34,15 +34,43 @@ pub fn storage_name(storage: VectorStorage) -> &'static str {
     }
 }
 
-/// `strata create`: an empty index with `schema`.
-pub fn create(dir: &Path, schema: Schema) -> CliResult {
+/// `strata create`: an empty index with `schema`, using the model of the index in
+/// `model_from` if given.
+pub fn create(dir: &Path, schema: Schema, model_from: Option<&Path>) -> CliResult {
     if schema.fields.is_empty() {
         return Err(CliError::Usage(
             "give at least one of --dim, --text, --sparse or --attr".to_owned(),
         ));
     }
+    let (schema, model) = match model_from {
+        Some(src) => {
+            let snap = strata::Reader::open(src)?.snapshot();
+            let model = snap.model().cloned().ok_or_else(|| {
+                CliError::Failed(format!("{}: the index has no trained model", src.display()))
+            })?;
+            // Checked before anything is created, so a mismatch leaves no index behind.
+            let fits = schema
+                .dense_field()
+                .is_some_and(|(dim, metric, _)| dim == model.dim && metric == model.metric);
+            if !fits {
+                return Err(CliError::Usage(format!(
+                    "--model-from {}: its model is for dimension {} and metric {}; give --dim {} --metric {}",
+                    src.display(),
+                    model.dim,
+                    model.metric.name(),
+                    model.dim,
+                    model.metric.name()
+                )));
+            }
+            (schema.with_index(snap.schema().dense_index()), Some(model))
+        }
+        None => (schema, None),
+    };
     let key = schema.key;
-    let index = create_index(dir, schema.clone())?;
+    let mut index = create_index(dir, schema.clone())?;
+    if let Some(model) = &model {
+        index.adopt_model(model)?;
+    }
     let mut parts = Vec::new();
     if let Some((dim, metric, storage)) = schema.dense_field() {
         parts.push(format!(
@@ -63,6 +91,9 @@ pub fn create(dir: &Path, schema: Schema) -> CliResult {
     }
     for a in schema.attributes() {
         parts.push(format!("attribute {} ({})", a.name, a.kind.name()));
+    }
+    if let Some(m) = &model {
+        parts.push(format!("model {:016x} ({} lists)", m.lineage, m.nlist()));
     }
     out!(
         "created index {} (generation {}): {}, {} keys",

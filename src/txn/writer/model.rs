@@ -47,6 +47,53 @@ impl Index {
         Ok(snap.generation())
     }
 
+    /// Makes `model` (taken from another index: `Snapshot::model`) this index's model, so its
+    /// segments are encoded with it from now on and their PQ scores compare with the other
+    /// index's. Allowed only while this index has no model and no IVF-PQ segment; the schema's
+    /// IVF-PQ parameters are then those of the model (its lists, sub-quantizers and bits).
+    /// Returns the commit generation.
+    ///
+    /// Errors: `InvalidArgument` if the schema has no IVF-PQ index, the model's dimension or
+    /// metric differ from the schema's, or the index already has a model or IVF-PQ segments.
+    pub fn adopt_model(&mut self, model: &IvfModel) -> Result<u64> {
+        self.shared.check_poisoned()?;
+        let Some((dim, metric, _)) = self.shared.schema.dense_field() else {
+            return Err(Error::InvalidArgument(
+                "the schema has no dense field".into(),
+            ));
+        };
+        if !matches!(
+            self.shared.schema.dense_index(),
+            crate::schema::DenseIndex::IvfPq(_)
+        ) {
+            return Err(Error::InvalidArgument(
+                "the schema's dense field has no IVF-PQ index to use a model".into(),
+            ));
+        }
+        if model.dim != dim || model.metric != metric {
+            return Err(Error::InvalidArgument(format!(
+                "the model is for dimension {} and {:?}, the schema has {dim} and {metric:?}",
+                model.dim, model.metric
+            )));
+        }
+        let snap = self.shared.snapshot();
+        if snap.model().is_some() || snap.segments().iter().any(|s| s.ivf().is_some()) {
+            return Err(Error::InvalidArgument(
+                "the index already has a model or IVF-PQ segments encoded with their own".into(),
+            ));
+        }
+        drop(snap);
+        let mut st = lock_state(&self.shared.state);
+        let mut m = st.manifest.clone();
+        let generation = st.next_generation;
+        let c = crate::segment::write_model(self.shared.dir.as_ref(), generation, model)?;
+        let file = c.file.clone();
+        m.model = Some(c);
+        m.previous_model = None;
+        let snap = self.shared.publish(&mut st, m, &[file])?;
+        Ok(snap.generation())
+    }
+
     /// Makes the previous model generation the index's model again (in a new commit) and
     /// returns the commit generation.
     ///
