@@ -27,6 +27,7 @@ macro_rules! internal_mod {
 }
 
 internal_mod!(dense);
+pub mod calibrate;
 pub mod error;
 pub mod eval;
 internal_mod!(format);

@@ -254,3 +254,81 @@ fn an_index_built_with_another_index_model_scores_identically() {
     .unwrap();
     assert!(c.adopt_model(&model).is_err());
 }
+
+/// A calibration committed with the model: queries asking for `min_probability` return the
+/// prefix of their ranking the calibration keeps (checked against the probabilities of the
+/// unrestricted ranking), after reopening too; without a calibration of the query's kind, or
+/// with a probability outside 0..=1, the query is refused.
+#[test]
+fn a_committed_calibration_cuts_queries_at_a_probability() {
+    use strata::Query;
+    use strata::calibrate::{Calibration, JudgedRanking};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = clustered(1500, 5);
+    let mut index = Index::create(tmp.path(), schema()).unwrap();
+    add(&mut index, &data, 0);
+    let ask = |snap: &strata::Snapshot, q: &[f32], depth: usize| {
+        snap.query(&Query::new().vector(q.to_vec()).limit(depth))
+            .unwrap()
+            .hits
+    };
+    // Rankings of 40 hits judged "relevant" when within 0.4 of the best score.
+    let snap = index.snapshot();
+    let train: Vec<JudgedRanking> = data
+        .iter()
+        .step_by(10)
+        .map(|q| {
+            let scores: Vec<f32> = ask(&snap, q, 40).iter().map(|h| h.score).collect();
+            let top = scores[0];
+            let relevant: Vec<bool> = scores.iter().map(|&s| top - s < 0.4).collect();
+            let total_relevant = relevant.iter().filter(|&&r| r).count();
+            JudgedRanking {
+                scores,
+                relevant,
+                total_relevant,
+            }
+        })
+        .collect();
+    let cal = Calibration::fit(&train, 0).unwrap();
+    assert_eq!(cal.depth, 40);
+    let q = data[3].clone();
+    let err = snap
+        .query(&Query::new().vector(q.clone()).min_probability(0.5))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("calibration of dense scores"),
+        "{err}"
+    );
+    assert!(index.commit_calibration("sideways", cal.clone()).is_err());
+    index.commit_calibration("dense", cal.clone()).unwrap();
+    drop(snap);
+    let check = |snap: &strata::Snapshot| {
+        assert_eq!(snap.model().unwrap().calibration("dense"), Some(&cal));
+        let mut cut_somewhere = false;
+        for q in data.iter().step_by(37) {
+            let full: Vec<f32> = ask(snap, q, 40).iter().map(|h| h.score).collect();
+            let want = cal.cut(&full, cal.threshold);
+            let got = snap
+                .query(
+                    &Query::new()
+                        .vector(q.clone())
+                        .limit(100)
+                        .min_probability(cal.threshold),
+                )
+                .unwrap()
+                .hits;
+            assert_eq!(got.len(), want);
+            cut_somewhere |= want > 0 && want < full.len();
+            let p = cal.probabilities(&full);
+            assert!(p.windows(2).all(|w| w[0] >= w[1]));
+        }
+        assert!(cut_somewhere, "the threshold never cut a ranking");
+        assert!(
+            snap.query(&Query::new().vector(data[0].clone()).min_probability(1.5))
+                .is_err()
+        );
+    };
+    check(&index.snapshot());
+    drop(index);
+    check(&Reader::open(tmp.path()).unwrap().snapshot());
+}

@@ -36,6 +36,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 mod config;
+mod cutoff;
 mod tune;
 mod workdir;
 
@@ -556,7 +557,7 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
     if let Some(q) = &qrels {
         check_qrels_match(q, &queries, &qrels_path, &queries_path)?;
     }
-    let sig = read_signals(cfg)?;
+    let mut sig = read_signals(cfg)?;
     let work = WorkDir::new(cfg.dir.as_deref())?;
     let (n_docs, build_s) = build(cfg, work.path(), &corpus, &sig)?;
     let tuned = if cfg.tune {
@@ -606,6 +607,21 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
             recall_at(r, rel, k)
         })),
     ];
+    let cut = match (&qrels, cfg.cutoff) {
+        (Some(q), true) => Some(cutoff::cutoff(
+            cfg,
+            work.path(),
+            &mut sig,
+            &snap,
+            nlist,
+            &queries,
+            &built,
+            &run,
+            q,
+            &mut notes,
+        )?),
+        _ => None,
+    };
     let measured = Measured {
         sig: &sig,
         built: &built,
@@ -618,6 +634,9 @@ pub fn evaluate(cfg: &EvalConfig) -> Result<EvalReport> {
         mismatches,
     };
     let mut json = report_json(cfg, &measured);
+    if let (Some(c), Some(obj)) = (cut, json.as_object_mut()) {
+        obj.extend(c);
+    }
     if let (Some(t), Some(obj)) = (&tuned, json.as_object_mut()) {
         obj.insert("tuned".into(), t.committed.into());
         obj.insert(

@@ -30,7 +30,7 @@ pub use fusion::{FusionMethod, Normalization};
 pub use prf::{Rm3, Rocchio};
 pub use query::{
     DEFAULT_DEPTH, DenseQuery, DocAddress, Query, QueryHit, QueryResult, Source, SourceScore,
-    StoredDoc,
+    StoredDoc, score_kind,
 };
 pub use text::{TextHit, TextQuery};
 pub use tune::{TunePairs, TuneReport};

@@ -111,6 +111,11 @@ pub struct Query {
     pub feedback: Option<Rocchio>,
     /// Pseudo-relevance feedback for the text source (None: off; needs stored text fields).
     pub text_feedback: Option<Rm3>,
+    /// A relevance cut-off: only hits whose calibrated probability of relevance reaches this
+    /// (and at least the calibration's `min_hits`) are returned, before paging. Needs the
+    /// calibration of the query's kind of score (`dense`, `bm25`, `sparse`, or `hybrid` for
+    /// several sources) in the index's model (`Index::commit_calibration`).
+    pub min_probability: Option<f32>,
 }
 
 impl Default for Query {
@@ -137,7 +142,15 @@ impl Query {
             algorithm: Algorithm::default(),
             feedback: None,
             text_feedback: None,
+            min_probability: None,
         }
+    }
+
+    /// Returns only hits with a calibrated probability of relevance of at least `p` (see
+    /// [`Query::min_probability`](Query#structfield.min_probability)).
+    pub fn min_probability(mut self, p: f32) -> Query {
+        self.min_probability = Some(p);
+        self
     }
 
     /// Searches the dense field with `vector` through the schema's index.
@@ -405,6 +418,17 @@ impl Union {
     }
 }
 
+/// The kind of score a query over `sources` ranks by, as calibrations are stored: `dense`,
+/// `bm25` or `sparse` for one source, `hybrid` for fused scores.
+pub fn score_kind(sources: &[Source]) -> &'static str {
+    match sources {
+        [Source::Dense] => "dense",
+        [Source::Text] => "bm25",
+        [Source::Sparse] => "sparse",
+        _ => "hybrid",
+    }
+}
+
 impl Snapshot {
     /// Answers `q` from this snapshot (see the module docs of `search::query`).
     pub fn query(&self, q: &Query) -> Result<QueryResult> {
@@ -436,7 +460,13 @@ impl Snapshot {
             .as_ref()
             .map(|f| self.compile_filter(f))
             .transpose()?;
-        let depth = q.effective_depth();
+        let cutoff = match q.min_probability {
+            Some(p) => Some(self.calibration_for(&sources, p)?),
+            None => None,
+        };
+        let depth = q
+            .effective_depth()
+            .max(cutoff.as_ref().map_or(0, |(_, c)| c.depth as usize));
         if depth == 0 {
             return Err(Error::InvalidArgument(
                 "the candidate depth per source must be at least 1".to_owned(),
@@ -554,6 +584,10 @@ impl Snapshot {
         let candidates = union.cands.len();
         let mut order: Vec<(f32, Cand)> = scores.into_iter().zip(union.cands).collect();
         order.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.key.cmp(&b.1.key)));
+        if let Some((p, cal)) = &cutoff {
+            let ranked: Vec<f32> = order.iter().take(cal.depth as usize).map(|x| x.0).collect();
+            order.truncate(cal.cut(&ranked, *p));
+        }
         let mut page: Vec<(f32, Cand)> = order.into_iter().skip(q.offset).take(q.limit).collect();
         self.fill_addresses(page.iter_mut().map(|(_, c)| c))?;
         let hits: Vec<QueryHit> = page
@@ -573,6 +607,30 @@ impl Snapshot {
             candidates,
             dense_stats,
         })
+    }
+
+    /// The minimum probability `p` (checked) and the calibration of the score kind `sources`
+    /// give.
+    fn calibration_for(
+        &self,
+        sources: &[Source],
+        p: f32,
+    ) -> Result<(f32, crate::calibrate::Calibration)> {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(Error::InvalidArgument(format!(
+                "min_probability must be between 0 and 1, not {p}"
+            )));
+        }
+        let kind = score_kind(sources);
+        let cal = self
+            .model()
+            .and_then(|m| m.calibration(kind))
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "min_probability needs a calibration of {kind} scores in the index's model (Index::commit_calibration, or strata eval --cutoff)"
+                ))
+            })?;
+        Ok((p, cal.clone()))
     }
 
     /// Finds the address of every candidate that has none yet (dense hits carry keys only),

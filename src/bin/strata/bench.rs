@@ -120,7 +120,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "SOURCE")]
     tune: Option<String>,
     /// Stored vectors used as queries by --tune mined.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 40_000)]
     tune_queries: usize,
 }
 

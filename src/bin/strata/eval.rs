@@ -221,6 +221,13 @@ pub struct EvalArgs {
     /// Documents per write transaction.
     #[arg(long, default_value_t = 200_000)]
     batch: usize,
+    /// Fit a calibrated relevance cut-off on the training split (--train-split; with a dense
+    /// source, --train-query-vectors and --train-query-ids) and report cutoff_precision,
+    /// cutoff_recall, cutoff_f1, cutoff_mean_returned, beside fixed_k / fixed_k_f1 (the best
+    /// fixed k) and raw_threshold_f1 (the best raw-score threshold), both fitted on the
+    /// training split. F1 is averaged over queries; an empty result counts as 0.
+    #[arg(long)]
+    cutoff: bool,
     /// Tune the dense index's model for ranking on the training split (--train-split, with
     /// --train-query-vectors and --train-query-ids) before searching; the report adds tuned,
     /// tune_s, tune_queries and tune_best_epoch.
@@ -276,6 +283,7 @@ impl EvalArgs {
             keep_stopwords: self.keep_stopwords,
             repeat: self.repeat,
             batch: self.batch,
+            cutoff: self.cutoff,
             tune: self.tune,
             train_split: self.train_split.clone(),
             train_query_vectors: self.train_query_vectors.clone(),

@@ -31,7 +31,7 @@ pub struct TuneArgs {
     #[arg(long)]
     qrels: Option<PathBuf>,
     /// Stored vectors used as queries (--pairs mined).
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 40_000)]
     mined_queries: usize,
     /// Exact neighbours per mined query taken as relevant (--pairs mined).
     #[arg(long, default_value_t = 10)]

@@ -248,6 +248,7 @@ impl IvfPq {
             balanced: p.balanced,
             coarse,
             pq,
+            calibrations: Vec::new(),
         };
         Ok(IvfPq::assemble(model, &data, &assign, start))
     }
@@ -298,6 +299,7 @@ impl IvfPq {
             balanced,
             coarse,
             pq,
+            ..
         } = model;
         let nlist = coarse.len();
         let threads = threads();
@@ -389,6 +391,7 @@ impl IvfPq {
             balanced: self.balanced,
             coarse: self.coarse.clone(),
             pq: self.pq.clone(),
+            calibrations: Vec::new(),
         }
     }
 

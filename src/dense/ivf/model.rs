@@ -5,6 +5,7 @@
 
 use super::coarse::Coarse;
 use super::{CENTROIDS_INT8, metric_code, metric_from_code};
+use crate::calibrate::Calibration;
 use crate::dense::pq::ProductQuantizer;
 use crate::error::{Error, Result};
 use crate::format::{ByteReader, ByteWriter};
@@ -25,7 +26,13 @@ pub struct IvfModel {
     pub balanced: bool,
     pub(super) coarse: Coarse,
     pub(super) pq: ProductQuantizer,
+    /// Relevance cut-off calibrations, by the kind of score they map: `dense`, `bm25`,
+    /// `sparse` (one source) or `hybrid` (fused scores).
+    pub calibrations: Vec<(String, Calibration)>,
 }
+
+/// The score kinds a calibration may be stored for.
+pub const CALIBRATION_KINDS: [&str; 4] = ["dense", "bm25", "sparse", "hybrid"];
 
 impl IvfModel {
     /// Number of lists.
@@ -36,6 +43,28 @@ impl IvfModel {
     /// The PQ codebooks.
     pub fn codebooks(&self) -> &ProductQuantizer {
         &self.pq
+    }
+
+    /// The calibration stored for scores of `kind`.
+    pub fn calibration(&self, kind: &str) -> Option<&Calibration> {
+        self.calibrations
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map(|(_, c)| c)
+    }
+
+    /// The same model with `cal` as the calibration of `kind` (one of [`CALIBRATION_KINDS`]).
+    pub fn with_calibration(&self, kind: &str, cal: Calibration) -> Result<IvfModel> {
+        if !CALIBRATION_KINDS.contains(&kind) {
+            return Err(Error::InvalidArgument(format!(
+                "calibration kind {kind:?} is none of {CALIBRATION_KINDS:?}"
+            )));
+        }
+        let mut out = self.clone();
+        out.calibrations.retain(|(k, _)| k != kind);
+        out.calibrations.push((kind.to_owned(), cal));
+        out.calibrations.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
     }
 
     /// The same model with `pq` as its codebooks (same shape required).
@@ -73,6 +102,11 @@ impl IvfModel {
             w.u8(c as u8);
         }
         self.pq.encode_to(w);
+        w.len(self.calibrations.len());
+        for (kind, cal) in &self.calibrations {
+            w.str(kind);
+            cal.encode_to(w);
+        }
     }
 
     /// Decodes a model and checks it against the schema's `dim` and `metric`.
@@ -106,6 +140,17 @@ impl IvfModel {
         if pq.dim != dim {
             return Err(r.corrupt("codebook dimension differs from the schema's"));
         }
+        let n = r.len(16, "calibration count")?;
+        let mut calibrations: Vec<(String, Calibration)> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let kind = r.str("calibration kind")?.to_owned();
+            if !CALIBRATION_KINDS.contains(&kind.as_str())
+                || calibrations.iter().any(|(k, _)| *k == kind)
+            {
+                return Err(r.corrupt(format!("unknown or repeated calibration kind {kind:?}")));
+            }
+            calibrations.push((kind, Calibration::decode_from(r)?));
+        }
         Ok(IvfModel {
             lineage,
             dim,
@@ -114,6 +159,7 @@ impl IvfModel {
             balanced,
             coarse,
             pq,
+            calibrations,
         })
     }
 }

@@ -149,6 +149,11 @@ pub struct EvalConfig {
     pub repeat: usize,
     /// Documents per write transaction (0 counts as 1).
     pub batch: usize,
+    /// Fit a calibrated relevance cut-off on the training split (`train_split`; for a
+    /// dense source with `train_query_vectors` / `train_query_ids`) and report it on the
+    /// evaluated split beside the best fixed k and the best raw-score threshold, both fitted
+    /// on the training split.
+    pub cutoff: bool,
     /// Tune the dense index's model for ranking on the training split before searching
     /// (`qrels/train_split.tsv` with `train_query_vectors` / `train_query_ids`), committed as
     /// a new model generation: PQ scores then come from the tuned codebooks.
@@ -204,6 +209,7 @@ impl EvalConfig {
             keep_stopwords: false,
             repeat: 1,
             batch: 200_000,
+            cutoff: false,
             tune: false,
             train_split: "train".to_owned(),
             train_query_vectors: None,
@@ -286,7 +292,18 @@ impl EvalConfig {
                  --train-query-ids)",
             );
         }
-        if self.tune && self.train_split == self.split {
+        if self.cutoff
+            && self.mode.uses_dense()
+            && self.doc_vectors.is_some()
+            && (self.train_query_vectors.is_none() || self.train_query_ids.is_none())
+        {
+            return invalid(
+                "cutoff (--cutoff) with a dense source needs the training queries' \
+                 train_query_vectors and train_query_ids (--train-query-vectors, \
+                 --train-query-ids)",
+            );
+        }
+        if (self.tune || self.cutoff) && self.train_split == self.split {
             return invalid("train_split (--train-split) must differ from split (--split)");
         }
         // Feedback then always has a source: dense mode has its vectors, bm25 and hybrid the

@@ -189,6 +189,33 @@ fn bad_configurations_are_invalid_arguments() {
         },
         "both",
     );
+    invalid(
+        EvalConfig {
+            tune: true,
+            ..EvalConfig::new(beir)
+        },
+        "tune (--tune)",
+    );
+    invalid(
+        EvalConfig {
+            mode: EvalMode::Dense,
+            cutoff: true,
+            doc_vectors: Some("v.npy".into()),
+            doc_ids: Some("i.txt".into()),
+            query_vectors: Some("q.npy".into()),
+            query_ids: Some("qi.txt".into()),
+            ..EvalConfig::new(beir)
+        },
+        "--train-query-vectors",
+    );
+    invalid(
+        EvalConfig {
+            cutoff: true,
+            train_split: "test".into(),
+            ..EvalConfig::new(beir)
+        },
+        "must differ",
+    );
     // Signal files a mode does not use are ignored; the missing folder is then the error.
     let cfg = EvalConfig {
         doc_vectors: Some("v.npy".into()),
@@ -220,4 +247,39 @@ fn a_document_without_a_sparse_vector_is_an_input_error_naming_the_file() {
         }
         other => panic!("expected an input error, got {other:?}"),
     }
+}
+
+/// `--cutoff` on BM25: fitted on the train split (q3, relevant b), reported on the test split
+/// with both baselines; the index has no model to store it in, so it is applied in memory.
+#[test]
+fn a_cutoff_is_fitted_on_train_and_reported_on_test() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_beir(tmp.path());
+    std::fs::write(
+        tmp.path().join("qrels/train.tsv"),
+        "query-id\tcorpus-id\tscore\nq3\tb\t1\n",
+    )
+    .unwrap();
+    let report = evaluate(&EvalConfig {
+        cutoff: true,
+        ..EvalConfig::new(tmp.path())
+    })
+    .unwrap();
+    let j = report.to_json();
+    for field in [
+        "cutoff_precision",
+        "cutoff_recall",
+        "cutoff_f1",
+        "cutoff_mean_returned",
+        "fixed_k",
+        "fixed_k_f1",
+        "raw_threshold_f1",
+    ] {
+        assert!(j.get(field).is_some_and(|v| v.is_number()), "{field}: {j}");
+    }
+    assert_eq!(j["cutoff_train_queries"], 1);
+    assert_eq!(j["cutoff_stored"], false);
+    // Each test query's best hit is relevant; at least one hit is always kept.
+    assert!(j["cutoff_mean_returned"].as_f64().unwrap() >= 1.0);
+    assert!(j["cutoff_precision"].as_f64().unwrap() > 0.0);
 }

@@ -2,12 +2,13 @@
 //! is searched.
 
 use super::EvalConfig;
+use crate::dense::ivf::TuneConfig;
 use crate::error::{Error, Result};
 use crate::eval::beir::read_qrels;
 use crate::eval::signals::vectors_by_id;
 use crate::search::TunePairs;
+use crate::txn::Index;
 use crate::types::Key;
-use crate::{Index, TuneConfig};
 use std::path::Path;
 
 /// What the tuning did, for the report.

@@ -47,6 +47,26 @@ impl Index {
         Ok(snap.generation())
     }
 
+    /// Stores `cal` as the relevance cut-off calibration of scores of `kind` (`dense`,
+    /// `bm25`, `sparse` or `hybrid`) in a new generation of the index's model (codebooks
+    /// unchanged), for queries that ask for `min_probability`. Returns the commit generation.
+    ///
+    /// Errors: `InvalidArgument` for an unknown kind or an index without a model (a
+    /// calibration is kept with the trained IVF-PQ model; an index without one cannot store
+    /// it yet).
+    pub fn commit_calibration(
+        &mut self,
+        kind: &str,
+        cal: crate::calibrate::Calibration,
+    ) -> Result<u64> {
+        let model = self.shared.snapshot().model().cloned().ok_or_else(|| {
+            Error::InvalidArgument(
+                "the index has no trained model to keep a calibration with".into(),
+            )
+        })?;
+        self.commit_model(&model.with_calibration(kind, cal)?)
+    }
+
     /// Makes `model` (taken from another index: `Snapshot::model`) this index's model, so its
     /// segments are encoded with it from now on and their PQ scores compare with the other
     /// index's. Allowed only while this index has no model and no IVF-PQ segment; the schema's
