@@ -110,9 +110,10 @@ fn algorithm(name: &str) -> PyResult<strata::Algorithm> {
 /// dict (ndcg_at_10, recall_at_K, mrr_at_10, mean_ms, p50_ms, p99_ms, build_s, ...).
 /// Keyword arguments mirror the command's flags (doc_vectors, doc_ids, query_vectors,
 /// query_ids, doc_sparse, query_sparse, fusion, rrf_k, exact, nlist, pq_m, nprobe, rerank,
-/// prf, fields, algorithm, k1, b, run_out, ...). The GIL is released while it runs.
+/// prf, fields, algorithm, k1, b, run_out, cutoff, tune, train_split, train_query_vectors,
+/// train_query_ids, ...). The GIL is released while it runs.
 #[pyfunction]
-#[pyo3(signature = (folder, mode="bm25", *, split="test", k=100, run_out=None, corpus=None, queries=None, doc_vectors=None, doc_ids=None, query_vectors=None, query_ids=None, doc_sparse=None, query_sparse=None, fusion="rrf", rrf_k=60.0, depth=None, exact=false, nlist=None, pq_m=None, nprobe=None, rerank=None, impact_bits=8, prf=false, prf_docs=3, rm3_docs=10, rm3_terms=10, rm3_weight=0.5, fields="flat", algorithm="auto", k1=0.9, b=0.4, check_exhaustive=false, dir=None, keep_stopwords=false, repeat=1, batch=200_000))]
+#[pyo3(signature = (folder, mode="bm25", *, split="test", k=100, run_out=None, corpus=None, queries=None, doc_vectors=None, doc_ids=None, query_vectors=None, query_ids=None, doc_sparse=None, query_sparse=None, fusion="rrf", rrf_k=60.0, depth=None, exact=false, nlist=None, pq_m=None, nprobe=None, rerank=None, impact_bits=8, prf=false, prf_docs=3, rm3_docs=10, rm3_terms=10, rm3_weight=0.5, fields="flat", algorithm="auto", k1=0.9, b=0.4, check_exhaustive=false, dir=None, keep_stopwords=false, repeat=1, batch=200_000, cutoff=false, tune=false, train_split="train", train_query_vectors=None, train_query_ids=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn eval_beir<'py>(
     py: Python<'py>,
@@ -152,6 +153,11 @@ pub fn eval_beir<'py>(
     keep_stopwords: bool,
     repeat: usize,
     batch: usize,
+    cutoff: bool,
+    tune: bool,
+    train_split: &str,
+    train_query_vectors: Option<PathBuf>,
+    train_query_ids: Option<PathBuf>,
 ) -> PyResult<Bound<'py, PyAny>> {
     use strata::eval::{EvalConfig, EvalFields};
     let cfg = EvalConfig {
@@ -197,6 +203,11 @@ pub fn eval_beir<'py>(
         keep_stopwords,
         repeat,
         batch,
+        cutoff,
+        tune,
+        train_split: train_split.to_owned(),
+        train_query_vectors,
+        train_query_ids,
         ..EvalConfig::new(folder)
     };
     let report = py.detach(|| strata::eval::evaluate(&cfg)).py_err()?;

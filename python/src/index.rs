@@ -322,7 +322,7 @@ impl PyIndex {
     /// fused with `fusion` ("rrf", "convex", "zscore", "dbsf"), filtered by `where` (e.g.
     /// "year >= 2015 AND lang = 'en'"), paged by `k` and `offset`. Returns a QueryResult of
     /// Hit(key, score, sources, fields).
-    #[pyo3(signature = (vector=None, text=None, sparse=None, r#where=None, fusion="rrf".to_owned(), k=10, offset=0, *, nprobe=None, rerank=None, exact=false, text_fields=None, depth=None, weights=None, rrf_k=60.0, return_fields=true, qid=None))]
+    #[pyo3(signature = (vector=None, text=None, sparse=None, r#where=None, fusion="rrf".to_owned(), k=10, offset=0, *, nprobe=None, rerank=None, exact=false, text_fields=None, depth=None, weights=None, rrf_k=60.0, return_fields=true, qid=None, min_probability=None))]
     #[allow(clippy::too_many_arguments)]
     fn query<'py>(
         &self,
@@ -343,6 +343,7 @@ impl PyIndex {
         rrf_k: f32,
         return_fields: bool,
         qid: Option<String>,
+        min_probability: Option<f32>,
     ) -> PyResult<QueryResult> {
         let snap = self.inner.snapshot()?;
         let a = QueryArgs {
@@ -362,6 +363,7 @@ impl PyIndex {
             weights,
             return_fields,
             qid,
+            min_probability,
         };
         read::query(py, &snap, &a)
     }

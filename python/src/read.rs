@@ -238,6 +238,7 @@ pub struct QueryArgs<'py> {
     pub weights: Option<Bound<'py, PyDict>>,
     pub return_fields: bool,
     pub qid: Option<String>,
+    pub min_probability: Option<f32>,
 }
 
 /// Builds the strata query of `a`.
@@ -245,7 +246,11 @@ fn build_query(a: &QueryArgs<'_>) -> PyResult<Query> {
     if a.k == 0 {
         return Err(InvalidArgumentError::new_err("query: k must be at least 1"));
     }
-    let mut q = Query::new()
+    let mut q = Query::new();
+    if let Some(p) = a.min_probability {
+        q = q.min_probability(p);
+    }
+    let mut q = q
         .limit(a.k)
         .offset(a.offset)
         .fusion(fusion(&a.fusion, a.rrf_k)?)
@@ -553,7 +558,7 @@ impl PySnapshot {
     }
 
     /// One query over any of vector, text and sparse weights; see `Index.query`.
-    #[pyo3(signature = (vector=None, text=None, sparse=None, r#where=None, fusion="rrf".to_owned(), k=10, offset=0, *, nprobe=None, rerank=None, exact=false, text_fields=None, depth=None, weights=None, rrf_k=60.0, return_fields=true, qid=None))]
+    #[pyo3(signature = (vector=None, text=None, sparse=None, r#where=None, fusion="rrf".to_owned(), k=10, offset=0, *, nprobe=None, rerank=None, exact=false, text_fields=None, depth=None, weights=None, rrf_k=60.0, return_fields=true, qid=None, min_probability=None))]
     #[allow(clippy::too_many_arguments)]
     fn query<'py>(
         &self,
@@ -574,6 +579,7 @@ impl PySnapshot {
         rrf_k: f32,
         return_fields: bool,
         qid: Option<String>,
+        min_probability: Option<f32>,
     ) -> PyResult<QueryResult> {
         let a = QueryArgs {
             vector,
@@ -592,6 +598,7 @@ impl PySnapshot {
             weights,
             return_fields,
             qid,
+            min_probability,
         };
         query(py, &self.snap, &a)
     }

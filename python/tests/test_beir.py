@@ -109,3 +109,24 @@ def test_eval_beir_bad_arguments(tmp_path):
         strata.eval_beir(folder, "hybrid", fusion="borda")
     with pytest.raises(strata.StrataIOError, match=r"missing/\w+\.jsonl"):
         strata.eval_beir(tmp_path / "missing")
+
+
+def test_eval_beir_cutoff(tmp_path):
+    """A relevance cut-off fitted on a train split (one query) and reported on test, with
+    both baselines; a query asking for min_probability without a calibration is refused."""
+    folder = write_beir(tmp_path / "beir")
+    (folder / "qrels" / "train.tsv").write_text("query-id\tcorpus-id\tscore\nq2\td2\t1\n")
+    with pytest.warns(UserWarning, match="cut-off fitted on 1 train queries"):
+        report = strata.eval_beir(folder, "bm25", k=10, cutoff=True)
+    for field in ("cutoff_precision", "cutoff_recall", "cutoff_f1", "cutoff_mean_returned",
+                  "fixed_k", "fixed_k_f1", "raw_threshold_f1"):
+        assert isinstance(report[field], (int, float)), field
+    assert report["cutoff_train_queries"] == 1
+    assert report["cutoff_mean_returned"] >= 1.0
+    with pytest.raises(strata.InvalidArgumentError, match="must differ"):
+        strata.eval_beir(folder, "bm25", cutoff=True, train_split="test")
+    with strata.Index.create(tmp_path / "idx", text_fields=["text"]) as idx:
+        with idx.begin() as txn:
+            txn.add(["a"], text={"text": ["red apples"]})
+        with pytest.raises(strata.InvalidArgumentError, match="calibration of bm25 scores"):
+            idx.query(text="apples", min_probability=0.5)
