@@ -54,6 +54,21 @@ fn scaled(model: &IvfModel, by: f32) -> IvfModel {
         .unwrap()
 }
 
+/// Every row's list and codes in the IVF-PQ segments of `snap`, by key.
+fn codes_by_key(snap: &strata::Snapshot) -> std::collections::HashMap<strata::Key, (u32, Vec<u8>)> {
+    let mut out = std::collections::HashMap::new();
+    for s in snap.segments() {
+        let Some(ivf) = s.ivf() else { continue };
+        let (lists, codes) = ivf.row_codes();
+        let m = codes.len() / lists.len();
+        for (row, l) in lists.iter().enumerate() {
+            let key = s.segment.key(row).unwrap();
+            out.insert(key, (*l, codes[row * m..(row + 1) * m].to_vec()));
+        }
+    }
+    out
+}
+
 fn model_files(dir: &std::path::Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -116,11 +131,19 @@ fn generations_commit_roll_back_and_survive_reopen_merge_and_a_crash() {
     other.lineage ^= 1;
     assert!(index.commit_model(&other).is_err());
 
-    // Reopen and merge keep the tuned model; the merged segment is of its lineage.
+    // Reopen and merge keep the tuned model; the merged segment is of its lineage, and rows
+    // that were encoded with the model keep their lists and codes.
     drop(index);
     let mut index = Index::open(tmp.path()).unwrap();
     assert_eq!(index.snapshot().model(), Some(&tuned));
+    let before = codes_by_key(&index.snapshot());
+    assert_eq!(before.len(), 1100, "the rows of the two IVF-PQ segments");
     index.merge_all().unwrap();
+    let after = codes_by_key(&index.snapshot());
+    assert_eq!(after.len(), 1300);
+    for (k, c) in &before {
+        assert_eq!(after.get(k), Some(c), "{k:?}");
+    }
     let snap = index.snapshot();
     assert_eq!(snap.segments().len(), 1);
     assert_eq!(snap.model(), Some(&tuned));

@@ -28,6 +28,10 @@ pub struct Row {
     pub sparse: Vec<(String, f32)>,
     /// Attribute values by field position (checked against the schema by the transaction).
     pub attrs: Vec<(u16, crate::types::AttrValue)>,
+    /// The row's list and PQ codes under the index's model, when already known (a merge
+    /// copies them from a source segment of the model's lineage): kept as they are instead
+    /// of encoding the vector again, so codes that tuned codebooks were fitted to stay.
+    pub codes: Option<(u32, Vec<u8>)>,
 }
 
 const CHUNK: usize = 1 << 20;
@@ -235,7 +239,13 @@ fn write_vectors(
         && rows.len() as u64 >= p.min_rows.max(MIN_IVF_ROWS)
     {
         let ivf = match model {
-            Some(m) => IvfPq::encode_with(view, m)?,
+            Some(m) => {
+                let known: Vec<Option<(u32, &[u8])>> = rows
+                    .iter()
+                    .map(|r| r.codes.as_ref().map(|(l, c)| (*l, c.as_slice())))
+                    .collect();
+                IvfPq::encode_with_known(view, m, &known)?
+            }
             None => IvfPq::build(view, dim, metric, &p, id)?,
         };
         let name = file_name(id, FileKind::Ivf, 0);

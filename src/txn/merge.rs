@@ -24,7 +24,11 @@ type Gathered = (Vec<Row>, Vec<FieldBuild>, HashMap<(u64, u32), u32>);
 
 /// Copies the live rows of `sources` (keys, vectors, stored text, attributes), merges their postings, and
 /// records where each row went.
-fn gather(sources: &[SnapshotSegment], schema: &Schema) -> Result<Gathered> {
+fn gather(
+    sources: &[SnapshotSegment],
+    schema: &Schema,
+    model: Option<&crate::dense::ivf::IvfModel>,
+) -> Result<Gathered> {
     let mut rows = Vec::new();
     let mut map = HashMap::new();
     let mut remaps: Vec<Vec<Option<u32>>> = Vec::with_capacity(sources.len());
@@ -34,6 +38,11 @@ fn gather(sources: &[SnapshotSegment], schema: &Schema) -> Result<Gathered> {
         let seg = &s.segment;
         let dim = seg.dim();
         let (view, _) = seg.vectors();
+        // Codes of a segment encoded with the model in force are kept as they are.
+        let kept = match (model, s.ivf()) {
+            (Some(m), Some(ivf)) if ivf.lineage() == m.lineage => Some(ivf.row_codes()),
+            _ => None,
+        };
         let stored = match seg.stored() {
             Some(st) if !stored_fields.is_empty() => st.all()?,
             _ => Vec::new(),
@@ -60,12 +69,18 @@ fn gather(sources: &[SnapshotSegment], schema: &Schema) -> Result<Gathered> {
                 *slot = Some(new);
             }
             let attrs = seg.attrs().map(|a| a.row(row)).unwrap_or_default();
+            let codes = kept.as_ref().and_then(|(lists, codes)| {
+                let m = codes.len() / lists.len().max(1);
+                let l = *lists.get(row)?;
+                Some((l, codes.get(row * m..(row + 1) * m)?.to_vec()))
+            });
             rows.push(Row {
                 key: key.clone(),
                 vector,
                 text,
                 sparse: Vec::new(),
                 attrs,
+                codes,
             });
         }
         remaps.push(remap);
@@ -110,7 +125,7 @@ pub(crate) fn run_merge(shared: &Arc<Shared>, ids: &[u64]) -> Result<Option<u64>
     }
     let new_id = shared.allocate_segment_id()?;
     let schema = shared.schema.clone();
-    let (rows, fields, map) = gather(&sources, &schema)?;
+    let (rows, fields, map) = gather(&sources, &schema, snap.model())?;
     if rows.is_empty() {
         // Everything was deleted: drop the sources without writing a segment.
         let mut st = lock_state(&shared.state);

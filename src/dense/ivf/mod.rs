@@ -240,6 +240,7 @@ impl IvfPq {
                 max_points: n.min(65_536),
             },
         )?;
+        let all_codes = pq.encode_many(&data, threads);
         let model = IvfModel {
             lineage: crate::rng::random_id(seed),
             dim,
@@ -250,13 +251,24 @@ impl IvfPq {
             pq,
             calibrations: Vec::new(),
         };
-        Ok(IvfPq::assemble(model, &data, &assign, start))
+        Ok(IvfPq::assemble(model, &assign, all_codes, start))
     }
 
     /// Encodes `rows` with an existing `model` (no training): each row goes to its nearest
     /// centroid and its (residual) codes are the nearest codebook entries. The index shares
     /// the model's lineage, so codebooks tuned for that lineage apply to it.
     pub fn encode_with(rows: VectorsView<'_>, model: &IvfModel) -> Result<IvfPq> {
+        IvfPq::encode_with_known(rows, model, &[])
+    }
+
+    /// [`IvfPq::encode_with`], except that row `i` with `known[i] = Some((list, codes))` keeps
+    /// that list and those codes (`m` bytes, valid for this model's lineage) instead of being
+    /// encoded: a merge keeps the codes tuned codebooks were fitted to.
+    pub fn encode_with_known(
+        rows: VectorsView<'_>,
+        model: &IvfModel,
+        known: &[Option<(u32, &[u8])>],
+    ) -> Result<IvfPq> {
         let start = std::time::Instant::now();
         let dim = model.dim;
         let mut data = upcast(rows);
@@ -281,16 +293,37 @@ impl IvfPq {
             dim,
             centroids,
         };
-        let assign = km.assign(&data, threads()).0;
+        let mut assign = km.assign(&data, threads()).0;
+        for (a, k) in assign.iter_mut().zip(known) {
+            if let Some((l, _)) = k
+                && (*l as usize) < nlist
+            {
+                *a = *l;
+            }
+        }
         if model.residual {
             subtract_centroids(&mut data, dim, &model.coarse, &assign);
         }
-        Ok(IvfPq::assemble(model.clone(), &data, &assign, start))
+        let m = model.pq.m;
+        let mut codes = model.pq.encode_many(&data, threads());
+        for (row, k) in known.iter().enumerate() {
+            if let (Some((_, c)), Some(dst)) = (k, codes.get_mut(row * m..(row + 1) * m))
+                && c.len() == m
+            {
+                dst.copy_from_slice(c);
+            }
+        }
+        Ok(IvfPq::assemble(model.clone(), &assign, codes, start))
     }
 
-    /// The index of rows already assigned to lists (`assign`) whose encoded values (residuals
-    /// or vectors) are `data`.
-    fn assemble(model: IvfModel, data: &[f32], assign: &[u32], start: std::time::Instant) -> IvfPq {
+    /// The index of rows already assigned to lists (`assign`) with their codes (`m` bytes per
+    /// row, row order).
+    fn assemble(
+        model: IvfModel,
+        assign: &[u32],
+        all_codes: Vec<u8>,
+        start: std::time::Instant,
+    ) -> IvfPq {
         let IvfModel {
             lineage,
             dim,
@@ -302,10 +335,8 @@ impl IvfPq {
             ..
         } = model;
         let nlist = coarse.len();
-        let threads = threads();
         let n = assign.len();
         let list_spread = kmeans::size_spread(assign, nlist) as f32;
-        let all_codes = pq.encode_many(data, threads);
         let code_entropy = {
             let e = pq::code_entropy(&all_codes, pq.m, pq.ksub);
             (e.iter().sum::<f64>() / e.len().max(1) as f64) as f32

@@ -116,7 +116,7 @@ struct RowCodes {
 
 impl IvfPq {
     /// Every row's codes and list, unpacked from the lists.
-    fn row_codes(&self) -> RowCodes {
+    fn unpacked_codes(&self) -> RowCodes {
         let m = self.pq.m;
         let n = self.ids.len();
         let mut codes = vec![0u8; n * m];
@@ -144,6 +144,12 @@ impl IvfPq {
             }
         }
         RowCodes { m, codes, list }
+    }
+
+    /// Every row's list and codes (`m` bytes per row), in row order.
+    pub fn row_codes(&self) -> (Vec<u32>, Vec<u8>) {
+        let rc = self.unpacked_codes();
+        (rc.list, rc.codes)
     }
 
     /// The codebooks in force.
@@ -223,7 +229,7 @@ impl IvfPq {
         let mut train: Vec<&TuneQuery> =
             train_idx.iter().filter_map(|&i| usable.get(i).copied()).collect();
 
-        let rc = self.row_codes();
+        let rc = self.unpacked_codes();
         let l2 = self.metric == Metric::L2;
         let mut theta = self.pq.codebooks.clone();
         let rms = (theta.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>()

@@ -167,6 +167,7 @@ impl Pending {
             text,
             sparse: doc.sparse,
             attrs,
+            codes: None,
         }));
         Ok(())
     }

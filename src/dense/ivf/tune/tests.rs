@@ -60,7 +60,7 @@ fn the_gradient_matches_finite_differences() {
     let rows = data(300, dim, 11);
     for (metric, nbits) in [(Metric::Dot, 4), (Metric::L2, 4), (Metric::Dot, 8), (Metric::L2, 8)] {
         let ivf = index(metric, nbits, &rows, dim);
-        let rc = ivf.row_codes();
+        let rc = ivf.unpacked_codes();
         let l2 = metric == Metric::L2;
         let q = &mined(&rows, dim, metric, 1)[0];
         let negs: Vec<u32> = (0..300u32).filter(|r| !q.positives.contains(r) && *r != 0).step_by(7).collect();
