@@ -58,6 +58,7 @@ fuzz_target!(|data: &[u8]| {
             text: Vec::new(),
             sparse: Vec::new(),
             attrs: attrs.clone(),
+            codes: None,
         })
         .collect();
     let again = encode(&schema, &rows_again);

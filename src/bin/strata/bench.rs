@@ -119,9 +119,10 @@ pub struct BenchArgs {
     /// index and sweep again; lines carry `tuned` and `tune_s` (ivfpq).
     #[arg(long, value_name = "SOURCE")]
     tune: Option<String>,
-    /// Stored vectors used as queries by --tune mined.
-    #[arg(long, default_value_t = 40_000)]
-    tune_queries: usize,
+    /// Stored vectors used as queries by --tune mined (default 20,000 for 4-bit codes and
+    /// 40,000 for 8-bit codes, whose codebooks have 16 times the parameters).
+    #[arg(long)]
+    tune_queries: Option<usize>,
 }
 
 /// Most timed passes per setting.
@@ -567,7 +568,9 @@ fn tune(dir: &Path, args: &BenchArgs) -> CliResult<f64> {
     let t = Instant::now();
     let mut index = strata::Index::open(dir)?;
     let pairs = strata::TunePairs::Mined {
-        queries: args.tune_queries,
+        queries: args
+            .tune_queries
+            .unwrap_or(if args.nbits == 8 { 40_000 } else { 20_000 }),
         positives: RECALL_AT,
         seed: 42,
     };

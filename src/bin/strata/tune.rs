@@ -30,9 +30,10 @@ pub struct TuneArgs {
     /// documents with a score above 0 are relevant (--pairs qrels).
     #[arg(long)]
     qrels: Option<PathBuf>,
-    /// Stored vectors used as queries (--pairs mined).
-    #[arg(long, default_value_t = 40_000)]
-    mined_queries: usize,
+    /// Stored vectors used as queries (--pairs mined; default 20,000 for 4-bit codes and
+    /// 40,000 for 8-bit codes, whose codebooks have 16 times the parameters).
+    #[arg(long)]
+    mined_queries: Option<usize>,
     /// Exact neighbours per mined query taken as relevant (--pairs mined).
     #[arg(long, default_value_t = 10)]
     positives: usize,
@@ -69,7 +70,10 @@ pub fn run(args: &TuneArgs) -> CliResult {
     }
     let pairs = match args.pairs.as_str() {
         "mined" => TunePairs::Mined {
-            queries: args.mined_queries,
+            queries: args.mined_queries.unwrap_or_else(|| {
+                let nbits = index.snapshot().model().map_or(4, |m| m.codebooks().nbits);
+                if nbits == 8 { 40_000 } else { 20_000 }
+            }),
             positives: args.positives,
             seed: args.seed,
         },
