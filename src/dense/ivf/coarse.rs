@@ -89,6 +89,28 @@ impl Coarse {
         }
     }
 
+    /// Reads `nlist` int8 centroids of `dim` values as encoded (scales, then codes) and
+    /// checks the scales.
+    pub(super) fn decode_int8(
+        r: &mut crate::format::ByteReader<'_>,
+        nlist: usize,
+        dim: usize,
+    ) -> crate::error::Result<Coarse> {
+        let count = nlist
+            .checked_mul(dim)
+            .ok_or_else(|| r.corrupt("nlist overflows"))?;
+        let scales = r.f32_vec(nlist, "centroid scales")?;
+        if scales.iter().any(|s| !s.is_finite() || *s < 0.0) {
+            return Err(r.corrupt("a centroid scale is negative or not finite"));
+        }
+        let codes = r
+            .take(count, "centroids")?
+            .iter()
+            .map(|&b| b as i8)
+            .collect();
+        Ok(Coarse::from_parts(dim, codes, scales))
+    }
+
     /// Number of centroids.
     pub(super) fn len(&self) -> usize {
         self.scales.len()

@@ -591,18 +591,7 @@ impl IvfPq {
             0
         };
         let coarse = match centroid_encoding {
-            CENTROIDS_INT8 | CENTROIDS_INT8_LINEAGE => {
-                let scales = r.f32_vec(nlist, "centroid scales")?;
-                if scales.iter().any(|s| !s.is_finite() || *s < 0.0) {
-                    return Err(r.corrupt("a centroid scale is negative or not finite"));
-                }
-                let codes = r
-                    .take(count, "centroids")?
-                    .iter()
-                    .map(|&b| b as i8)
-                    .collect();
-                Coarse::from_parts(dim, codes, scales)
-            }
+            CENTROIDS_INT8 | CENTROIDS_INT8_LINEAGE => Coarse::decode_int8(&mut r, nlist, dim)?,
             CENTROIDS_F16 => {
                 // Written before int8 centroids: quantized on opening. Residual codes were
                 // computed against the f16 values, so scores move by at most half a code unit

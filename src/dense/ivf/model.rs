@@ -123,19 +123,7 @@ impl IvfModel {
                 "model header (lineage {lineage:016x}, dim {d}, nlist {nlist}, encoding {enc}) does not match the schema"
             )));
         }
-        let count = nlist
-            .checked_mul(dim)
-            .ok_or_else(|| r.corrupt("nlist overflows"))?;
-        let scales = r.f32_vec(nlist, "centroid scales")?;
-        if scales.iter().any(|s| !s.is_finite() || *s < 0.0) {
-            return Err(r.corrupt("a centroid scale is negative or not finite"));
-        }
-        let codes = r
-            .take(count, "centroids")?
-            .iter()
-            .map(|&b| b as i8)
-            .collect();
-        let coarse = Coarse::from_parts(dim, codes, scales);
+        let coarse = Coarse::decode_int8(r, nlist, dim)?;
         let pq = ProductQuantizer::decode_from(r)?;
         if pq.dim != dim {
             return Err(r.corrupt("codebook dimension differs from the schema's"));

@@ -36,12 +36,18 @@ impl Index {
             )));
         }
         drop(snap);
+        self.publish_model(model, true)
+    }
+
+    /// Writes `model` as the generation of the next commit and commits a manifest naming it;
+    /// the model it replaces is kept as the previous one if `keep_previous`.
+    fn publish_model(&mut self, model: &IvfModel, keep_previous: bool) -> Result<u64> {
         let mut st = lock_state(&self.shared.state);
         let mut m = st.manifest.clone();
         let generation = st.next_generation;
         let c = crate::segment::write_model(self.shared.dir.as_ref(), generation, model)?;
         let file = c.file.clone();
-        m.previous_model = m.model.take();
+        m.previous_model = if keep_previous { m.model.take() } else { None };
         m.model = Some(c);
         let snap = self.shared.publish(&mut st, m, &[file])?;
         Ok(snap.generation())
@@ -103,15 +109,7 @@ impl Index {
             ));
         }
         drop(snap);
-        let mut st = lock_state(&self.shared.state);
-        let mut m = st.manifest.clone();
-        let generation = st.next_generation;
-        let c = crate::segment::write_model(self.shared.dir.as_ref(), generation, model)?;
-        let file = c.file.clone();
-        m.model = Some(c);
-        m.previous_model = None;
-        let snap = self.shared.publish(&mut st, m, &[file])?;
-        Ok(snap.generation())
+        self.publish_model(model, false)
     }
 
     /// Makes the previous model generation the index's model again (in a new commit) and
