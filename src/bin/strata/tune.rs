@@ -1,7 +1,7 @@
 //! `strata tune`: tunes the index's IVF-PQ model for ranking and commits it as a new model
 //! generation (or rolls back to the previous one).
 
-use crate::util::open_writer;
+use crate::util::{open_writer, progress_bar};
 use crate::{CliError, CliResult};
 use clap::Args;
 use serde_json::json;
@@ -26,8 +26,9 @@ pub struct TuneArgs {
     /// Query ids, one per line (--pairs qrels).
     #[arg(long)]
     query_ids: Option<PathBuf>,
-    /// Relevance judgements in BEIR form: `query-id corpus-id score` lines after a header;
-    /// documents with a score above 0 are relevant (--pairs qrels).
+    /// Relevance judgements in BEIR form (`query-id corpus-id score` lines after a header) or
+    /// TREC form (`query-id iteration corpus-id score`); documents with a score above 0 are
+    /// relevant (--pairs qrels).
     #[arg(long)]
     qrels: Option<PathBuf>,
     /// Stored vectors used as queries (--pairs mined; default 20,000 for 4-bit codes and
@@ -128,16 +129,27 @@ pub fn run(args: &TuneArgs) -> CliResult {
         ..TuneConfig::default()
     };
     let t = Instant::now();
+    // Epoch 0 measures the untuned model; the bar counts it with the training epochs.
+    let bar = progress_bar(cfg.epochs as u64 + 1, "tuning");
     let report = index.tune_codebooks(&pairs, &cfg, &mut |e| {
-        note!(
-            "epoch {}: loss {:.4}, held-out recall@10 {:.4} ({:.1} s)",
-            e.epoch,
-            e.loss,
-            e.holdout_recall,
-            t.elapsed().as_secs_f64()
-        );
+        bar.set_position(e.epoch as u64 + 1);
+        bar.set_message(format!(
+            "epoch {} loss {:.4} held-out recall@10 {:.4}",
+            e.epoch, e.loss, e.holdout_recall
+        ));
+        bar.suspend(|| {
+            note!(
+                "epoch {}: loss {:.4}, held-out recall@10 {:.4} ({:.1} s)",
+                e.epoch,
+                e.loss,
+                e.holdout_recall,
+                t.elapsed().as_secs_f64()
+            );
+        });
         true
-    })?;
+    });
+    bar.finish_and_clear();
+    let report = report?;
     let epochs: Vec<_> = report
         .epochs
         .iter()
