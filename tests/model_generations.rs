@@ -104,6 +104,13 @@ fn generations_commit_roll_back_and_survive_reopen_merge_and_a_crash() {
     let tuned = scaled(&first, 1.05);
     index.commit_model(&tuned).unwrap();
     assert_eq!(old.model(), Some(&first));
+    // Segments scored with the new generation share their centroids and codes with the
+    // segment's own; only the two IVF-PQ segments' codebooks are held again.
+    let books = tuned.codebooks().codebooks.len() as u64 * 8;
+    assert_eq!(
+        index.snapshot().resident_bytes(),
+        old.resident_bytes() + 2 * books
+    );
     assert_eq!(index.snapshot().model(), Some(&tuned));
     assert_eq!(
         model_files(tmp.path()).len(),

@@ -195,7 +195,8 @@ impl SegmentCache {
         let (Some((c, model)), Some(ivf)) = (model, segment.ivf()) else {
             return Ok(None);
         };
-        if ivf.lineage() != model.lineage {
+        // Of another lineage, or holding this very model already: scored as it is.
+        if ivf.lineage() != model.lineage || ivf.holds_model(model) {
             return Ok(None);
         }
         let key = (segment.id(), c.file.clone());
@@ -367,7 +368,14 @@ impl Snapshot {
             .segments
             .iter()
             .map(|s| {
-                s.segment.resident_bytes() + s.deletes.as_ref().map_or(0, |d| d.resident_bytes())
+                // A segment scored with the index's model holds that model's centroids and
+                // codebooks beside its own (the codes are shared).
+                s.segment.resident_bytes()
+                    + s.deletes.as_ref().map_or(0, |d| d.resident_bytes())
+                    + match (&s.tuned, s.segment.ivf()) {
+                        (Some(t), Some(own)) => t.bytes_beyond(own),
+                        _ => 0,
+                    }
             })
             .sum()
     }

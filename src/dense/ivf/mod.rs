@@ -55,7 +55,7 @@ pub struct IvfPq {
     lineage: u64,
     /// Coarse centroids, int8 with a scale each (see `coarse.rs`); residuals are computed
     /// against these dequantized values, so codes stay consistent.
-    coarse: Coarse,
+    coarse: std::sync::Arc<Coarse>,
     pq: ProductQuantizer,
     /// List `l` holds positions `offsets[l]..offsets[l + 1]` of `ids`.
     offsets: Vec<u32>,
@@ -393,7 +393,7 @@ impl IvfPq {
             residual,
             balanced,
             lineage,
-            coarse,
+            coarse: std::sync::Arc::new(coarse),
             pq,
             offsets,
             ids: Ids::Owned(ids),
@@ -420,7 +420,7 @@ impl IvfPq {
             metric: self.metric,
             residual: self.residual,
             balanced: self.balanced,
-            coarse: self.coarse.clone(),
+            coarse: Coarse::clone(&self.coarse),
             pq: self.pq.clone(),
             calibrations: Vec::new(),
         }
@@ -446,7 +446,10 @@ impl IvfPq {
             )));
         }
         let mut out = self.with_codebooks(model.pq.clone())?;
-        out.coarse = model.coarse.clone();
+        // Tuning keeps the centroids: share them unless the model's differ.
+        if *out.coarse != model.coarse {
+            out.coarse = std::sync::Arc::new(model.coarse.clone());
+        }
         Ok(out)
     }
 
@@ -483,6 +486,23 @@ impl IvfPq {
             + self.ids.resident_bytes()
             + self.code_offsets.len() * 8
             + self.codes.len()) as u64
+    }
+
+    /// Bytes this index holds beyond `base`, the index it was made from by
+    /// [`IvfPq::with_model`]: its codebooks, and its centroids unless they are shared.
+    pub fn bytes_beyond(&self, base: &IvfPq) -> u64 {
+        let coarse = if std::sync::Arc::ptr_eq(&self.coarse, &base.coarse) {
+            0
+        } else {
+            self.coarse.resident_bytes()
+        };
+        (coarse + self.pq.codebooks.len() * 8) as u64
+    }
+
+    /// Whether `model`'s centroids and codebooks are the ones this index holds (scoring with
+    /// it changes nothing).
+    pub fn holds_model(&self, model: &IvfModel) -> bool {
+        model.lineage == self.lineage && model.pq == self.pq && *self.coarse == model.coarse
     }
 
     /// The first position and length of list `l`, and its codes.
@@ -664,7 +684,7 @@ impl IvfPq {
             residual,
             balanced,
             lineage,
-            coarse,
+            coarse: std::sync::Arc::new(coarse),
             pq,
             offsets,
             ids,
