@@ -124,6 +124,39 @@ pub fn mean_f1(queries: &[JudgedRanking], cut: impl Fn(usize) -> usize) -> (f64,
     (f / n, p / n, r / n, kept / n)
 }
 
+/// How many leading values of a non-increasing list reach `t`: at least `min_hits` (of those
+/// there are).
+pub fn prefix_at(values: &[f32], t: f32, min_hits: usize) -> usize {
+    values
+        .iter()
+        .take_while(|&&x| x >= t)
+        .count()
+        .max(min_hits)
+        .min(values.len())
+}
+
+/// The global threshold with the best mean F1 over `queries` when each ranking is cut where
+/// its `values` (one non-increasing list per query: probabilities, or raw scores) fall below
+/// it, keeping at least `min_hits`. The candidates are the values themselves, about 2,000 of
+/// them evenly spread over their sorted order.
+pub fn best_threshold(queries: &[JudgedRanking], values: &[Vec<f32>], min_hits: usize) -> f32 {
+    let mut cands: Vec<f32> = values.iter().flatten().copied().collect();
+    cands.sort_by(|a, b| a.total_cmp(b));
+    cands.dedup();
+    let step = (cands.len() / 2000).max(1);
+    let mut best = (f64::NEG_INFINITY, f32::INFINITY);
+    for &t in cands.iter().step_by(step) {
+        let f = mean_f1(queries, |i| {
+            values.get(i).map_or(0, |v| prefix_at(v, t, min_hits))
+        })
+        .0;
+        if f > best.0 {
+            best = (f, t);
+        }
+    }
+    best.1
+}
+
 impl Calibration {
     /// Fits the mapping on judged rankings and picks the threshold with the best mean F1 on
     /// them, for cut-offs that keep at least `min_hits` hits.
@@ -220,32 +253,12 @@ impl Calibration {
                 .unwrap_or(u32::MAX),
             min_hits,
         };
-        // The threshold: the candidate (every training hit's probability) with the best mean F1.
+        // The threshold: the training hit probability with the best mean F1.
         let probs: Vec<Vec<f32>> = queries
             .iter()
             .map(|q| cal.probabilities(&q.scores))
             .collect();
-        let mut cands: Vec<f32> = probs.iter().flatten().copied().collect();
-        cands.sort_by(|a, b| a.total_cmp(b));
-        cands.dedup();
-        let step = (cands.len() / 2000).max(1);
-        let mut best = (f64::NEG_INFINITY, 0.5f32);
-        for &t in cands.iter().step_by(step) {
-            let f = mean_f1(queries, |i| {
-                probs.get(i).map_or(0, |p| {
-                    p.iter()
-                        .take_while(|&&x| x >= t)
-                        .count()
-                        .max(min_hits as usize)
-                        .min(p.len())
-                })
-            })
-            .0;
-            if f > best.0 {
-                best = (f, t);
-            }
-        }
-        cal.threshold = best.1;
+        cal.threshold = best_threshold(queries, &probs, min_hits as usize);
         Ok(cal)
     }
 
@@ -265,12 +278,7 @@ impl Calibration {
     /// How many leading hits of a ranking a cut-off at probability `min` keeps: those that
     /// reach it, and at least `min_hits` (of those there are).
     pub fn cut(&self, scores: &[f32], min: f32) -> usize {
-        self.probabilities(scores)
-            .iter()
-            .take_while(|&&p| p >= min)
-            .count()
-            .max(self.min_hits as usize)
-            .min(scores.len())
+        prefix_at(&self.probabilities(scores), min, self.min_hits as usize)
     }
 
     /// Appends the encoding (docs/FORMAT.md, "Model body").

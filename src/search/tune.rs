@@ -28,6 +28,53 @@ pub enum TunePairs {
     Given(Vec<(Vec<f32>, Vec<Key>)>),
 }
 
+impl TunePairs {
+    /// Stored vectors a mined tuning uses as queries unless told otherwise: 20,000 for 4-bit
+    /// codebooks, 40,000 for 8-bit ones (16 times the parameters, which overfit 20,000 on
+    /// WordNet).
+    pub fn default_mined_queries(nbits: u8) -> usize {
+        if nbits == 8 { 40_000 } else { 20_000 }
+    }
+
+    /// Pairs from relevance judgements: every judged query that has a vector, with its
+    /// documents graded above 0 (best grade first, then by id) as keys of kind `key`.
+    ///
+    /// Errors: `InvalidArgument` naming a document id that is not a key of kind `key`.
+    pub fn from_qrels(
+        qrels: &crate::eval::Qrels,
+        vectors: &HashMap<String, Vec<f32>>,
+        key: crate::types::KeyKind,
+    ) -> Result<TunePairs> {
+        let mut qids: Vec<&String> = qrels.keys().collect();
+        qids.sort();
+        let mut list = Vec::with_capacity(qids.len());
+        for qid in qids {
+            let (Some(v), Some(judged)) = (vectors.get(qid), qrels.get(qid)) else {
+                continue;
+            };
+            let mut rel: Vec<(&String, i32)> = judged
+                .iter()
+                .filter(|(_, g)| **g > 0)
+                .map(|(d, g)| (d, *g))
+                .collect();
+            rel.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+            let keys = rel
+                .into_iter()
+                .map(|(d, _)| match key {
+                    crate::types::KeyKind::Str => Ok(Key::Str(d.clone())),
+                    crate::types::KeyKind::U64 => d.parse().map(Key::U64).map_err(|_| {
+                        Error::InvalidArgument(format!(
+                            "document id {d:?} of query {qid} is not an integer key of this index"
+                        ))
+                    }),
+                })
+                .collect::<Result<Vec<Key>>>()?;
+            list.push((v.clone(), keys));
+        }
+        Ok(TunePairs::Given(list))
+    }
+}
+
 /// What a tuning did.
 #[derive(Debug, Clone)]
 pub struct TuneReport {
@@ -107,14 +154,13 @@ impl Index {
     }
 }
 
-/// A stored row as a query: its vector, normalised for cosine (as the scan expects).
-fn row_query(seg: &SnapshotSegment, row: u32, metric: Metric) -> Option<Vec<f32>> {
-    let mut v = seg.segment.vector_f32(row as usize)?;
+/// A query vector as the scan expects it: normalised for cosine.
+fn query_vector(mut v: Vec<f32>, metric: Metric) -> Vec<f32> {
     if metric == Metric::Cosine {
         let dim = v.len();
         normalize_rows(&mut v, dim);
     }
-    Some(v)
+    v
 }
 
 fn mine(
@@ -127,15 +173,11 @@ fn mine(
     let live: Vec<u32> = (0..seg.meta.rows as u32)
         .filter(|&r| seg.is_live(r))
         .collect();
-    // A seeded partial shuffle picks distinct rows.
-    let mut pick = live;
-    let mut s = seed;
-    let n = queries.min(pick.len());
-    for i in 0..n {
-        let j = i + (crate::rng::splitmix64(&mut s) % (pick.len() - i) as u64) as usize;
-        pick.swap(i, j);
-    }
-    pick.truncate(n);
+    let pick: Vec<u32> = crate::dense::pq::sample_rows(live.len(), queries, seed)
+        .into_iter()
+        .filter_map(|i| live.get(i).copied())
+        .collect();
+    let n = pick.len();
     let (rows, norms) = seg.segment.vectors();
     let by_row = |a: &Cand, b: &Cand| a.row.cmp(&b.row);
     let mut out = Vec::with_capacity(n);
@@ -147,7 +189,7 @@ fn mine(
         let fq: Vec<FlatQuery<'_>> = vecs.iter().map(|v| FlatQuery::new(v, metric)).collect();
         let mut tops: Vec<TopK> = (0..fq.len()).map(|_| TopK::new(positives + 1)).collect();
         scan_segment_batch(&fq, 0, rows, norms, |r| !seg.is_live(r), &mut tops, &by_row);
-        for (top, &row) in tops.into_iter().zip(chunk) {
+        for ((top, &row), vector) in tops.into_iter().zip(chunk).zip(&vecs) {
             let pos: Vec<u32> = top
                 .into_sorted(&by_row)
                 .into_iter()
@@ -155,13 +197,11 @@ fn mine(
                 .filter(|&r| r != row)
                 .take(positives)
                 .collect();
-            if let Some(vector) = row_query(seg, row, metric) {
-                out.push(TuneQuery {
-                    vector,
-                    positives: pos,
-                    exclude: Some(row),
-                });
-            }
+            out.push(TuneQuery {
+                vector: query_vector(vector.clone(), metric),
+                positives: pos,
+                exclude: Some(row),
+            });
         }
     }
     out
@@ -177,17 +217,10 @@ fn given(seg: &SnapshotSegment, metric: Metric, list: &[(Vec<f32>, Vec<Key>)]) -
         }
     }
     list.iter()
-        .map(|(v, keys)| {
-            let mut vector = v.clone();
-            if metric == Metric::Cosine {
-                let dim = vector.len();
-                normalize_rows(&mut vector, dim);
-            }
-            TuneQuery {
-                vector,
-                positives: keys.iter().filter_map(|k| rows.get(k).copied()).collect(),
-                exclude: None,
-            }
+        .map(|(v, keys)| TuneQuery {
+            vector: query_vector(v.clone(), metric),
+            positives: keys.iter().filter_map(|k| rows.get(k).copied()).collect(),
+            exclude: None,
         })
         .collect()
 }

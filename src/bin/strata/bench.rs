@@ -570,7 +570,7 @@ fn tune(dir: &Path, args: &BenchArgs) -> CliResult<f64> {
     let pairs = strata::TunePairs::Mined {
         queries: args
             .tune_queries
-            .unwrap_or(if args.nbits == 8 { 40_000 } else { 20_000 }),
+            .unwrap_or_else(|| strata::TunePairs::default_mined_queries(args.nbits)),
         positives: RECALL_AT,
         seed: 42,
     };

@@ -8,7 +8,7 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
 use strata::eval::{read_qrels, vectors_by_id};
-use strata::{Key, KeyKind, TuneConfig, TunePairs};
+use strata::{TuneConfig, TunePairs};
 
 /// Options of `strata tune`.
 #[derive(Debug, Args)]
@@ -73,7 +73,7 @@ pub fn run(args: &TuneArgs) -> CliResult {
         "mined" => TunePairs::Mined {
             queries: args.mined_queries.unwrap_or_else(|| {
                 let nbits = index.snapshot().model().map_or(4, |m| m.codebooks().nbits);
-                if nbits == 8 { 40_000 } else { 20_000 }
+                TunePairs::default_mined_queries(nbits)
             }),
             positives: args.positives,
             seed: args.seed,
@@ -88,30 +88,12 @@ pub fn run(args: &TuneArgs) -> CliResult {
             let key_kind = index.snapshot().schema().key;
             let (_, vectors) = vectors_by_id(q, ids)?;
             let judged = read_qrels(qrels)?;
-            let mut qids: Vec<&String> = judged.keys().collect();
-            qids.sort();
-            let mut list = Vec::new();
-            for qid in qids {
-                let Some(v) = vectors.get(qid) else { continue };
-                let mut keys = Vec::new();
-                for (doc, &rel) in judged.get(qid).into_iter().flatten() {
-                    if rel <= 0 {
-                        continue;
-                    }
-                    keys.push(match key_kind {
-                        KeyKind::Str => Key::Str(doc.clone()),
-                        KeyKind::U64 => Key::U64(doc.parse().map_err(|_| {
-                            CliError::Usage(format!(
-                                "{}: document id {doc:?} is not an integer key of this index",
-                                qrels.display()
-                            ))
-                        })?),
-                    });
+            TunePairs::from_qrels(&judged, &vectors, key_kind).map_err(|e| match e {
+                strata::Error::InvalidArgument(m) => {
+                    CliError::Usage(format!("{}: {m}", qrels.display()))
                 }
-                keys.sort();
-                list.push((v.clone(), keys));
-            }
-            TunePairs::Given(list)
+                e => CliError::Strata(e),
+            })?
         }
         other => {
             return Err(CliError::Usage(format!(

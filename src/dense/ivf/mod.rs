@@ -271,46 +271,71 @@ impl IvfPq {
     ) -> Result<IvfPq> {
         let start = std::time::Instant::now();
         let dim = model.dim;
-        let mut data = upcast(rows);
-        if model.metric == Metric::Cosine {
-            normalize_rows(&mut data, dim);
-        }
-        if dim == 0 || data.is_empty() || !data.len().is_multiple_of(dim) {
+        let values = match rows {
+            VectorsView::F32(v) => v.len(),
+            VectorsView::F16(v) => v.len(),
+        };
+        if dim == 0 || values == 0 || !values.is_multiple_of(dim) {
             return Err(Error::InvalidArgument(format!(
-                "{} values do not make rows of the model's dimension {dim}",
-                data.len()
+                "{values} values do not make rows of the model's dimension {dim}"
             )));
         }
-        let nlist = model.coarse.len();
-        let mut centroids = Vec::with_capacity(nlist * dim);
-        let mut c = Vec::with_capacity(dim);
-        for l in 0..nlist {
-            model.coarse.centroid(l, &mut c);
-            centroids.extend_from_slice(&c);
-        }
-        let km = kmeans::KMeans {
-            k: nlist,
-            dim,
-            centroids,
-        };
-        let mut assign = km.assign(&data, threads()).0;
-        for (a, k) in assign.iter_mut().zip(known) {
-            if let Some((l, _)) = k
-                && (*l as usize) < nlist
-            {
-                *a = *l;
+        let n = values / dim;
+        let (nlist, m) = (model.coarse.len(), model.pq.m);
+        let mut assign = vec![0u32; n];
+        let mut codes = vec![0u8; n * m];
+        // Rows with a valid list and codes keep them; only the others are encoded.
+        let mut todo = Vec::new();
+        for row in 0..n {
+            match known.get(row).copied().flatten() {
+                Some((l, c)) if (l as usize) < nlist && c.len() == m => {
+                    if let (Some(a), Some(dst)) =
+                        (assign.get_mut(row), codes.get_mut(row * m..(row + 1) * m))
+                    {
+                        *a = l;
+                        dst.copy_from_slice(c);
+                    }
+                }
+                _ => todo.push(row),
             }
         }
-        if model.residual {
-            subtract_centroids(&mut data, dim, &model.coarse, &assign);
-        }
-        let m = model.pq.m;
-        let mut codes = model.pq.encode_many(&data, threads());
-        for (row, k) in known.iter().enumerate() {
-            if let (Some((_, c)), Some(dst)) = (k, codes.get_mut(row * m..(row + 1) * m))
-                && c.len() == m
-            {
-                dst.copy_from_slice(c);
+        if !todo.is_empty() {
+            let mut data = Vec::with_capacity(todo.len() * dim);
+            for &row in &todo {
+                let span = row * dim..(row + 1) * dim;
+                match rows {
+                    VectorsView::F32(v) => data.extend_from_slice(v.get(span).unwrap_or_default()),
+                    VectorsView::F16(v) => {
+                        data.extend(v.get(span).unwrap_or_default().iter().map(|x| x.to_f32()))
+                    }
+                }
+            }
+            if model.metric == Metric::Cosine {
+                normalize_rows(&mut data, dim);
+            }
+            let mut centroids = Vec::with_capacity(nlist * dim);
+            let mut c = Vec::with_capacity(dim);
+            for l in 0..nlist {
+                model.coarse.centroid(l, &mut c);
+                centroids.extend_from_slice(&c);
+            }
+            let km = kmeans::KMeans {
+                k: nlist,
+                dim,
+                centroids,
+            };
+            let sub_assign = km.assign(&data, threads()).0;
+            if model.residual {
+                subtract_centroids(&mut data, dim, &model.coarse, &sub_assign);
+            }
+            let sub_codes = model.pq.encode_many(&data, threads());
+            for ((&row, &l), c) in todo.iter().zip(&sub_assign).zip(sub_codes.chunks_exact(m.max(1))) {
+                if let (Some(a), Some(dst)) =
+                    (assign.get_mut(row), codes.get_mut(row * m..(row + 1) * m))
+                {
+                    *a = l;
+                    dst.copy_from_slice(c);
+                }
             }
         }
         Ok(IvfPq::assemble(model.clone(), &assign, codes, start))

@@ -45,6 +45,19 @@ impl IvfModel {
         &self.pq
     }
 
+    /// Whether `other` can replace this model without re-encoding anything: the same lineage,
+    /// and the same dimension, metric, residual encoding, lists and codebook shape.
+    pub fn is_generation_of(&self, other: &IvfModel) -> bool {
+        self.lineage == other.lineage
+            && self.dim == other.dim
+            && self.metric == other.metric
+            && self.residual == other.residual
+            && self.nlist() == other.nlist()
+            && self.pq.m == other.pq.m
+            && self.pq.nbits == other.pq.nbits
+            && self.pq.codebooks.len() == other.pq.codebooks.len()
+    }
+
     /// The calibration stored for scores of `kind`.
     pub fn calibration(&self, kind: &str) -> Option<&Calibration> {
         self.calibrations

@@ -21,6 +21,7 @@
 //! (possibly the untuned ones) are the result.
 
 use super::{IvfPq, IvfScratch};
+use crate::dense::flat::{Cand, TopK};
 use crate::dense::kernels::fastscan;
 use crate::dense::kmeans::par_map;
 use crate::dense::pq::ProductQuantizer;
@@ -226,7 +227,7 @@ impl IvfPq {
         let held = ((usable.len() as f64 * cfg.holdout).round() as usize).clamp(1, usable.len() - 1);
         let (held_idx, train_idx) = order.split_at(held);
         let held: Vec<&TuneQuery> = held_idx.iter().filter_map(|&i| usable.get(i).copied()).collect();
-        let mut train: Vec<&TuneQuery> =
+        let train: Vec<&TuneQuery> =
             train_idx.iter().filter_map(|&i| usable.get(i).copied()).collect();
 
         let rc = self.unpacked_codes();
@@ -239,26 +240,20 @@ impl IvfPq {
         let mut adam = Adam::new(theta.len());
 
         // Epoch 0: mine with the untuned codebooks, fix the temperature, measure.
-        let mut current = self.clone();
-        let mut cands = current.mine(&train, cfg);
-        let spread = {
-            let sc = Scorer::new(self, &self.pq, &rc, l2);
-            let mut sum = 0.0f64;
-            for (q, c) in train.iter().zip(&cands) {
-                sum += f64::from(sc.spread(&q.vector, c));
-            }
-            (sum / train.len().max(1) as f64) as f32
+        let mut cands = self.mine(&train, cfg);
+        let untuned = Scorer::new(self, &self.pq, &rc, l2);
+        let pairs: Vec<(&TuneQuery, &Vec<u32>)> = train.iter().copied().zip(&cands).collect();
+        let mean = |f: &(dyn Fn(&TuneQuery, &[u32]) -> f64 + Sync)| {
+            let parts = par_over(&pairs, cfg.threads, |part| {
+                part.iter().map(|(q, c)| f(q, c)).collect()
+            });
+            parts.iter().sum::<f64>() / parts.len().max(1) as f64
         };
+        let spread = mean(&|q, c| f64::from(untuned.spread(&q.vector, c))) as f32;
         let tau = (cfg.temperature * spread).max(f32::MIN_POSITIVE);
-        let loss0 = {
-            let sc = Scorer::new(self, &self.pq, &rc, l2);
-            let mut sum = 0.0;
-            for (q, c) in train.iter().zip(&cands) {
-                sum += sc.loss_grad(q, c, tau, None);
-            }
-            sum / train.len() as f64
-        };
-        let recall0 = current.holdout_recall(&held, cfg);
+        let loss0 = mean(&|q, c| untuned.loss_grad(q, c, tau, None));
+        drop(pairs);
+        let recall0 = self.holdout_recall(&held, cfg);
         let first = EpochReport {
             epoch: 0,
             loss: loss0,
@@ -283,7 +278,7 @@ impl IvfPq {
                 adam.step(&mut theta, &grad, lr, chunk.len());
             }
             let pq = ProductQuantizer::from_parts(self.pq.dim, self.pq.m, self.pq.nbits, theta.clone());
-            current = self.with_codebooks(pq.clone())?;
+            let current = self.with_codebooks(pq.clone())?;
             let recall = current.holdout_recall(&held, cfg);
             let report = EpochReport {
                 epoch,
@@ -303,7 +298,6 @@ impl IvfPq {
                 cands = current.mine(&train, cfg);
             }
         }
-        train.clear();
         Ok(TuneOutcome {
             pq: best.2,
             epochs,
@@ -330,24 +324,15 @@ impl IvfPq {
         })
     }
 
-    /// The `k` best rows of the code ranking for `q` (best first).
+    /// The `k` best rows of the code ranking for `q` (best first; ties by row).
     fn top_rows(&self, q: &[f32], nprobe: usize, k: usize, s: &mut IvfScratch) -> Vec<u32> {
-        let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(Ordered, u32)>> =
-            std::collections::BinaryHeap::with_capacity(k + 1);
-        self.scan(q, nprobe, s, &|_| true, &mut |a, r| {
-            heap.push(std::cmp::Reverse((Ordered(a), r)));
-            if heap.len() > k {
-                heap.pop();
-            }
-            if heap.len() == k {
-                heap.peek().map_or(f32::NEG_INFINITY, |x| x.0.0.0)
-            } else {
-                f32::NEG_INFINITY
-            }
+        let by_row = |a: &Cand, b: &Cand| a.row.cmp(&b.row);
+        let mut top = TopK::new(k);
+        self.scan(q, nprobe, s, &|_| true, &mut |rank, row| {
+            top.push(Cand { rank, seg: 0, row }, &by_row);
+            top.threshold()
         });
-        let mut v: Vec<(Ordered, u32)> = heap.into_iter().map(|x| x.0).collect();
-        v.sort_by(|a, b| b.cmp(a));
-        v.into_iter().map(|x| x.1).collect()
+        top.into_sorted(&by_row).into_iter().map(|c| c.row).collect()
     }
 
     /// Mean recall@10 of the code ranking over `queries` (relevant rows beyond the first 10
@@ -366,24 +351,6 @@ impl IvfPq {
                 .collect()
         });
         parts.iter().sum::<f64>() / parts.len().max(1) as f64
-    }
-}
-
-/// An f32 with a total order (for heaps).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Ordered(f32);
-
-impl Eq for Ordered {}
-
-impl PartialOrd for Ordered {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-
-impl Ord for Ordered {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&o.0)
     }
 }
 
@@ -419,54 +386,72 @@ impl<'a> Scorer<'a> {
         Scorer { ivf, pq, rc, l2 }
     }
 
-    /// The vector the codes of list `l` are compared with: `q − c_l` for residual codes, else
-    /// `q`; and the constant part of the inner-product score (`<q, c_l>` or 0).
-    fn operand(&self, q: &[f32], l: u32, c: &mut Vec<f32>) -> (Vec<f32>, f32) {
-        if !self.ivf.residual {
-            return (q.to_vec(), 0.0);
-        }
-        self.ivf.coarse.centroid(l as usize, c);
-        if self.l2 {
-            (q.iter().zip(c.iter()).map(|(x, y)| x - y).collect(), 0.0)
-        } else {
-            (q.to_vec(), q.iter().zip(c.iter()).map(|(x, y)| x * y).sum())
-        }
-    }
-
-    /// Scores of `rows` for `q`, with each row's operand index into `ops`.
+    /// Scores of `rows` for `q`, each row's operand (an index into the returned operands:
+    /// the vector its codes are compared with, for the gradient).
+    ///
+    /// Inner product: one table for the query (`<q_j, C_j[k]>`), plus `<q, c_l>` per list for
+    /// residual codes. L2: one table per list of `u = q − c_l` (or one of `q` without
+    /// residuals).
     fn scores(&self, q: &[f32], rows: &[u32]) -> (Vec<f32>, Vec<usize>, Vec<Vec<f32>>) {
-        let ksub = self.pq.ksub;
-        let m = self.rc.m;
-        let mut ops: Vec<(u32, Vec<f32>, f32, Vec<f32>)> = Vec::new();
-        let mut c = Vec::new();
-        let mut which = Vec::with_capacity(rows.len());
-        let mut out = Vec::with_capacity(rows.len());
-        for &r in rows {
-            let l = if self.ivf.residual {
+        let (ksub, m) = (self.pq.ksub, self.rc.m);
+        let list_of = |r: u32| {
+            if self.ivf.residual {
                 self.rc.list.get(r as usize).copied().unwrap_or(0)
             } else {
                 0
-            };
+            }
+        };
+        let codes_of = |r: u32| {
+            self.rc
+                .codes
+                .get(r as usize * m..(r as usize + 1) * m)
+                .unwrap_or_default()
+        };
+        let mut c = Vec::new();
+        let mut out = Vec::with_capacity(rows.len());
+        if !self.l2 {
+            let mut lut = vec![0.0f32; m * ksub];
+            self.pq.lut_ip(q, &mut lut);
+            // `<q, c_l>` of each list met so far.
+            let mut bases: Vec<(u32, f32)> = Vec::new();
+            for &r in rows {
+                let l = list_of(r);
+                let base = if !self.ivf.residual {
+                    0.0
+                } else if let Some(&(_, b)) = bases.iter().find(|x| x.0 == l) {
+                    b
+                } else {
+                    self.ivf.coarse.centroid(l as usize, &mut c);
+                    let b: f32 = q.iter().zip(&c).map(|(x, y)| x * y).sum();
+                    bases.push((l, b));
+                    b
+                };
+                out.push(base + self.pq.adc(&lut, codes_of(r)));
+            }
+            return (out, vec![0; rows.len()], vec![q.to_vec()]);
+        }
+        // L2: (list, operand, table) per list met so far.
+        let mut ops: Vec<(u32, Vec<f32>, Vec<f32>)> = Vec::new();
+        let mut which = Vec::with_capacity(rows.len());
+        for &r in rows {
+            let l = list_of(r);
             let i = match ops.iter().position(|o| o.0 == l) {
                 Some(i) => i,
                 None => {
-                    let (u, base) = self.operand(q, l, &mut c);
-                    let mut lut = vec![0.0f32; m * ksub];
-                    if self.l2 {
-                        self.pq.lut_l2(&u, &mut lut);
+                    let u: Vec<f32> = if self.ivf.residual {
+                        self.ivf.coarse.centroid(l as usize, &mut c);
+                        q.iter().zip(&c).map(|(x, y)| x - y).collect()
                     } else {
-                        self.pq.lut_ip(&u, &mut lut);
-                    }
-                    ops.push((l, u, base, lut));
+                        q.to_vec()
+                    };
+                    let mut lut = vec![0.0f32; m * ksub];
+                    self.pq.lut_l2(&u, &mut lut);
+                    ops.push((l, u, lut));
                     ops.len() - 1
                 }
             };
-            let Some((_, _, base, lut)) = ops.get(i) else {
-                continue;
-            };
-            let codes = self.rc.codes.get(r as usize * m..(r as usize + 1) * m).unwrap_or_default();
-            let adc = self.pq.adc(lut, codes);
-            out.push(if self.l2 { -adc } else { base + adc });
+            let adc = ops.get(i).map_or(0.0, |o| self.pq.adc(&o.2, codes_of(r)));
+            out.push(-adc);
             which.push(i);
         }
         (out, which, ops.into_iter().map(|o| o.1).collect())

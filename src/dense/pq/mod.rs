@@ -413,7 +413,7 @@ pub fn code_entropy(codes: &[u8], m: usize, ksub: usize) -> Vec<f64> {
 }
 
 /// The rows to train on: all of `0..n` if `n ≤ cap`, else a seeded sorted sample of `cap`.
-fn sample_rows(n: usize, cap: usize, seed: u64) -> Vec<usize> {
+pub(crate) fn sample_rows(n: usize, cap: usize, seed: u64) -> Vec<usize> {
     if n <= cap {
         return (0..n).collect();
     }

@@ -3,7 +3,7 @@
 //! same way: the best fixed k, and the best global threshold on raw scores.
 
 use super::{EvalConfig, Hits, Signals, make_query, time_queries};
-use crate::calibrate::{Calibration, JudgedRanking, mean_f1};
+use crate::calibrate::{Calibration, JudgedRanking, best_threshold, mean_f1, prefix_at};
 use crate::error::Result;
 use crate::eval::{Qrels, drop_identical_ids, read_qrels, vectors_by_id};
 use crate::txn::Snapshot;
@@ -114,26 +114,14 @@ pub(super) fn cutoff(
         .1;
     let fixed_k_f1 = mean_f1(&test, |_| best_k).0;
     // Best global threshold on raw scores on the training queries.
-    let mut raw: Vec<f32> = train
-        .iter()
-        .flat_map(|q| q.scores.iter().copied())
-        .collect();
-    raw.sort_by(|a, b| a.total_cmp(b));
-    raw.dedup();
-    let count = |q: &JudgedRanking, t: f32| q.scores.iter().take_while(|&&s| s >= t).count();
-    let step = (raw.len() / 2000).max(1);
-    let best_t = raw
-        .iter()
-        .step_by(step)
-        .map(|&t| {
-            let f = mean_f1(&train, |i| train.get(i).map_or(0, |q| count(q, t))).0;
-            (f, t)
-        })
-        .fold((f64::NEG_INFINITY, f32::INFINITY), |a, b| {
-            if b.0 > a.0 { b } else { a }
-        })
-        .1;
-    let raw_f1 = mean_f1(&test, |i| test.get(i).map_or(0, |q| count(q, best_t))).0;
+    let raw_of =
+        |qs: &[JudgedRanking]| -> Vec<Vec<f32>> { qs.iter().map(|q| q.scores.clone()).collect() };
+    let best_t = best_threshold(&train, &raw_of(&train), 0);
+    let test_raw = raw_of(&test);
+    let raw_f1 = mean_f1(&test, |i| {
+        test_raw.get(i).map_or(0, |v| prefix_at(v, best_t, 0))
+    })
+    .0;
     notes.push(format!(
         "cut-off fitted on {} {} queries: probability threshold {:.4}, fixed k {best_k}, raw threshold {best_t}",
         train.len(),

@@ -8,7 +8,6 @@ use crate::eval::beir::read_qrels;
 use crate::eval::signals::vectors_by_id;
 use crate::search::TunePairs;
 use crate::txn::Index;
-use crate::types::Key;
 use std::path::Path;
 
 /// What the tuning did, for the report.
@@ -34,30 +33,10 @@ pub(super) fn tune(cfg: &EvalConfig, dir: &Path, notes: &mut Vec<String>) -> Res
         .join(format!("{}.tsv", cfg.train_split));
     let qrels = read_qrels(&qrels_path)?;
     let (_, vectors) = vectors_by_id(qv, qi)?;
-    let mut ids: Vec<&String> = qrels.keys().collect();
-    ids.sort();
-    let pairs: Vec<(Vec<f32>, Vec<Key>)> = ids
-        .into_iter()
-        .filter_map(|qid| {
-            let v = vectors.get(qid)?;
-            let mut rel: Vec<(&String, i32)> = qrels
-                .get(qid)?
-                .iter()
-                .filter(|(_, r)| **r > 0)
-                .map(|(d, r)| (d, *r))
-                .collect();
-            rel.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-            let keys = rel.into_iter().map(|(d, _)| Key::Str(d.clone())).collect();
-            Some((v.clone(), keys))
-        })
-        .collect();
+    let pairs = TunePairs::from_qrels(&qrels, &vectors, crate::types::KeyKind::Str)?;
     let start = std::time::Instant::now();
     let mut index = Index::open(dir)?;
-    let report = index.tune_codebooks(
-        &TunePairs::Given(pairs),
-        &TuneConfig::default(),
-        &mut |_| true,
-    )?;
+    let report = index.tune_codebooks(&pairs, &TuneConfig::default(), &mut |_| true)?;
     drop(index);
     let seconds = start.elapsed().as_secs_f64();
     let first = report.epochs.first().map_or(0.0, |e| e.holdout_recall);

@@ -23,13 +23,7 @@ impl Index {
                     .into(),
             )
         })?;
-        if current.lineage != model.lineage
-            || current.dim != model.dim
-            || current.metric != model.metric
-            || current.nlist() != model.nlist()
-            || current.codebooks().m != model.codebooks().m
-            || current.codebooks().nbits != model.codebooks().nbits
-        {
+        if !model.is_generation_of(current) {
             return Err(Error::InvalidArgument(format!(
                 "model {:016x} is not a generation of the index's model {:016x} (same lineage and shape)",
                 model.lineage, current.lineage

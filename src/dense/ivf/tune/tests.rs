@@ -92,9 +92,9 @@ fn the_gradient_matches_finite_differences() {
     }
 }
 
-/// Tuning on a fixed seed lowers the training objective and never returns codebooks worse on
-/// the held-out queries than the untuned ones; codes and lists are untouched; the result does
-/// not depend on the thread count.
+/// Tuning on a fixed seed lowers the training objective and returns the codebooks of its best
+/// held-out epoch (the untuned ones when none beat them); codes and lists are untouched; the
+/// result does not depend on the thread count.
 #[test]
 fn tuning_lowers_the_loss_and_keeps_the_codes() {
     let dim = 16;
@@ -122,8 +122,11 @@ fn tuning_lowers_the_loss_and_keeps_the_codes() {
         let first = out.epochs[0];
         let last = out.epochs[4];
         assert!(last.loss < first.loss, "{metric:?}: loss {} -> {}", first.loss, last.loss);
+        // The codebooks returned are those of the best held-out epoch: the untuned ones
+        // exactly when no epoch beat them.
         let best = out.epochs[out.best_epoch].holdout_recall;
-        assert!(best >= first.holdout_recall);
+        assert!(out.epochs.iter().all(|e| e.holdout_recall <= best));
+        assert_eq!(out.pq == ivf.pq, out.best_epoch == 0, "{metric:?}");
         let tuned = ivf.with_codebooks(out.pq.clone()).unwrap();
         assert_eq!(tuned.codes, ivf.codes);
         assert_eq!(tuned.offsets, ivf.offsets);
