@@ -6,6 +6,8 @@
 //! never depends on how rows are spread over segments. This module is the oracle every
 //! approximate index is tested against.
 
+pub mod sketch;
+
 use super::VectorsView;
 use crate::dense::kernels::{self, BatchBlock, BatchRows, Kernels};
 use crate::types::Metric;
@@ -36,6 +38,11 @@ impl TopK {
             k,
             heap: Vec::with_capacity(k.min(1 << 16)),
         }
+    }
+
+    /// How many candidates it keeps.
+    pub fn capacity(&self) -> usize {
+        self.k
     }
 
     /// The rank a new candidate must reach to enter, or `-inf` while not full.

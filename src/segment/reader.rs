@@ -5,6 +5,7 @@ use super::inverted::InvertedIndex;
 use super::keys::KeyColumn;
 use super::stored::StoredFields;
 use super::{ComponentRef, DeleteSet, SegmentMeta, VectorsView, deletes, vectors};
+use crate::dense::flat::sketch::Sketch;
 use crate::dense::ivf::IvfPq;
 use crate::error::{Error, Result};
 use crate::format::{FileKind, TRAILER_LEN, unseal};
@@ -27,6 +28,8 @@ pub struct Segment {
     inverted: Option<InvertedIndex>,
     stored: Option<StoredFields>,
     attrs: Option<AttrColumns>,
+    /// The 8-bit sketch of the rows, built on the first exact scan that uses it.
+    sketch: std::sync::OnceLock<Option<Sketch>>,
 }
 
 /// Reads `c` (mapping it if `map`), checks it is the file the manifest names and that its
@@ -171,6 +174,7 @@ impl Segment {
             inverted,
             stored,
             attrs,
+            sketch: std::sync::OnceLock::new(),
         })
     }
 
@@ -253,6 +257,22 @@ impl Segment {
         std::mem::size_of::<Segment>() as u64
             + self.ivf.as_ref().map_or(0, |i| i.resident_bytes())
             + self.attrs.as_ref().map_or(0, |a| a.resident_bytes())
+            + self
+                .sketch
+                .get()
+                .and_then(Option::as_ref)
+                .map_or(0, Sketch::resident_bytes)
+    }
+
+    /// The 8-bit sketch of the rows (see `flat::sketch`), built from the stored rows on the
+    /// first call; `None` for dimensions the sketch does not take.
+    pub fn sketch(&self) -> Option<&Sketch> {
+        self.sketch
+            .get_or_init(|| {
+                let (view, norms) = self.vectors();
+                Sketch::build(view, self.dim, norms.len())
+            })
+            .as_ref()
     }
 
     /// Size of the vectors file in bytes.

@@ -54,6 +54,7 @@ pub(super) const TABLE: Kernels = Kernels {
     dot_u7i8_batch,
     dot_f32_cross,
     batch_scan,
+    dot_u8i8_packed: None,
 };
 
 /// The AVX2 table. Private: it leaves this module only through [`kernels()`].

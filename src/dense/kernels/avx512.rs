@@ -25,27 +25,41 @@ use super::tiles::{
     CROSS_B, CROSS_B_TILE, Chunk, Layout, Tile, batch_chain, cross_chain, hsum4, pack,
     pack_groups, tile_step,
 };
-use super::{BatchRows, BatchSink, Kernels};
-use std::arch::x86_64::{__m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_setzero_ps};
+use super::{BatchRows, BatchSink, Kernels, PACK_ROWS, packed_shape};
+use std::arch::x86_64::{
+    __m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_setzero_ps, _mm512_dpbusd_epi32, _mm512_loadu_si512,
+    _mm512_set1_epi32, _mm512_setzero_si512, _mm512_storeu_si512,
+};
 
-/// The AVX-512 table: AVX2's entries but the batched scan.
-static AVX512: Kernels = Kernels {
+/// The AVX-512 entries: AVX2's but the batched scan and the GEMM.
+const TABLE: Kernels = Kernels {
     name: "avx512",
     batch_scan,
     dot_f32_cross,
     ..avx2::TABLE
 };
 
-/// The AVX-512 table if this CPU supports avx2, fma, f16c, avx512f and avx512vl.
+/// The AVX-512 table of CPUs without VNNI.
+static AVX512: Kernels = TABLE;
+
+/// The AVX-512 table of CPUs with avx512bw and avx512vnni as well: the 8-bit sketch kernel.
+static AVX512_VNNI: Kernels = Kernels {
+    dot_u8i8_packed: Some(dot_u8i8_packed),
+    ..TABLE
+};
+
+/// The AVX-512 table if this CPU supports avx2, fma, f16c, avx512f and avx512vl; the one with
+/// the VNNI kernel if it also supports avx512bw and avx512vnni.
 ///
-/// This check is the invariant the wrapper below (and the AVX2 entries) rely on.
+/// These checks are the invariants the wrappers below (and the AVX2 entries) rely on.
 pub(super) fn kernels() -> Option<&'static Kernels> {
     let ok = is_x86_feature_detected!("avx2")
         && is_x86_feature_detected!("fma")
         && is_x86_feature_detected!("f16c")
         && is_x86_feature_detected!("avx512f")
         && is_x86_feature_detected!("avx512vl");
-    ok.then_some(&AVX512)
+    let vnni = is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512vnni");
+    ok.then_some(if vnni { &AVX512_VNNI } else { &AVX512 })
 }
 
 fn batch_scan(
@@ -71,6 +85,107 @@ fn dot_f32_cross(a: &[f32], b: &[f32], dim: usize, out: &mut [f32], stride: usiz
     // SAFETY: as `batch_scan` above: reachable only through `AVX512`, handed out only when all
     // five features were detected.
     unsafe { dot_f32_cross_tf(a, b, dim, out, stride) }
+}
+
+fn dot_u8i8_packed(rows: &[u8], dp: usize, qs: &[i8], out: &mut [i32]) {
+    let Some((groups, nq)) = packed_shape(rows.len(), dp, qs.len(), out.len()) else {
+        return;
+    };
+    // SAFETY: reachable only through `AVX512_VNNI`, handed out only when avx512f, avx512bw and
+    // avx512vnni were detected. `packed_shape` checked that `rows` holds `groups` groups of
+    // `PACK_ROWS · dp` bytes, `qs` `nq` queries of `dp` bytes and `out` `nq · groups ·
+    // PACK_ROWS` values, which bound every pointer `packed_vnni` forms.
+    unsafe { packed_vnni(rows.as_ptr(), groups, dp, qs.as_ptr(), nq, out.as_mut_ptr()) }
+}
+
+/// Tiles of up to 6 queries × 4 groups (64 rows): 24 accumulators of 16 rows each.
+///
+/// Safety: the CPU has avx512f, avx512bw and avx512vnni; `rows` points to `groups` groups of
+/// `PACK_ROWS · dp` bytes, `qs` to `nq · dp` bytes, `out` to `nq · groups · PACK_ROWS` i32.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn packed_vnni(
+    rows: *const u8,
+    groups: usize,
+    dp: usize,
+    qs: *const i8,
+    nq: usize,
+    out: *mut i32,
+) {
+    let n = groups * PACK_ROWS;
+    macro_rules! by_groups {
+        ($q:literal, $gt:expr, $r:expr, $qp:expr, $o:expr) => {
+            match $gt {
+                4 => packed_tile::<$q, 4>($r, $qp, dp, $o, n),
+                3 => packed_tile::<$q, 3>($r, $qp, dp, $o, n),
+                2 => packed_tile::<$q, 2>($r, $qp, dp, $o, n),
+                _ => packed_tile::<$q, 1>($r, $qp, dp, $o, n),
+            }
+        };
+    }
+    let mut g0 = 0;
+    while g0 < groups {
+        let gt = (groups - g0).min(4);
+        let mut j0 = 0;
+        while j0 < nq {
+            let jt = (nq - j0).min(6);
+            // SAFETY: g0 < groups and j0 < nq, so each pointer stays inside its buffer, and
+            // the tile reads gt groups from g0 and jt queries from j0, all within bounds.
+            unsafe {
+                let r = rows.add(g0 * PACK_ROWS * dp);
+                let qp = qs.add(j0 * dp);
+                let o = out.add(j0 * n + g0 * PACK_ROWS);
+                match jt {
+                    6 => by_groups!(6, gt, r, qp, o),
+                    5 => by_groups!(5, gt, r, qp, o),
+                    4 => by_groups!(4, gt, r, qp, o),
+                    3 => by_groups!(3, gt, r, qp, o),
+                    2 => by_groups!(2, gt, r, qp, o),
+                    _ => by_groups!(1, gt, r, qp, o),
+                }
+            }
+            j0 += jt;
+        }
+        g0 += gt;
+    }
+}
+
+/// `Q` queries × `G` groups: for each slice of 4 values, `G` row loads, `Q` broadcasts of 4
+/// query bytes and `Q · G` `vpdpbusd`.
+///
+/// Safety: as `packed_vnni`, with `rows` holding `G` groups, `qs` `Q` queries of `dp` bytes
+/// and `out` rows `j · n + g · 16 + l` for `j < Q`, `g < G`, `l < 16`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn packed_tile<const Q: usize, const G: usize>(
+    rows: *const u8,
+    qs: *const i8,
+    dp: usize,
+    out: *mut i32,
+    n: usize,
+) {
+    let mut acc = [[_mm512_setzero_si512(); G]; Q];
+    let stride = PACK_ROWS * dp;
+    for t in 0..dp / 4 {
+        let mut r = [_mm512_setzero_si512(); G];
+        for (g, rg) in r.iter_mut().enumerate() {
+            // SAFETY: group g < G of the tile, slice t < dp / 4: 64 bytes inside the group.
+            *rg = unsafe { _mm512_loadu_si512(rows.add(g * stride + t * 64).cast()) };
+        }
+        for (j, aj) in acc.iter_mut().enumerate() {
+            // SAFETY: query j < Q, bytes 4t..4t + 4 < dp.
+            let b = unsafe { qs.add(j * dp + t * 4).cast::<i32>().read_unaligned() };
+            let b = _mm512_set1_epi32(b);
+            for (a, rg) in aj.iter_mut().zip(&r) {
+                *a = _mm512_dpbusd_epi32(*a, *rg, b);
+            }
+        }
+    }
+    for (j, aj) in acc.iter().enumerate() {
+        for (g, a) in aj.iter().enumerate() {
+            // SAFETY: 16 values of row block g of query j, inside `out` (see above).
+            unsafe { _mm512_storeu_si512(out.add(j * n + g * PACK_ROWS).cast(), *a) };
+        }
+    }
 }
 
 cross_chain!("avx2,fma,f16c,avx512f,avx512vl", 6);

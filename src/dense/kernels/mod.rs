@@ -101,6 +101,34 @@ pub struct Kernels {
     /// widens and reorders each block of rows once and keeps a tile of queries × rows in
     /// registers, so each chunk of a row loaded feeds several queries.
     pub batch_scan: fn(&[f32], usize, BatchRows<'_>, bool, &mut BatchSink<'_>),
+    /// `dot_u8i8_packed(rows, dp, qs, out)`: integer inner products of signed 8-bit queries with
+    /// unsigned 8-bit rows packed in groups of [`PACK_ROWS`]. `dp` (a multiple of 4) is the
+    /// padded dimension; a group is `PACK_ROWS · dp` bytes laid out as `dp / 4` slices of
+    /// `PACK_ROWS` rows × 4 consecutive values, so value `t` of row `l` of the group is at byte
+    /// `(t / 4) · 64 + l · 4 + t % 4`. With `groups` whole groups in `rows` (`n = 16 · groups`
+    /// rows) and `nq` whole queries of `dp` values in `qs`, it writes
+    /// `out[j·n + r] = Σₜ qs[j·dp + t] · row_r[t]` (wrapping i32, exact for `dp < 2¹⁶`) for every
+    /// query `j` and row `r`; nothing when `dp` is not a positive multiple of 4, either count is
+    /// 0 or `out` holds fewer than `nq · n` values. Every implementation returns the same
+    /// integers. `None` in tables without a kernel worth it (callers then scan floats): the
+    /// first pass of exact search over a segment's 8-bit sketch (`flat::sketch`); the VNNI
+    /// version keeps 6 queries × 64 rows of accumulators in registers.
+    pub dot_u8i8_packed: Option<fn(&[u8], usize, &[i8], &mut [i32])>,
+}
+
+/// Rows per group of [`Kernels::dot_u8i8_packed`]'s packed layout (one 512-bit register of i32
+/// sums).
+pub const PACK_ROWS: usize = 16;
+
+/// `(groups, queries)` of a [`Kernels::dot_u8i8_packed`] call, or `None` when it writes nothing.
+fn packed_shape(rows: usize, dp: usize, qs: usize, out: usize) -> Option<(usize, usize)> {
+    if dp == 0 || dp % 4 != 0 {
+        return None;
+    }
+    let groups = rows / (PACK_ROWS * dp);
+    let nq = qs / dp;
+    let need = nq.checked_mul(groups * PACK_ROWS)?;
+    (groups > 0 && nq > 0 && out >= need).then_some((groups, nq))
 }
 
 /// Rows per block of [`Kernels::batch_scan`]: 96 rows of 384 f32 are 144 KiB, which stay in L2

@@ -8,7 +8,10 @@
 
 use half::f16;
 
-use super::{BATCH_QUERIES, BATCH_ROWS, BatchBlock, BatchRows, BatchSink, Kernels, same_len};
+use super::{
+    BATCH_QUERIES, BATCH_ROWS, BatchBlock, BatchRows, BatchSink, Kernels, PACK_ROWS, packed_shape,
+    same_len,
+};
 
 /// The scalar table.
 pub(super) static SCALAR: Kernels = Kernels {
@@ -24,6 +27,7 @@ pub(super) static SCALAR: Kernels = Kernels {
     dot_u7i8_batch,
     dot_f32_cross,
     batch_scan,
+    dot_u8i8_packed: Some(dot_u8i8_packed),
 };
 
 /// Lanes per block, and so the number of independent accumulators.
@@ -147,6 +151,28 @@ pub(super) fn dot_u7i8_batch(qs: &[u8], nq: usize, rows: &[i8], out: &mut [i32])
             *slot = q.iter().zip(row).fold(0i32, |s, (&a, &b)| {
                 s.wrapping_add(i32::from(a & 0x7f) * i32::from(b))
             });
+        }
+    }
+}
+
+/// Integer inner products of 8-bit queries with rows packed in groups (see
+/// `Kernels::dot_u8i8_packed`).
+pub(super) fn dot_u8i8_packed(rows: &[u8], dp: usize, qs: &[i8], out: &mut [i32]) {
+    let Some((groups, _)) = packed_shape(rows.len(), dp, qs.len(), out.len()) else {
+        return;
+    };
+    let n = groups * PACK_ROWS;
+    for (q, o) in qs.chunks_exact(dp).zip(out.chunks_exact_mut(n)) {
+        for (g, og) in rows.chunks_exact(PACK_ROWS * dp).zip(o.chunks_exact_mut(PACK_ROWS)) {
+            let mut acc = [0i32; PACK_ROWS];
+            for (qc, slice) in q.chunks_exact(4).zip(g.chunks_exact(4 * PACK_ROWS)) {
+                for (a, r) in acc.iter_mut().zip(slice.chunks_exact(4)) {
+                    for (&x, &y) in qc.iter().zip(r) {
+                        *a = a.wrapping_add(i32::from(x) * i32::from(y));
+                    }
+                }
+            }
+            og.copy_from_slice(&acc);
         }
     }
 }

@@ -12,7 +12,7 @@ use half::f16;
 use proptest::prelude::*;
 
 use super::{
-    BATCH_QUERIES, BATCH_ROWS, BatchRows, Kernels, available, best, choose, norm_f32, scalar,
+    BATCH_QUERIES, BATCH_ROWS, BatchRows, PACK_ROWS, Kernels, available, best, choose, norm_f32, scalar,
 };
 
 /// Dimensions around every block and tail boundary of every implementation.
@@ -704,5 +704,78 @@ fn batch_scan_equals_one_pair_at_a_time_bit_for_bit() {
         (k.batch_scan)(&[], 2, BatchRows::F32(&[]), true, &mut |_| calls += 1);
         (k.batch_scan)(&[1.0], 1, BatchRows::F32(&[]), true, &mut |_| calls += 1);
         assert_eq!(calls, 0, "{}: nq = 0, d = 0 or no rows: no blocks", k.name);
+    }
+}
+
+/// The naive products `dot_u8i8_packed` must equal: value `t` of row `r` sits in group
+/// `r / 16`, slice `t / 4`, lane `r % 16`, byte `t % 4`.
+fn naive_packed(rows: &[u8], dp: usize, qs: &[i8]) -> Vec<i32> {
+    let n = rows.len() / (PACK_ROWS * dp) * PACK_ROWS;
+    let mut out = Vec::new();
+    for q in qs.chunks_exact(dp) {
+        for r in 0..n {
+            let (g, l) = (r / PACK_ROWS, r % PACK_ROWS);
+            let s: i64 = (0..dp)
+                .map(|t| {
+                    let at = g * PACK_ROWS * dp + (t / 4) * 64 + l * 4 + t % 4;
+                    i64::from(q[t]) * i64::from(rows[at])
+                })
+                .sum();
+            out.push(s as i32);
+        }
+    }
+    out
+}
+
+#[test]
+fn dot_u8i8_packed_is_exact_for_every_tile_shape() {
+    let mut seed = 17u64;
+    let mut next = || crate::rng::splitmix64(&mut seed);
+    let tables: Vec<_> = available().into_iter().filter(|k| k.dot_u8i8_packed.is_some()).collect();
+    assert!(tables.iter().any(|k| k.name == "scalar"));
+    for dp in [4usize, 8, 12, 64, 384, 388] {
+        // Every remainder of the 6-query × 4-group tile.
+        for groups in [1usize, 2, 3, 4, 5, 7, 9] {
+            for nq in [1usize, 2, 3, 5, 6, 7, 13] {
+                let rows: Vec<u8> = (0..groups * PACK_ROWS * dp).map(|_| next() as u8).collect();
+                let qs: Vec<i8> = (0..nq * dp).map(|_| next() as i8).collect();
+                let want = naive_packed(&rows, dp, &qs);
+                for k in &tables {
+                    let f = k.dot_u8i8_packed.unwrap();
+                    let mut got = vec![-1i32; want.len()];
+                    f(&rows, dp, &qs, &mut got);
+                    assert_eq!(got, want, "{} dp={dp} groups={groups} nq={nq}", k.name);
+                }
+            }
+        }
+        // Extremes: every product at its largest magnitude, both signs.
+        let rows = vec![u8::MAX; 3 * PACK_ROWS * dp];
+        for qv in [i8::MIN, i8::MAX] {
+            let qs = vec![qv; 2 * dp];
+            let want = naive_packed(&rows, dp, &qs);
+            for k in &tables {
+                let mut got = vec![0i32; want.len()];
+                (k.dot_u8i8_packed.unwrap())(&rows, dp, &qs, &mut got);
+                assert_eq!(got, want, "{} dp={dp} extreme {qv}", k.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn dot_u8i8_packed_writes_nothing_for_bad_shapes() {
+    let rows = vec![1u8; 2 * PACK_ROWS * 8];
+    let qs = vec![1i8; 16];
+    for k in available() {
+        let Some(f) = k.dot_u8i8_packed else { continue };
+        for (dp, out_len) in [(0usize, 64usize), (6, 64), (8, 63), (8, 0)] {
+            let mut out = vec![-7i32; out_len];
+            f(&rows, dp, &qs, &mut out);
+            assert!(out.iter().all(|&x| x == -7), "{} dp={dp} out={out_len}", k.name);
+        }
+        // A partial group or query is ignored: 1 whole group, 1 whole query.
+        let mut out = vec![-7i32; PACK_ROWS];
+        f(&rows[..PACK_ROWS * 8 + 5], 8, &qs[..11], &mut out);
+        assert!(out.iter().all(|&x| x == 8), "{}", k.name);
     }
 }
