@@ -27,7 +27,8 @@ use super::tiles::{
 };
 use super::{BatchRows, BatchSink, Kernels, PACK_ROWS, packed_shape};
 use std::arch::x86_64::{
-    __m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_setzero_ps, _mm512_dpbusd_epi32, _mm512_loadu_si512,
+    __m256, __m512i, __mmask64, _mm256_add_ps, _mm256_fmadd_ps, _mm256_setzero_ps,
+    _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_maskz_loadu_epi8, _mm512_reduce_add_epi32,
     _mm512_set1_epi32, _mm512_setzero_si512, _mm512_storeu_si512,
 };
 
@@ -45,6 +46,7 @@ static AVX512: Kernels = TABLE;
 /// The AVX-512 table of CPUs with avx512bw and avx512vnni as well: the 8-bit sketch kernel.
 static AVX512_VNNI: Kernels = Kernels {
     dot_u8i8_packed: Some(dot_u8i8_packed),
+    dot_u7i8_batch,
     ..TABLE
 };
 
@@ -85,6 +87,82 @@ fn dot_f32_cross(a: &[f32], b: &[f32], dim: usize, out: &mut [f32], stride: usiz
     // SAFETY: as `batch_scan` above: reachable only through `AVX512`, handed out only when all
     // five features were detected.
     unsafe { dot_f32_cross_tf(a, b, dim, out, stride) }
+}
+
+fn dot_u7i8_batch(qs: &[u8], nq: usize, rows: &[i8], out: &mut [i32]) {
+    // SAFETY: reachable only through `AVX512_VNNI`, handed out only when avx512f, avx512bw and
+    // avx512vnni were detected. The callee reads and writes through slices and bounds its
+    // own pointer reads (below).
+    unsafe { u7i8_vnni(qs, nq, rows, out) }
+}
+
+/// `Kernels::dot_u7i8_batch` with `vpdpbusd`: the 7-bit query bytes are the unsigned operand,
+/// so every sum is the exact integer the other tables return. Four rows at a time share each
+/// 64-byte chunk of the query; the last chunk of a row is a masked load.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+fn u7i8_vnni(qs: &[u8], nq: usize, rows: &[i8], out: &mut [i32]) {
+    if nq == 0 {
+        return;
+    }
+    let dim = qs.len() / nq;
+    if dim == 0 {
+        out.fill(0);
+        return;
+    }
+    let nrows = (rows.len() / dim).min(out.len() / nq);
+    let chunks = dim.div_ceil(64);
+    let tail = dim - (chunks - 1) * 64;
+    let tail_mask: __mmask64 = if tail == 64 { !0 } else { (1u64 << tail) - 1 };
+    let mut q = vec![0u8; chunks * 64];
+    // Chunk c of row r: a full load inside the row, a masked one (no access past the row's
+    // `dim` bytes) for the last chunk.
+    let load = |r: usize, c: usize| -> __m512i {
+        let at = r * dim + c * 64;
+        if c + 1 < chunks {
+            // SAFETY: r < nrows and (c + 1) · 64 ≤ dim, so the 64 bytes lie inside `rows`.
+            unsafe { _mm512_loadu_si512(rows.as_ptr().add(at).cast()) }
+        } else {
+            // SAFETY: the mask keeps the bytes at..at + tail, inside row r of `rows`; masked
+            // bytes are not accessed.
+            unsafe { _mm512_maskz_loadu_epi8(tail_mask, rows.as_ptr().add(at)) }
+        }
+    };
+    for (j, qj) in qs.chunks_exact(dim).enumerate() {
+        for (d, &s) in q.iter_mut().zip(qj) {
+            *d = s & 0x7f;
+        }
+        let qv = |c: usize| -> __m512i {
+            // SAFETY: c < chunks and `q` holds chunks · 64 bytes.
+            unsafe { _mm512_loadu_si512(q.as_ptr().add(c * 64).cast()) }
+        };
+        let slot = |r: usize| r * nq + j;
+        let mut r = 0;
+        while r + 4 <= nrows {
+            let mut acc = [_mm512_setzero_si512(); 4];
+            for c in 0..chunks {
+                let qc = qv(c);
+                for (k, a) in acc.iter_mut().enumerate() {
+                    *a = _mm512_dpbusd_epi32(*a, qc, load(r + k, c));
+                }
+            }
+            for (k, a) in acc.iter().enumerate() {
+                if let Some(o) = out.get_mut(slot(r + k)) {
+                    *o = _mm512_reduce_add_epi32(*a);
+                }
+            }
+            r += 4;
+        }
+        while r < nrows {
+            let mut a = _mm512_setzero_si512();
+            for c in 0..chunks {
+                a = _mm512_dpbusd_epi32(a, qv(c), load(r, c));
+            }
+            if let Some(o) = out.get_mut(slot(r)) {
+                *o = _mm512_reduce_add_epi32(a);
+            }
+            r += 1;
+        }
+    }
 }
 
 fn dot_u8i8_packed(rows: &[u8], dp: usize, qs: &[i8], out: &mut [i32]) {
