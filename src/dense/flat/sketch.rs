@@ -24,7 +24,7 @@
 
 use super::{Cand, FlatQuery, TopK, exact_rank};
 use crate::dense::VectorsView;
-use crate::dense::kernels::PACK_ROWS;
+use crate::dense::kernels::{PACK_ROWS, PackedKernel};
 use crate::types::Metric;
 use std::cmp::Ordering;
 
@@ -312,7 +312,7 @@ pub fn scan(
     qs: &[FlatQuery<'_>],
     seg: u32,
     sk: &Sketch,
-    kernel: fn(&[u8], usize, &[i8], &mut [i32]),
+    kernel: PackedKernel,
     rows: VectorsView<'_>,
     norms: &[f32],
     is_deleted: impl Fn(u32) -> bool,

@@ -113,8 +113,11 @@ pub struct Kernels {
     /// integers. `None` in tables without a kernel worth it (callers then scan floats): the
     /// first pass of exact search over a segment's 8-bit sketch (`flat::sketch`); the VNNI
     /// version keeps 6 queries × 64 rows of accumulators in registers.
-    pub dot_u8i8_packed: Option<fn(&[u8], usize, &[i8], &mut [i32])>,
+    pub dot_u8i8_packed: Option<PackedKernel>,
 }
+
+/// The signature of [`Kernels::dot_u8i8_packed`].
+pub type PackedKernel = fn(&[u8], usize, &[i8], &mut [i32]);
 
 /// Rows per group of [`Kernels::dot_u8i8_packed`]'s packed layout (one 512-bit register of i32
 /// sums).
@@ -122,7 +125,7 @@ pub const PACK_ROWS: usize = 16;
 
 /// `(groups, queries)` of a [`Kernels::dot_u8i8_packed`] call, or `None` when it writes nothing.
 fn packed_shape(rows: usize, dp: usize, qs: usize, out: usize) -> Option<(usize, usize)> {
-    if dp == 0 || dp % 4 != 0 {
+    if dp == 0 || !dp.is_multiple_of(4) {
         return None;
     }
     let groups = rows / (PACK_ROWS * dp);
