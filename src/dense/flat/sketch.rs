@@ -85,27 +85,41 @@ fn up(x: f64) -> f32 {
     if f64::from(f) < x { f.next_up() } else { f }
 }
 
-/// `v` as 8-bit integers: the scale, the integers and the residual's norm.
-fn quantize(v: &[f32], out: &mut Vec<i8>) -> (f32, f64) {
+/// `v` as 8-bit integers: the scale, and the norms of the residual `v − s·v̂`, of `v` and of
+/// `s·v̂` (in f64, four independent sums each).
+fn quantize(v: &[f32], out: &mut Vec<i8>) -> (f32, f64, f64, f64) {
     out.clear();
     let max = v.iter().fold(0f32, |m, &x| m.max(x.abs()));
     let s = max / 127.0;
-    if !(s.is_normal() && s.is_finite()) {
-        out.resize(v.len(), 0);
-        return (0.0, norm(v.iter().map(|&x| f64::from(x))));
-    }
-    let mut e2 = 0f64;
-    for &x in v {
-        let q = (x / s).round().clamp(-127.0, 127.0);
-        let r = f64::from(x) - f64::from(s) * f64::from(q);
-        e2 += r * r;
+    let inv = if s.is_normal() && s.is_finite() { 1.0 / s } else { 0.0 };
+    let s = if inv > 0.0 { s } else { 0.0 };
+    let (mut e2, mut n2, mut q2) = ([0f64; 4], [0f64; 4], [0f64; 4]);
+    let (chunks, tail) = v.as_chunks::<4>();
+    let mut step = |lane: usize, x: f32| {
+        // Round half away from zero by truncation; any rounding of the reciprocal only moves
+        // a value to a neighbouring integer, and the residual is measured against the integer
+        // chosen.
+        let y = x * inv;
+        let q = ((y + 0.5f32.copysign(y)) as i32).clamp(-127, 127);
+        let (x, sq) = (f64::from(x), f64::from(s) * f64::from(q));
+        if let (Some(e), Some(n), Some(d)) = (e2.get_mut(lane), n2.get_mut(lane), q2.get_mut(lane))
+        {
+            *e += (x - sq) * (x - sq);
+            *n += x * x;
+            *d += sq * sq;
+        }
         out.push(q as i8);
+    };
+    for c in chunks {
+        for (lane, &x) in c.iter().enumerate() {
+            step(lane, x);
+        }
     }
-    (s, e2.sqrt())
-}
-
-fn norm(v: impl Iterator<Item = f64>) -> f64 {
-    v.map(|x| x * x).sum::<f64>().sqrt()
+    for (lane, &x) in tail.iter().enumerate() {
+        step(lane, x);
+    }
+    let total = |a: [f64; 4]| ((a[0] + a[1]) + (a[2] + a[3])).sqrt();
+    (s, total(e2), total(n2), total(q2))
 }
 
 impl Sketch {
@@ -137,21 +151,19 @@ impl Sketch {
             match view {
                 VectorsView::F32(v) => x.copy_from_slice(v.get(span)?),
                 VectorsView::F16(v) => {
-                    for (d, s) in x.iter_mut().zip(v.get(span)?) {
-                        *d = s.to_f32();
-                    }
+                    use half::slice::HalfFloatSliceExt;
+                    v.get(span)?.convert_to_f32_slice(&mut x);
                 }
             }
-            let (s, e) = quantize(&x, &mut q);
-            let n = norm(x.iter().map(|&v| f64::from(v)));
+            let (s, e, n, qn) = quantize(&x, &mut q);
             if !n.is_finite() {
                 return None;
             }
-            let qn = f64::from(s) * norm(q.iter().map(|&v| f64::from(v)));
+            // Row r's 4 values of slice t sit at group + t · 64 + lane · 4.
             let (g, l) = (r / PACK_ROWS, r % PACK_ROWS);
-            let base = g * PACK_ROWS * dp + l * 4;
-            for (t, &v) in q.iter().enumerate() {
-                if let Some(b) = sk.packed.get_mut(base + (t / 4) * 4 * PACK_ROWS + t % 4) {
+            let group = sk.packed.get_mut(g * PACK_ROWS * dp..).unwrap_or_default();
+            for (slice, vals) in group.chunks_exact_mut(4 * PACK_ROWS).zip(q.chunks(4)) {
+                for (b, &v) in slice.iter_mut().skip(l * 4).zip(vals) {
                     *b = (i16::from(v) + 128) as u8;
                 }
             }
@@ -210,9 +222,8 @@ impl Prepared {
     /// `None` when a score could come near f32's range (above [`MAX_SCORE`]), where the bounds'
     /// arithmetic is not trusted.
     fn new(q: &FlatQuery<'_>, sk: &Sketch, k: usize, out: &mut Vec<i8>) -> Option<Prepared> {
-        let (s, err) = quantize(&q.operand, out);
+        let (s, err, norm, _) = quantize(&q.operand, out);
         out.resize(sk.dp, 0);
-        let norm = norm(q.operand.iter().map(|&v| f64::from(v)));
         let round = (sk.dim as f64 + 2.0) * f64::powi(2.0, -23) * 1.01;
         let m = &sk.max;
         let scale = f64::from(s);
