@@ -258,6 +258,100 @@ pub(crate) fn nearest_all(
     (assign, dists)
 }
 
+/// The nearest centroid of every row of `data` among the candidates of its current centroid:
+/// row `i`, assigned to `assign[i]`, is compared with centroid `assign[i]` and the ids in row
+/// `assign[i]` of `near` (`k` rows of `t` ids). Ties go to the lower id. Rows are grouped by
+/// centroid so that each group is one small block against its candidates.
+pub(crate) fn nearest_local(
+    data: &[f32],
+    dim: usize,
+    cents: &[f32],
+    assign: &[u32],
+    near: &[u32],
+    threads: usize,
+) -> Vec<u32> {
+    let c_norms = norms(cents, dim);
+    let k = c_norms.len();
+    if dim == 0 || k == 0 {
+        return assign.to_vec();
+    }
+    let t = near.len() / k;
+    // Counting sort: the rows of centroid j are members[starts[j]..starts[j + 1]].
+    let mut starts = vec![0usize; k + 1];
+    for &a in assign {
+        if let Some(s) = starts.get_mut(a as usize + 1) {
+            *s += 1;
+        }
+    }
+    for j in 0..k {
+        let prev = starts.get(j).copied().unwrap_or(0);
+        if let Some(s) = starts.get_mut(j + 1) {
+            *s += prev;
+        }
+    }
+    let mut cursor = starts.clone();
+    let mut members = vec![0usize; assign.len()];
+    for (i, &a) in assign.iter().enumerate() {
+        if let Some(pos) = cursor.get_mut(a as usize) {
+            if let Some(m) = members.get_mut(*pos) {
+                *m = i;
+            }
+            *pos += 1;
+        }
+    }
+    const GROUPS: usize = 16;
+    let parts = par_map(k.div_ceil(GROUPS), threads, |task| {
+        let mut out: Vec<(usize, u32)> = Vec::new();
+        let (mut ids, mut cand, mut cn, mut pts, mut dist) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for j in task * GROUPS..((task + 1) * GROUPS).min(k) {
+            let (Some(&s), Some(&e)) = (starts.get(j), starts.get(j + 1)) else {
+                continue;
+            };
+            let mine = members.get(s..e).unwrap_or_default();
+            if mine.is_empty() {
+                continue;
+            }
+            ids.clear();
+            ids.push(j as u32);
+            let row = near.get(j * t..(j + 1) * t).unwrap_or_default();
+            ids.extend(row.iter().copied().filter(|&c| c as usize != j && (c as usize) < k));
+            cand.clear();
+            cn.clear();
+            for &c in &ids {
+                let c = c as usize;
+                cand.extend_from_slice(cents.get(c * dim..(c + 1) * dim).unwrap_or_default());
+                cn.push(c_norms.get(c).copied().unwrap_or(0.0));
+            }
+            for block in mine.chunks(ROW_BLOCK) {
+                pts.clear();
+                for &i in block {
+                    pts.extend_from_slice(data.get(i * dim..(i + 1) * dim).unwrap_or_default());
+                }
+                dist.resize(block.len() * ids.len(), 0.0);
+                block_distances(&pts, &cand, &cn, dim, &mut dist);
+                for (&i, drow) in block.iter().zip(dist.chunks_exact(ids.len())) {
+                    let mut best = (u32::MAX, f32::INFINITY);
+                    for (&c, &d) in ids.iter().zip(drow) {
+                        if d < best.1 || (d == best.1 && c < best.0) {
+                            best = (c, d);
+                        }
+                    }
+                    out.push((i, best.0));
+                }
+            }
+        }
+        out
+    });
+    let mut next = assign.to_vec();
+    for (i, c) in parts.into_iter().flatten() {
+        if let Some(a) = next.get_mut(i) {
+            *a = c;
+        }
+    }
+    next
+}
+
 /// The `t` nearest centroids of every row (`t ≤ k`) as two `n × t` matrices: centroid ids and
 /// squared distances. With `sorted` each row is nearest first (ties by the lower id); without,
 /// only the nearest is guaranteed to come first (cheaper; Sinkhorn needs no more).
