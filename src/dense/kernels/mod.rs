@@ -11,14 +11,15 @@
 //!   been checked for all three features; that check is what makes its `unsafe` sound.
 //! - `avx512.rs` (x86_64 only): the AVX2 table with an AVX-512VL batched scan and k-means GEMM
 //!   (bigger register tiles, same bits), handed out only after checking avx512f and avx512vl
-//!   as well.
+//!   as well; where avx512bw and avx512vnni are present too, both integer kernels
+//!   (`dot_u7i8_batch`, `dot_u8i8_packed`) use `vpdpbusd` (the same integers).
 //! - `fastscan/`: ADC scans of product-quantized codes (4-bit fast-scan in blocks of 32, 8-bit
 //!   tables), with their own scalar oracle and AVX2 twin.
 //! - `tests.rs`: one suite run against every implementation in [`available()`], comparing with
 //!   an f64 reference across odd dimensions, plus property tests.
 //!
-//! The one integer kernel, `dot_u7i8_batch`, is exact, so every implementation must return the
-//! same values.
+//! The integer kernels, `dot_u7i8_batch` and `dot_u8i8_packed`, are exact, so every
+//! implementation must return the same values.
 //!
 //! Semantics shared by every float kernel:
 //! - Pairs of slices of unequal length are truncated to the shorter one; no kernel panics.

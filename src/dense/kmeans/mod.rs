@@ -46,9 +46,18 @@ pub const DEFAULT_POINTS_PER_CENTROID: usize = 256;
 /// Relative perturbation applied when a cluster is split to refill an empty one (FAISS's value).
 const SPLIT_EPS: f32 = 1.0 / 1024.0;
 
-/// Centroids each point is compared with after the first Lloyd iteration (plain mode, when
-/// `k` is larger): see [`lloyd_local`].
-const NEIGHBOURS: usize = 128;
+/// Centroids each point is compared with after the first Lloyd iteration (plain mode): a
+/// quarter of `k`, at least [`MIN_NEIGHBOURS`] and at most [`MAX_NEIGHBOURS`]; see
+/// [`lloyd_local`]. With `k` at most the minimum every centroid is compared.
+const MAX_NEIGHBOURS: usize = 128;
+
+/// See [`MAX_NEIGHBOURS`].
+const MIN_NEIGHBOURS: usize = 64;
+
+/// Candidates per point of [`lloyd_local`] for `k` centroids.
+fn neighbours(k: usize) -> usize {
+    (k / 4).clamp(MIN_NEIGHBOURS, MAX_NEIGHBOURS)
+}
 
 /// Centroids per parallel task in the update step.
 const UPDATE_CHUNK: usize = 16;
@@ -418,7 +427,7 @@ fn par_chunks_min(
 /// Lloyd iterations from `cents` on `sample`; returns the final centroids.
 fn lloyd(sample: &[f32], dim: usize, mut cents: Vec<f32>, cfg: &KMeansConfig) -> Vec<f32> {
     let k = cents.len() / dim;
-    if !cfg.balanced && k > NEIGHBOURS {
+    if !cfg.balanced && k > neighbours(k) {
         return lloyd_local(sample, dim, cents, cfg);
     }
     let mut prev: Vec<u32> = Vec::new();
@@ -448,9 +457,9 @@ fn lloyd(sample: &[f32], dim: usize, mut cents: Vec<f32>, cfg: &KMeansConfig) ->
 }
 
 /// Plain Lloyd iterations, each point compared after the first iteration only with the
-/// [`NEIGHBOURS`] centroids nearest to its current one (itself included) instead of all `k`: a
+/// [`neighbours`]`(k)` centroids nearest to its current one (itself included) instead of all `k`: a
 /// point's nearest centroid after a Lloyd step is almost always its old one or one of that
-/// one's close neighbours, so the assignment costs `n · NEIGHBOURS` distances (plus the `k²`
+/// one's close neighbours, so the assignment costs that many distances per point (plus the `k²`
 /// between centroids) instead of `n · k`. The first iteration compares with every centroid,
 /// and so does the assignment of all rows after training. Measured on the WordNet coarse
 /// quantizer (1,024 lists, 65,536 points): see docs/PERFORMANCE.md.
@@ -463,7 +472,7 @@ fn lloyd_local(sample: &[f32], dim: usize, mut cents: Vec<f32>, cfg: &KMeansConf
         if it + 1 == cfg.iters {
             break;
         }
-        let (near, _) = assign::nearest_t(&cents, dim, &cents, NEIGHBOURS.min(k), cfg.threads, false);
+        let (near, _) = assign::nearest_t(&cents, dim, &cents, neighbours(k), cfg.threads, false);
         let next = assign::nearest_local(sample, dim, &cents, &assign, &near, cfg.threads);
         if splits.is_empty() && next == assign {
             break;
