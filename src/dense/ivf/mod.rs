@@ -213,11 +213,7 @@ impl IvfPq {
                 seed,
                 balanced: p.balanced,
                 threads,
-                // Plain k-means compares points with few centroids after its first
-                // iteration (`kmeans::lloyd_local`), so it affords twice the sample
-                // (WordNet, nprobe 48: recall@10 at rerank 40/60/80 +0.0014 to +0.0022, build
-                // time unchanged); balanced training compares with every centroid.
-                max_points: if p.balanced { 64 * nlist } else { 128 * nlist }.min(n),
+                max_points: (64 * nlist).min(n),
                 ..KMeansConfig::default()
             },
         )?;
