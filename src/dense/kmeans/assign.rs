@@ -281,6 +281,34 @@ pub(crate) fn nearest_all(
     (assign, dists)
 }
 
+/// The rows of each centroid, by counting sort (row order kept): the rows assigned to `j` are
+/// `members[starts[j]..starts[j + 1]]` (`k + 1` starts; ids `≥ k` are left out).
+pub(crate) fn group(assign: &[u32], k: usize) -> (Vec<usize>, Vec<usize>) {
+    let mut starts = vec![0usize; k + 1];
+    for &a in assign {
+        if let Some(s) = starts.get_mut(a as usize + 1) {
+            *s += 1;
+        }
+    }
+    for j in 0..k {
+        let prev = starts.get(j).copied().unwrap_or(0);
+        if let Some(s) = starts.get_mut(j + 1) {
+            *s += prev;
+        }
+    }
+    let mut cursor = starts.clone();
+    let mut members = vec![0usize; starts.last().copied().unwrap_or(0)];
+    for (i, &a) in assign.iter().enumerate() {
+        if let Some(pos) = cursor.get_mut(a as usize) {
+            if let Some(m) = members.get_mut(*pos) {
+                *m = i;
+            }
+            *pos += 1;
+        }
+    }
+    (starts, members)
+}
+
 /// The nearest centroid of every row of `data` among the candidates of its current centroid:
 /// row `i`, assigned to `assign[i]`, is compared with centroid `assign[i]` and the ids in row
 /// `assign[i]` of `near` (`k` rows of `t` ids). Ties go to the lower id. Rows are grouped by
@@ -299,29 +327,7 @@ pub(crate) fn nearest_local(
         return assign.to_vec();
     }
     let t = near.len() / k;
-    // Counting sort: the rows of centroid j are members[starts[j]..starts[j + 1]].
-    let mut starts = vec![0usize; k + 1];
-    for &a in assign {
-        if let Some(s) = starts.get_mut(a as usize + 1) {
-            *s += 1;
-        }
-    }
-    for j in 0..k {
-        let prev = starts.get(j).copied().unwrap_or(0);
-        if let Some(s) = starts.get_mut(j + 1) {
-            *s += prev;
-        }
-    }
-    let mut cursor = starts.clone();
-    let mut members = vec![0usize; assign.len()];
-    for (i, &a) in assign.iter().enumerate() {
-        if let Some(pos) = cursor.get_mut(a as usize) {
-            if let Some(m) = members.get_mut(*pos) {
-                *m = i;
-            }
-            *pos += 1;
-        }
-    }
+    let (starts, members) = group(assign, k);
     const GROUPS: usize = 16;
     let parts = par_map(k.div_ceil(GROUPS), threads, |task| {
         let mut out: Vec<(usize, u32)> = Vec::new();

@@ -493,24 +493,7 @@ fn update_centroids(
 ) -> Vec<usize> {
     let k = cents.len() / dim;
     let counts = histogram(assign, k);
-    // Counting sort: the points of centroid j are members[starts[j]..starts[j + 1]].
-    let mut starts = Vec::with_capacity(k + 1);
-    let mut acc = 0usize;
-    starts.push(0);
-    for &c in &counts {
-        acc += c;
-        starts.push(acc);
-    }
-    let mut cursor = starts.clone();
-    let mut members = vec![0usize; acc];
-    for (i, &a) in assign.iter().enumerate() {
-        if let Some(pos) = cursor.get_mut(a as usize) {
-            if let Some(m) = members.get_mut(*pos) {
-                *m = i;
-            }
-            *pos += 1;
-        }
-    }
+    let (starts, members) = assign::group(assign, k);
     par::par_chunks_mut(cents, UPDATE_CHUNK * dim, threads, |ci, block| {
         let mut sum = vec![0.0f64; dim];
         for (r, cent) in block.chunks_exact_mut(dim).enumerate() {
