@@ -17,7 +17,7 @@
 //! quarter of an integer multiply-add (measured on WordNet, nlist 1024, dim 384: see
 //! docs/PERFORMANCE.md).
 
-use crate::dense::kernels::Kernels;
+use crate::dense::kernels::{Kernels, PACK_ROWS};
 use crate::types::Metric;
 
 /// Centroids quantized to int8 with one scale each.
@@ -42,7 +42,18 @@ pub(super) struct QueryBytes {
     /// Batches: one query's bytes, and `(lo, step)` per query.
     one: Vec<u8>,
     ranges: Vec<(f32, f32)>,
+    /// Large batches: the centroids packed for `Kernels::dot_u8i8_packed`, the queries as
+    /// signed bytes and the kernel's output.
+    packed: Vec<u8>,
+    signed: Vec<i8>,
+    sums: Vec<i32>,
 }
+
+/// Batches of at least this many queries rank lists with `Kernels::dot_u8i8_packed` where the
+/// table has it: packing the centroids (`nlist · dim` bytes) once per batch then costs less
+/// than a fraction of the ranking, and the kernel keeps 64 centroids in registers' reach
+/// while all the queries pass.
+const PACKED_MIN_QUERIES: usize = 128;
 
 impl Coarse {
     /// Quantizes `centroids` (`dim` values each, finite) to int8, each centroid with the scale
@@ -194,10 +205,24 @@ impl Coarse {
         let n = self.scales.len();
         qb.dots.clear();
         qb.dots.resize(n * nq, 0);
-        (k.dot_u7i8_batch)(&qb.bytes, nq, &self.codes, &mut qb.dots);
+        // `dots[c · nq + j]` from the batch kernel, `dots[j · n + c]` from the packed one.
+        let query_major = match k.dot_u8i8_packed {
+            Some(f) if nq >= PACKED_MIN_QUERIES => {
+                self.dots_packed(f, nq, qb);
+                true
+            }
+            _ => {
+                (k.dot_u7i8_batch)(&qb.bytes, nq, &self.codes, &mut qb.dots);
+                false
+            }
+        };
         out.clear();
         for (j, &(lo, step)) in qb.ranges.iter().enumerate() {
-            let dots = qb.dots.get(j..).unwrap_or_default().iter().step_by(nq);
+            let dots = if query_major {
+                qb.dots.get(j * n..).unwrap_or_default().iter().step_by(1)
+            } else {
+                qb.dots.get(j..).unwrap_or_default().iter().step_by(nq)
+            };
             out.extend(
                 self.scales
                     .iter()
@@ -206,6 +231,45 @@ impl Coarse {
                     .zip(dots)
                     .map(|(((&s, &sum), &norm), &dot)| score(metric, s, sum, norm, lo, step, dot)),
             );
+        }
+    }
+}
+
+impl Coarse {
+    /// The integers `Kernels::dot_u7i8_batch` computes, query-major (`qb.dots[j · n + c]`),
+    /// through the packed kernel: centroid codes offset to unsigned (`c + 128`), the 7-bit
+    /// query bytes as signed bytes, and `128 · Σ u` subtracted again, so the integers are the
+    /// same.
+    fn dots_packed(&self, f: crate::dense::kernels::PackedKernel, nq: usize, qb: &mut QueryBytes) {
+        let (dim, n) = (self.dim, self.scales.len());
+        let dp = dim.div_ceil(4) * 4;
+        let rows = n.div_ceil(PACK_ROWS) * PACK_ROWS;
+        qb.packed.clear();
+        qb.packed.resize(rows * dp, 128);
+        for (l, code) in self.codes.chunks_exact(dim.max(1)).enumerate() {
+            let group = qb.packed.get_mut((l / PACK_ROWS) * PACK_ROWS * dp..).unwrap_or_default();
+            let lane = (l % PACK_ROWS) * 4;
+            for (slice, vals) in group.chunks_exact_mut(4 * PACK_ROWS).zip(code.chunks(4)) {
+                for (b, &v) in slice.iter_mut().skip(lane).zip(vals) {
+                    *b = (i16::from(v) + 128) as u8;
+                }
+            }
+        }
+        qb.signed.clear();
+        let mut offsets = Vec::with_capacity(nq);
+        for q in qb.bytes.chunks_exact(dim.max(1)) {
+            let start = qb.signed.len();
+            qb.signed.extend(q.iter().map(|&u| (u & 0x7f) as i8));
+            qb.signed.resize(start + dp, 0);
+            offsets.push(128 * q.iter().map(|&u| i32::from(u & 0x7f)).sum::<i32>());
+        }
+        qb.sums.clear();
+        qb.sums.resize(nq * rows, 0);
+        f(&qb.packed, dp, &qb.signed, &mut qb.sums);
+        for ((sums, dots), off) in qb.sums.chunks_exact(rows).zip(qb.dots.chunks_exact_mut(n.max(1))).zip(offsets) {
+            for (d, &s) in dots.iter_mut().zip(sums) {
+                *d = s.wrapping_sub(off);
+            }
         }
     }
 }
@@ -305,6 +369,32 @@ mod tests {
                         "{} {metric:?} list {l}: {got} vs {want}",
                         k.name
                     );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn large_batches_through_the_packed_kernel_score_as_one_query_at_a_time() {
+        // Enough queries for `dots_packed` (where the table has the kernel), an odd dimension
+        // and a centroid count that is not a multiple of the packing's 16.
+        let (dim, n) = (45, 37);
+        let coarse = Coarse::quantize(&data(n, dim, 6), dim);
+        let qs: Vec<Vec<f32>> = (0..PACKED_MIN_QUERIES as u64 + 3)
+            .map(|i| data(1, dim, 100 + i))
+            .collect();
+        let refs: Vec<&[f32]> = qs.iter().map(Vec::as_slice).collect();
+        let mut qb = QueryBytes::default();
+        for k in kernels::available() {
+            for metric in [Metric::Dot, Metric::L2] {
+                let mut batch = Vec::new();
+                coarse.scores_batch(k, metric, &refs, &mut qb, &mut batch);
+                for (j, q) in refs.iter().enumerate() {
+                    let mut one = Vec::new();
+                    coarse.scores(k, metric, q, &mut qb, &mut one);
+                    let got: Vec<u32> = batch[j * n..(j + 1) * n].iter().map(|v| v.to_bits()).collect();
+                    let want: Vec<u32> = one.iter().map(|v| v.to_bits()).collect();
+                    assert_eq!(got, want, "{} q {j}", k.name);
                 }
             }
         }
