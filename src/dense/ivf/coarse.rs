@@ -10,7 +10,9 @@
 //! <q, c_l> ≈ scale[l] · (lo · Σⱼ codes[l][j] + step · Σⱼ u[j] · codes[l][j])
 //! ```
 //!
-//! where the last sum is `Kernels::dot_u7i8_batch`. The query's rounding moves a score by at
+//! where the last sum is `Kernels::dot_u7i8_batch` (or, for batches of at least 128 queries on
+//! tables with it, `Kernels::dot_u8i8_packed` over centroids packed for the batch: the same
+//! integers). The query's rounding moves a score by at
 //! most `step/2 · Σⱼ|c_l[j]|`, which only matters for lists whose scores are that close at the
 //! `nprobe` cut-off. Compared with f16 centroids and float dot products this halves the bytes
 //! each query streams (`nlist · dim`) and replaces a convert and a multiply-add per value by a
