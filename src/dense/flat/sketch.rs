@@ -24,7 +24,7 @@
 
 use super::{Cand, FlatQuery, TopK, exact_rank};
 use crate::dense::VectorsView;
-use crate::dense::kernels::{PACK_ROWS, PackedKernel};
+use crate::dense::kernels::{self, PACK_ROWS, PackedKernel};
 use crate::types::Metric;
 use std::cmp::Ordering;
 
@@ -159,14 +159,7 @@ impl Sketch {
             if !n.is_finite() {
                 return None;
             }
-            // Row r's 4 values of slice t sit at group + t · 64 + lane · 4.
-            let (g, l) = (r / PACK_ROWS, r % PACK_ROWS);
-            let group = sk.packed.get_mut(g * PACK_ROWS * dp..).unwrap_or_default();
-            for (slice, vals) in group.chunks_exact_mut(4 * PACK_ROWS).zip(q.chunks(4)) {
-                for (b, &v) in slice.iter_mut().skip(l * 4).zip(vals) {
-                    *b = (i16::from(v) + 128) as u8;
-                }
-            }
+            kernels::pack_row(&mut sk.packed, dp, r, &q);
             sk.scale.push(s);
             sk.qnorm.push(up(qn));
             sk.err.push(up(e));

@@ -19,7 +19,7 @@
 //! quarter of an integer multiply-add (measured on WordNet, nlist 1024, dim 384: see
 //! docs/PERFORMANCE.md).
 
-use crate::dense::kernels::{Kernels, PACK_ROWS};
+use crate::dense::kernels::{self, Kernels, PACK_ROWS};
 use crate::types::Metric;
 
 /// Centroids quantized to int8 with one scale each.
@@ -249,13 +249,7 @@ impl Coarse {
         qb.packed.clear();
         qb.packed.resize(rows * dp, 128);
         for (l, code) in self.codes.chunks_exact(dim.max(1)).enumerate() {
-            let group = qb.packed.get_mut((l / PACK_ROWS) * PACK_ROWS * dp..).unwrap_or_default();
-            let lane = (l % PACK_ROWS) * 4;
-            for (slice, vals) in group.chunks_exact_mut(4 * PACK_ROWS).zip(code.chunks(4)) {
-                for (b, &v) in slice.iter_mut().skip(lane).zip(vals) {
-                    *b = (i16::from(v) + 128) as u8;
-                }
-            }
+            kernels::pack_row(&mut qb.packed, dp, l, code);
         }
         qb.signed.clear();
         let mut offsets = Vec::with_capacity(nq);

@@ -124,6 +124,21 @@ pub type PackedKernel = fn(&[u8], usize, &[i8], &mut [i32]);
 /// sums).
 pub const PACK_ROWS: usize = 16;
 
+/// Writes `row` (signed values, at most `dp`) offset to unsigned (`v + 128`) as row `r` of
+/// `packed`, a buffer in [`Kernels::dot_u8i8_packed`]'s layout for padded dimension `dp`: value
+/// `t` goes to byte `(r / 16) · 16 · dp + (t / 4) · 64 + (r % 16) · 4 + t % 4`. Bytes beyond
+/// `packed` are skipped.
+pub fn pack_row(packed: &mut [u8], dp: usize, r: usize, row: &[i8]) {
+    let start = (r / PACK_ROWS) * PACK_ROWS * dp;
+    let group = packed.get_mut(start..).unwrap_or_default();
+    let lane = (r % PACK_ROWS) * 4;
+    for (slice, vals) in group.chunks_exact_mut(4 * PACK_ROWS).zip(row.chunks(4)) {
+        for (b, &v) in slice.iter_mut().skip(lane).zip(vals) {
+            *b = (i16::from(v) + 128) as u8;
+        }
+    }
+}
+
 /// `(groups, queries)` of a [`Kernels::dot_u8i8_packed`] call, or `None` when it writes nothing.
 fn packed_shape(rows: usize, dp: usize, qs: usize, out: usize) -> Option<(usize, usize)> {
     if dp == 0 || !dp.is_multiple_of(4) {
