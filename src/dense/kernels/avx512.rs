@@ -169,10 +169,10 @@ fn dot_u8i8_packed(rows: &[u8], dp: usize, qs: &[i8], out: &mut [i32]) {
     let Some((groups, nq)) = packed_shape(rows.len(), dp, qs.len(), out.len()) else {
         return;
     };
-    // SAFETY: reachable only through `AVX512_VNNI`, handed out only when avx512f, avx512bw and
-    // avx512vnni were detected. `packed_shape` checked that `rows` holds `groups` groups of
-    // `PACK_ROWS · dp` bytes, `qs` `nq` queries of `dp` bytes and `out` `nq · groups ·
-    // PACK_ROWS` values, which bound every pointer `packed_vnni` forms.
+    // `packed_shape` checked that `rows` holds `groups` groups of `PACK_ROWS · dp` bytes, `qs`
+    // `nq` queries of `dp` bytes and `out` `nq · groups · PACK_ROWS` values.
+    // SAFETY: reachable only through `AVX512_VNNI` (avx512f, avx512bw, avx512vnni detected);
+    // the extents checked above bound every pointer `packed_vnni` forms.
     unsafe { packed_vnni(rows.as_ptr(), groups, dp, qs.as_ptr(), nq, out.as_mut_ptr()) }
 }
 
