@@ -242,15 +242,9 @@ const BATCH_QUERIES: usize = 4;
 /// exact modulo 2³², as the scalar twin.
 #[target_feature(enable = "avx2,fma,f16c")]
 fn dot_u7i8_batch_tf(qs: &[u8], nq: usize, rows: &[i8], out: &mut [i32]) {
-    if nq == 0 {
+    let Some((dim, nrows)) = super::u7i8_shape(qs.len(), nq, rows.len(), out) else {
         return;
-    }
-    let dim = qs.len() / nq;
-    if dim == 0 {
-        out.fill(0);
-        return;
-    }
-    let nrows = (rows.len() / dim).min(out.len() / nq);
+    };
     let mut first = 0;
     while first < nq {
         let take = (nq - first).min(BATCH_QUERIES);

@@ -28,8 +28,8 @@ use super::tiles::{
 use super::{BatchRows, BatchSink, Kernels, PACK_ROWS, packed_shape};
 use std::arch::x86_64::{
     __m256, __m512i, __mmask64, _mm256_add_ps, _mm256_fmadd_ps, _mm256_setzero_ps,
-    _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_maskz_loadu_epi8, _mm512_reduce_add_epi32,
-    _mm512_set1_epi32, _mm512_setzero_si512, _mm512_storeu_si512,
+    _mm512_and_si512, _mm512_dpbusd_epi32, _mm512_loadu_si512, _mm512_maskz_loadu_epi8, _mm512_reduce_add_epi32,
+    _mm512_set1_epi8, _mm512_set1_epi32, _mm512_setzero_si512, _mm512_storeu_si512,
 };
 
 /// The AVX-512 entries: AVX2's but the batched scan and the GEMM.
@@ -101,40 +101,32 @@ fn dot_u7i8_batch(qs: &[u8], nq: usize, rows: &[i8], out: &mut [i32]) {
 /// 64-byte chunk of the query; the last chunk of a row is a masked load.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 fn u7i8_vnni(qs: &[u8], nq: usize, rows: &[i8], out: &mut [i32]) {
-    if nq == 0 {
+    let Some((dim, nrows)) = super::u7i8_shape(qs.len(), nq, rows.len(), out) else {
         return;
-    }
-    let dim = qs.len() / nq;
-    if dim == 0 {
-        out.fill(0);
-        return;
-    }
-    let nrows = (rows.len() / dim).min(out.len() / nq);
+    };
     let chunks = dim.div_ceil(64);
     let tail = dim - (chunks - 1) * 64;
     let tail_mask: __mmask64 = if tail == 64 { !0 } else { (1u64 << tail) - 1 };
-    let mut q = vec![0u8; chunks * 64];
-    // Chunk c of row r: a full load inside the row, a masked one (no access past the row's
-    // `dim` bytes) for the last chunk.
-    let load = |r: usize, c: usize| -> __m512i {
-        let at = r * dim + c * 64;
+    // Chunk c of the row starting at byte `at` of `data`: a full load inside the row, a masked
+    // one (no access past the row's `dim` bytes) for the last chunk.
+    let chunk = |data: *const u8, at: usize, c: usize| -> __m512i {
+        let at = at + c * 64;
         if c + 1 < chunks {
-            // SAFETY: r < nrows and (c + 1) · 64 ≤ dim, so the 64 bytes lie inside `rows`.
-            unsafe { _mm512_loadu_si512(rows.as_ptr().add(at).cast()) }
+            // SAFETY: callers pass a row of `dim` bytes starting at `at` inside `data`'s
+            // slice, and (c + 1) · 64 ≤ dim, so the 64 bytes lie inside it.
+            unsafe { _mm512_loadu_si512(data.add(at).cast()) }
         } else {
-            // SAFETY: the mask keeps the bytes at..at + tail, inside row r of `rows`; masked
-            // bytes are not accessed.
-            unsafe { _mm512_maskz_loadu_epi8(tail_mask, rows.as_ptr().add(at)) }
+            // SAFETY: the mask keeps the bytes at..at + tail, inside that row; masked bytes
+            // are not accessed.
+            unsafe { _mm512_maskz_loadu_epi8(tail_mask, data.add(at).cast()) }
         }
     };
-    for (j, qj) in qs.chunks_exact(dim).enumerate() {
-        for (d, &s) in q.iter_mut().zip(qj) {
-            *d = s & 0x7f;
-        }
-        let qv = |c: usize| -> __m512i {
-            // SAFETY: c < chunks and `q` holds chunks · 64 bytes.
-            unsafe { _mm512_loadu_si512(q.as_ptr().add(c * 64).cast()) }
-        };
+    let seven = _mm512_set1_epi8(0x7f);
+    // Row r < nrows of `rows` (nrows ≤ rows.len() / dim).
+    let load = |r: usize, c: usize| chunk(rows.as_ptr().cast(), r * dim, c);
+    for j in 0..qs.len() / dim {
+        // Query j < qs.len() / dim of `qs`, bytes taken modulo 128.
+        let qv = |c: usize| _mm512_and_si512(chunk(qs.as_ptr(), j * dim, c), seven);
         let slot = |r: usize| r * nq + j;
         let mut r = 0;
         while r + 4 <= nrows {

@@ -117,6 +117,21 @@ pub struct Kernels {
     pub dot_u8i8_packed: Option<PackedKernel>,
 }
 
+/// `(dim, rows)` of a [`Kernels::dot_u7i8_batch`] call (`dim = qs / nq`; whole rows whose `nq`
+/// slots fit in `out`), or `None` when it has nothing to compute: `nq = 0`, or `dim = 0`, in
+/// which case every slot of `out` is set to 0 here.
+fn u7i8_shape(qs: usize, nq: usize, rows: usize, out: &mut [i32]) -> Option<(usize, usize)> {
+    if nq == 0 {
+        return None;
+    }
+    let dim = qs / nq;
+    if dim == 0 {
+        out.fill(0);
+        return None;
+    }
+    Some((dim, (rows / dim).min(out.len() / nq)))
+}
+
 /// The signature of [`Kernels::dot_u8i8_packed`].
 pub type PackedKernel = fn(&[u8], usize, &[i8], &mut [i32]);
 

@@ -138,14 +138,9 @@ pub(super) fn l2sq_f16_many(q: &[f32], rows: &[f16], out: &mut [f32]) {
 
 /// Integer inner products of 7-bit queries with int8 rows (see `Kernels::dot_u7i8_batch`).
 pub(super) fn dot_u7i8_batch(qs: &[u8], nq: usize, rows: &[i8], out: &mut [i32]) {
-    if nq == 0 {
+    let Some((dim, _)) = super::u7i8_shape(qs.len(), nq, rows.len(), out) else {
         return;
-    }
-    let dim = qs.len() / nq;
-    if dim == 0 {
-        out.fill(0);
-        return;
-    }
+    };
     for (o, row) in out.chunks_exact_mut(nq).zip(rows.chunks_exact(dim)) {
         for (slot, q) in o.iter_mut().zip(qs.chunks_exact(dim)) {
             *slot = q.iter().zip(row).fold(0i32, |s, (&a, &b)| {
